@@ -1,0 +1,115 @@
+//! Command-line definitions only; `config` turns them into a resolved target.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fixer",
+    version,
+    about = "Find and fix the cause of an nginx 502 Bad Gateway on this server",
+    long_about = "Find and fix the cause of an nginx 502 Bad Gateway on this server.\n\n\
+        `fixer diagnose` walks DNS → nginx → upstream → backend port → port holder → HTTP and \
+        says what is wrong, with evidence. It never changes anything."
+)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk the chain read-only and name the root cause of the 502.
+    Diagnose(TargetArgs),
+    /// List the playbooks fixer can see and where each comes from.
+    Playbooks,
+    /// A disposable nginx + backend on loopback with one injected fault, to rehearse on.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+}
+
+/// What to check: a playbook, and flags that override it or stand in for it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    /// Playbook name (from ./playbooks, the config dirs or built in) or a path to a .toml file.
+    #[arg(short, long, value_name = "NAME|PATH")]
+    pub playbook: Option<String>,
+
+    /// Domain that should point at this host (repeatable).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+
+    /// The IP the domains should resolve to (repeatable); default: this host's addresses.
+    #[arg(long = "expected-ip", value_name = "IP")]
+    pub expected_ips: Vec<String>,
+
+    /// Backend address nginx should reach: host:port or unix:/path.
+    #[arg(long, value_name = "ADDR")]
+    pub backend: Option<String>,
+
+    /// Port nginx should listen on (repeatable).
+    #[arg(long = "nginx-port", value_name = "PORT")]
+    pub nginx_ports: Vec<u16>,
+
+    /// URL that proves health (repeatable); replaces the playbook's [[verify]] list.
+    #[arg(long = "health", value_name = "URL")]
+    pub health: Vec<String>,
+
+    /// Healthy HTTP status for the --health URLs (repeatable); default: any below 500.
+    #[arg(long = "expect", value_name = "STATUS")]
+    pub expect: Vec<u16>,
+
+    /// Regex on the backend's full command line (never just the process name).
+    #[arg(long = "match", value_name = "REGEX")]
+    pub match_: Option<String>,
+
+    /// Command that starts the backend (used by `fix`).
+    #[arg(long, value_name = "CMD")]
+    pub restart_cmd: Option<String>,
+
+    /// systemd unit of the backend (used by `fix`).
+    #[arg(long, value_name = "UNIT")]
+    pub restart_unit: Option<String>,
+
+    /// Timeout of each network probe, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Print one JSON document instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Start a lab with one fault and leave it running; prints the playbook to use.
+    Up {
+        /// The fault to inject (see `fixer lab list`).
+        #[arg(long, default_value = "none")]
+        fault: String,
+        /// Directory that holds the lab (nginx prefix, logs, playbook, state).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Stop the lab's processes and remove its directory.
+    Down {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// List the faults a lab can inject.
+    List,
+}

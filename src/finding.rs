@@ -1,0 +1,101 @@
+//! Stable finding codes. Users' scripts match on these strings, so a code is never renamed;
+//! every code is documented in `docs/findings.md` (a test keeps the two in step).
+
+use serde::Serialize;
+
+macro_rules! codes {
+    ($($variant:ident => $code:literal,)*) => {
+        /// A kind of problem a check can find. The kebab-case string is the public contract.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum FindingCode { $($variant,)* }
+
+        impl FindingCode {
+            pub const ALL: &'static [FindingCode] = &[$(FindingCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(FindingCode::$variant => $code,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    DnsUnresolved => "dns-unresolved",
+    DnsPointsElsewhere => "dns-points-elsewhere",
+    DnsUnconfirmed => "dns-unconfirmed",
+    NginxNotRunning => "nginx-not-running",
+    NginxPortNotListening => "nginx-port-not-listening",
+    NginxPortForeignOwner => "nginx-port-foreign-owner",
+    NginxConfigInvalid => "nginx-config-invalid",
+    UpstreamMismatch => "upstream-mismatch",
+    UpstreamNotFound => "upstream-not-found",
+    BackendNotListening => "backend-not-listening",
+    BackendWrongInterface => "backend-wrong-interface",
+    HolderStuck => "holder-stuck",
+    HolderStopped => "holder-stopped",
+    HolderBlockedOnStdin => "holder-blocked-on-stdin",
+    HolderZombie => "holder-zombie",
+    HolderForeign => "holder-foreign",
+    HolderUninspectable => "holder-uninspectable",
+    HttpGatewayError => "http-gateway-error",
+    HttpBackendError => "http-backend-error",
+    HttpUnexpectedStatus => "http-unexpected-status",
+    HttpTimeout => "http-timeout",
+    HttpConnectFailed => "http-connect-failed",
+    HttpRedirect => "http-redirect",
+}
+
+impl std::fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a check found wrong: the cause in one sentence and, when one exists, what would fix it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub cause: String,
+    pub action: Option<String>,
+}
+
+impl Finding {
+    pub fn new(code: FindingCode, cause: impl Into<String>) -> Self {
+        Finding { code, cause: cause.into(), action: None }
+    }
+
+    pub fn with_action(mut self, action: impl Into<String>) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_kebab_case() {
+        let mut seen = HashSet::new();
+        for code in FindingCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate finding code {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{s} is not kebab-case");
+        }
+    }
+
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../docs/findings.md");
+        for code in FindingCode::ALL {
+            assert!(doc.contains(&format!("`{}`", code.as_str())), "{code} missing from docs/findings.md");
+        }
+    }
+}

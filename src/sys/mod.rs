@@ -1,0 +1,10 @@
+//! The thin layer over the operating system: `/proc` parsing, sockets, HTTP probes, signals.
+//! Checks and actions speak in domain terms (a listening socket, a process) and never touch
+//! file paths under /proc themselves.
+
+pub mod holders;
+pub mod http;
+pub mod ifaddr;
+pub mod net;
+pub mod process;
+pub mod resolve;
