@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,7 @@ pub struct RawSite {
     #[serde(default)]
     pub domains: Vec<String>,
     #[serde(default)]
-    pub expected_ips: Vec<String>,
+    pub expected_ips: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -48,10 +49,10 @@ pub struct RawNginx {
 #[serde(deny_unknown_fields)]
 pub struct RawBackend {
     /// `host:port` or `unix:/path/to.sock`.
-    pub address: String,
+    pub address: Spanned<String>,
     /// Regex on the full command line (never the process name).
     #[serde(rename = "match")]
-    pub match_: Option<String>,
+    pub match_: Option<Spanned<String>>,
     /// Path the port-holder probe requests; default `/`.
     pub health_path: Option<String>,
     pub restart: Option<RawRestart>,
@@ -60,6 +61,7 @@ pub struct RawBackend {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRestart {
+    // Exactly one of `systemd` and `command`; checked in validation.
     pub systemd: Option<String>,
     pub command: Option<String>,
     pub cwd: Option<String>,
@@ -71,9 +73,9 @@ pub struct RawRestart {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVerify {
-    pub url: String,
+    pub url: Spanned<String>,
     /// Connect here (IP or IP:port) but send the URL's Host and SNI, like `curl --resolve`.
-    pub via: Option<String>,
+    pub via: Option<Spanned<String>>,
     #[serde(default)]
     pub insecure: bool,
     /// Statuses that count as healthy; empty means any status below 500.

@@ -1,0 +1,331 @@
+//! Turns a parsed playbook into a `Target`, checking every value once and pointing at the line
+//! of any bad one.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+use toml::Spanned;
+
+use super::error::PlaybookError;
+use super::model::{RawAuth, RawBackend, RawPlaybook, RawRestart, RawVerify};
+use crate::target::{
+    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, RestartSpec, Target, VerifySpec,
+};
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_NGINX_PORTS: [u16; 2] = [80, 443];
+
+/// Parses and validates playbook text. `source_name` is what errors call the file.
+pub fn parse(text: &str, source_name: &str, fallback_name: &str) -> Result<Target, PlaybookError> {
+    let raw: RawPlaybook = toml::from_str(text).map_err(|e| PlaybookError::Parse {
+        source_name: source_name.to_string(),
+        message: parse_message(&e, text),
+    })?;
+    Validator { text, source_name }.target(raw, fallback_name)
+}
+
+/// toml's own message already names the key; add the line so the operator can jump to it.
+fn parse_message(e: &toml::de::Error, text: &str) -> String {
+    let first = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .to_string();
+    match e.span() {
+        Some(span) => {
+            let line = line_of(text, span.start);
+            match key_at(text, line) {
+                Some(key) if !first.contains(&format!("`{key}`")) => {
+                    format!("line {line}: {key}: {first}")
+                }
+                _ => format!("line {line}: {first}"),
+            }
+        }
+        None => first,
+    }
+}
+
+/// The dotted key written on `line` (1-based), prefixed by its `[table]`, so an error like
+/// "expected u16" can say which setting it is about.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?.trim();
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    if here.starts_with('[') {
+        return Some(
+            here.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let key = here.split_once('=')?.0.trim();
+    if key.is_empty() {
+        return None;
+    }
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    source_name: &'a str,
+}
+
+impl Validator<'_> {
+    fn invalid<T>(&self, at: &Spanned<T>, key: &str, message: impl Into<String>) -> PlaybookError {
+        PlaybookError::Invalid {
+            source_name: self.source_name.to_string(),
+            line: line_of(self.text, at.span().start),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn invalid_key(&self, key: &str, message: impl Into<String>) -> PlaybookError {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.trim_start().starts_with(last))
+            .map_or(0, |i| i + 1);
+        PlaybookError::Invalid {
+            source_name: self.source_name.to_string(),
+            line,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn target(&self, raw: RawPlaybook, fallback_name: &str) -> Result<Target, PlaybookError> {
+        let expected_ips = raw
+            .site
+            .expected_ips
+            .iter()
+            .map(|s| {
+                s.get_ref().parse::<IpAddr>().map_err(|_| {
+                    self.invalid(
+                        s,
+                        "site.expected_ips",
+                        format!("{:?} is not an IP address", s.get_ref()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = match raw.timeout {
+            Some(t) if !(t > 0.0 && t <= 300.0) => {
+                return Err(self.invalid_key("timeout", "must be between 0 and 300 seconds"))
+            }
+            Some(t) => Duration::from_secs_f64(t),
+            None => DEFAULT_TIMEOUT,
+        };
+        let backend = raw.backend.map(|b| self.backend(b)).transpose()?;
+        let verify = raw
+            .verify
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| self.verify(i, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Target {
+            name: raw.name.unwrap_or_else(|| fallback_name.to_string()),
+            source: self.source_name.to_string(),
+            domains: raw.site.domains,
+            expected_ips,
+            nginx: NginxSpec {
+                ports: raw
+                    .nginx
+                    .ports
+                    .unwrap_or_else(|| DEFAULT_NGINX_PORTS.to_vec()),
+                binary: raw.nginx.binary.map(PathBuf::from),
+                prefix: raw.nginx.prefix.map(PathBuf::from),
+                config: raw.nginx.config.map(PathBuf::from),
+                unit: raw.nginx.unit,
+            },
+            backend,
+            verify,
+            timeout,
+        })
+    }
+
+    fn backend(&self, b: RawBackend) -> Result<BackendSpec, PlaybookError> {
+        let address = BackendAddr::parse(b.address.get_ref())
+            .map_err(|m| self.invalid(&b.address, "backend.address", m))?;
+        let matcher = b
+            .match_
+            .as_ref()
+            .map(|m| compile_match(m.get_ref()).map_err(|e| self.invalid(m, "backend.match", e)))
+            .transpose()?;
+        let health_path = b.health_path.unwrap_or_else(|| "/".to_string());
+        if !health_path.starts_with('/') {
+            return Err(self.invalid_key("backend.health_path", "must start with '/'"));
+        }
+        let restart = b.restart.map(|r| self.restart(r)).transpose()?;
+        Ok(BackendSpec {
+            address,
+            matcher,
+            health_path,
+            restart,
+        })
+    }
+
+    fn restart(&self, r: RawRestart) -> Result<RestartSpec, PlaybookError> {
+        match (r.systemd, r.command) {
+            (Some(unit), None) => Ok(RestartSpec::Systemd { unit }),
+            (None, Some(command)) => Ok(RestartSpec::Command {
+                command,
+                cwd: r.cwd.map(PathBuf::from),
+                log: r.log.map(PathBuf::from),
+                env: r.env,
+            }),
+            _ => Err(self.invalid_key(
+                "backend.restart",
+                "give exactly one of `systemd = \"UNIT\"` or `command = \"...\"`",
+            )),
+        }
+    }
+
+    fn verify(&self, i: usize, v: RawVerify) -> Result<VerifySpec, PlaybookError> {
+        let key = |k: &str| format!("verify[{i}].{k}");
+        let url = v.url.get_ref().clone();
+        check_url(&url).map_err(|m| self.invalid(&v.url, &key("url"), m))?;
+        if let Some(via) = &v.via {
+            check_via(via.get_ref()).map_err(|m| self.invalid(via, &key("via"), m))?;
+        }
+        if let Some(bad) = v.expect.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(self.invalid(
+                &v.url,
+                &key("expect"),
+                format!("{bad} is not an HTTP status"),
+            ));
+        }
+        let auth = v
+            .auth
+            .map(|a| self.auth(&v.url, &key("auth"), a))
+            .transpose()?;
+        Ok(VerifySpec {
+            url,
+            via: v.via.map(Spanned::into_inner),
+            insecure: v.insecure,
+            expect: v.expect,
+            auth,
+        })
+    }
+
+    fn auth(&self, at: &Spanned<String>, key: &str, a: RawAuth) -> Result<AuthSpec, PlaybookError> {
+        let password =
+            match (a.password_env, a.password_file) {
+                (Some(var), None) => PasswordSource::Env(var),
+                (None, Some(file)) => PasswordSource::File(PathBuf::from(file)),
+                _ => return Err(self.invalid(
+                    at,
+                    key,
+                    "give exactly one of password_env or password_file (never the password itself)",
+                )),
+            };
+        Ok(AuthSpec {
+            user: a.user,
+            password,
+        })
+    }
+}
+
+/// The match regex is applied to the whole command line; an invalid one is a usage error.
+pub fn compile_match(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| format!("invalid regex: {e}"))
+}
+
+pub fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(())
+}
+
+pub fn check_via(via: &str) -> Result<(), String> {
+    if via.parse::<IpAddr>().is_ok() || via.parse::<std::net::SocketAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("{via:?} must be an IP address or IP:port"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, "pb.toml", "pb").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = err("name = \"x\"\n[site]\ndomian = [\"a\"]\n");
+        assert!(e.starts_with("pb.toml: line 3"), "{e}");
+        assert!(e.contains("domian"), "{e}");
+    }
+
+    #[test]
+    fn bad_address_names_line_and_key() {
+        let e = err("[backend]\n\naddress = \"nope\"\n");
+        assert!(e.starts_with("pb.toml:3: backend.address:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = err("[nginx]\nports = [\"eighty\"]\n");
+        assert!(
+            e.starts_with("pb.toml: line 2: nginx.ports: invalid type"),
+            "{e}"
+        );
+        let e = err("[backend]\nmatch = \"x\"\n");
+        assert!(
+            e.starts_with("pb.toml: line 1: backend: missing field `address`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_regex_and_ip_are_caught() {
+        assert!(err("[backend]\naddress = \"127.0.0.1:1\"\nmatch = \"(\"\n")
+            .contains(":3: backend.match"));
+        assert!(err("[site]\nexpected_ips = [\"1.2.3\"]\n").contains(":2: site.expected_ips"));
+    }
+
+    #[test]
+    fn restart_needs_exactly_one_way() {
+        let e = err("[backend]\naddress = \"127.0.0.1:1\"\nrestart = { }\n");
+        assert!(e.contains("backend.restart"), "{e}");
+    }
+
+    #[test]
+    fn auth_never_takes_a_literal_password() {
+        let e = err("[[verify]]\nurl = \"http://a/\"\nauth = { user = \"u\", password = \"p\" }\n");
+        assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let t = parse("[backend]\naddress = \"127.0.0.1:8080\"\n", "pb.toml", "pb").unwrap();
+        assert_eq!(t.name, "pb");
+        assert_eq!(t.nginx.ports, vec![80, 443]);
+        assert_eq!(t.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(t.backend.unwrap().health_path, "/");
+    }
+}
