@@ -7,6 +7,7 @@ pub mod config;
 pub mod exit_code;
 pub mod finding;
 pub mod lab;
+pub mod nginx;
 pub mod playbook;
 pub mod sanitize;
 pub mod step;

@@ -1,0 +1,411 @@
+//! A reader for the configuration nginx prints with `nginx -T`: every file it loaded, each
+//! introduced by `# configuration file PATH:`. Pure functions over text, so they are tested on
+//! captured dumps.
+
+/// One directive with its arguments, where it was written, and its block if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    pub name: String,
+    pub args: Vec<String>,
+    pub file: String,
+    pub line: usize,
+    pub block: Option<Vec<Directive>>,
+}
+
+impl Directive {
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    fn children(&self) -> &[Directive] {
+        self.block.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Splits a `nginx -T` dump into its files and parses each one.
+pub fn parse_dump(dump: &str) -> Vec<Directive> {
+    let mut out = Vec::new();
+    let mut file = String::from("nginx.conf");
+    let mut chunk = String::new();
+    let mut first_line = 1;
+    for (i, line) in dump.lines().enumerate() {
+        if let Some(path) = line
+            .strip_prefix("# configuration file ")
+            .and_then(|l| l.strip_suffix(':'))
+        {
+            out.extend(parse_file(&chunk, &file, first_line));
+            file = path.to_string();
+            chunk.clear();
+            first_line = 1;
+            let _ = i;
+            continue;
+        }
+        chunk.push_str(line);
+        chunk.push('\n');
+    }
+    out.extend(parse_file(&chunk, &file, first_line));
+    out
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String, usize),
+    Open(usize),
+    Close(usize),
+    Semi(usize),
+}
+
+fn tokenize(text: &str, first_line: usize) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut line = first_line;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            c if c.is_whitespace() => {}
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '{' => tokens.push(Token::Open(line)),
+            '}' => tokens.push(Token::Close(line)),
+            ';' => tokens.push(Token::Semi(line)),
+            '"' | '\'' => {
+                let start = line;
+                let mut word = String::new();
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => word.extend(chars.next()),
+                        d if d == c => break,
+                        '\n' => {
+                            line += 1;
+                            word.push(d)
+                        }
+                        d => word.push(d),
+                    }
+                }
+                tokens.push(Token::Word(word, start));
+            }
+            c => {
+                let mut word = String::from(c);
+                while let Some(&d) = chars.peek() {
+                    if d.is_whitespace() || matches!(d, '{' | '}' | ';') {
+                        break;
+                    }
+                    word.push(d);
+                    chars.next();
+                }
+                tokens.push(Token::Word(word, line));
+            }
+        }
+    }
+    tokens
+}
+
+/// Parses one file's text; unbalanced braces end the block quietly (nginx -t reports those).
+pub fn parse_file(text: &str, file: &str, first_line: usize) -> Vec<Directive> {
+    let tokens = tokenize(text, first_line);
+    let mut pos = 0;
+    parse_block(&tokens, &mut pos, file)
+}
+
+fn parse_block(tokens: &[Token], pos: &mut usize, file: &str) -> Vec<Directive> {
+    let mut out = Vec::new();
+    let mut words: Vec<(String, usize)> = Vec::new();
+    while *pos < tokens.len() {
+        let token = &tokens[*pos];
+        *pos += 1;
+        match token {
+            Token::Word(w, l) => words.push((w.clone(), *l)),
+            Token::Semi(_) => out.extend(directive(std::mem::take(&mut words), file, None)),
+            Token::Open(_) => {
+                let block = parse_block(tokens, pos, file);
+                out.extend(directive(std::mem::take(&mut words), file, Some(block)));
+            }
+            Token::Close(_) => return out,
+        }
+    }
+    out
+}
+
+fn directive(
+    words: Vec<(String, usize)>,
+    file: &str,
+    block: Option<Vec<Directive>>,
+) -> Option<Directive> {
+    let mut it = words.into_iter();
+    let (name, line) = it.next()?;
+    Some(Directive {
+        name,
+        args: it.map(|(w, _)| w).collect(),
+        file: file.to_string(),
+        line,
+        block,
+    })
+}
+
+/// Every directive named `name`, at any depth.
+pub fn find_all<'a>(tree: &'a [Directive], name: &str) -> Vec<&'a Directive> {
+    let mut out = Vec::new();
+    for d in tree {
+        if d.name == name {
+            out.push(d);
+        }
+        out.extend(find_all(d.children(), name));
+    }
+    out
+}
+
+/// A `server { }` block reduced to what the chain needs.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen_ports: Vec<u16>,
+    pub names: Vec<String>,
+    /// `(location, proxy directive)` for proxy_pass / fastcgi_pass / uwsgi_pass / grpc_pass.
+    pub proxies: Vec<(String, Directive)>,
+    pub at: String,
+}
+
+const PASS_DIRECTIVES: [&str; 5] = [
+    "proxy_pass",
+    "fastcgi_pass",
+    "uwsgi_pass",
+    "scgi_pass",
+    "grpc_pass",
+];
+
+pub fn servers(tree: &[Directive]) -> Vec<Server> {
+    find_all(tree, "server")
+        .into_iter()
+        .filter(|d| d.block.is_some())
+        .map(|d| Server {
+            listen_ports: d
+                .children()
+                .iter()
+                .filter(|c| c.name == "listen")
+                .filter_map(|c| c.args.first().and_then(|a| listen_port(a)))
+                .collect(),
+            names: d
+                .children()
+                .iter()
+                .filter(|c| c.name == "server_name")
+                .flat_map(|c| c.args.clone())
+                .collect(),
+            proxies: proxies_in(d.children(), "/"),
+            at: d.at(),
+        })
+        .collect()
+}
+
+fn proxies_in(block: &[Directive], location: &str) -> Vec<(String, Directive)> {
+    let mut out = Vec::new();
+    for d in block {
+        if PASS_DIRECTIVES.contains(&d.name.as_str()) {
+            out.push((location.to_string(), d.clone()));
+        } else if d.name == "location" || d.name == "if" {
+            let loc = if d.name == "location" {
+                d.args.join(" ")
+            } else {
+                location.to_string()
+            };
+            out.extend(proxies_in(d.children(), &loc));
+        }
+    }
+    out
+}
+
+/// The port of a `listen` argument: `80`, `127.0.0.1:8080`, `[::]:443`, `*:80`; unix sockets
+/// have none.
+pub fn listen_port(arg: &str) -> Option<u16> {
+    if arg.starts_with("unix:") {
+        return None;
+    }
+    let port = match arg.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with('[') => port,
+        _ => arg,
+    };
+    port.parse()
+        .ok()
+        .or_else(|| (!arg.contains(':') && !arg.chars().all(|c| c.is_ascii_digit())).then_some(80))
+}
+
+/// Where a proxy directive sends requests, after following `upstream` blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    Unix(String),
+    /// Contains variables: decided per request, cannot be compared.
+    Dynamic(String),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Unix(p) => write!(f, "unix:{p}"),
+            Endpoint::Dynamic(s) => write!(f, "{s} (variable)"),
+        }
+    }
+}
+
+/// Resolves a proxy directive's target to endpoints, with where each came from.
+pub fn endpoints(tree: &[Directive], pass: &Directive) -> Vec<(Endpoint, String)> {
+    let Some(raw) = pass.args.first() else {
+        return Vec::new();
+    };
+    if raw.contains('$') {
+        return vec![(Endpoint::Dynamic(raw.clone()), pass.at())];
+    }
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("http", raw.as_str()));
+    let default_port = if scheme == "https" || scheme == "grpcs" {
+        443
+    } else {
+        80
+    };
+    if let Some(path) = rest.strip_prefix("unix:") {
+        let path = path.split(':').next().unwrap_or(path);
+        return vec![(Endpoint::Unix(path.to_string()), pass.at())];
+    }
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let upstream = find_all(tree, "upstream")
+        .into_iter()
+        .find(|u| u.args.first().map(String::as_str) == Some(authority));
+    match upstream {
+        Some(u) => u
+            .children()
+            .iter()
+            .filter(|c| c.name == "server")
+            .filter_map(|c| {
+                c.args
+                    .first()
+                    .map(|a| (endpoint_of(a, default_port), c.at()))
+            })
+            .collect(),
+        None => vec![(endpoint_of(authority, default_port), pass.at())],
+    }
+}
+
+fn endpoint_of(authority: &str, default_port: u16) -> Endpoint {
+    if let Some(path) = authority.strip_prefix("unix:") {
+        return Endpoint::Unix(path.to_string());
+    }
+    if let Some(rest) = authority.strip_prefix('[') {
+        if let Some((host, port)) = rest.split_once(']') {
+            let port = port
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(default_port);
+            return Endpoint::Tcp {
+                host: host.to_string(),
+                port,
+            };
+        }
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse() {
+            Ok(port) => Endpoint::Tcp {
+                host: host.to_string(),
+                port,
+            },
+            Err(_) => Endpoint::Tcp {
+                host: authority.to_string(),
+                port: default_port,
+            },
+        },
+        None => Endpoint::Tcp {
+            host: authority.to_string(),
+            port: default_port,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = include_str!("../../tests/fixtures/nginx/lab-T.txt");
+    const DEBIAN: &str = include_str!("../../tests/fixtures/nginx/debian-default-T.txt");
+
+    #[test]
+    fn reads_upstream_blocks_with_file_and_line() {
+        let tree = parse_dump(LAB);
+        let servers = servers(&tree);
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].listen_ports, vec![18080, 18443]);
+        assert_eq!(servers[0].names, vec!["localhost"]);
+        let (loc, pass) = &servers[0].proxies[0];
+        assert_eq!(loc, "/api/health");
+        let eps = endpoints(&tree, pass);
+        assert_eq!(
+            eps[0].0,
+            Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 18000
+            }
+        );
+        assert!(eps[0].1.ends_with("nginx.conf:14"), "{}", eps[0].1);
+        assert!(pass.at().ends_with("nginx.conf:25"), "{}", pass.at());
+    }
+
+    #[test]
+    fn reads_debian_default_dump() {
+        let tree = parse_dump(DEBIAN);
+        let servers = servers(&tree);
+        assert!(servers.iter().any(|s| s.listen_ports.contains(&80)));
+        assert!(servers.iter().all(|s| s.proxies.is_empty()));
+        assert!(find_all(&tree, "types").len() == 1);
+    }
+
+    #[test]
+    fn proxy_targets_of_every_shape() {
+        let conf = "server { listen 80; location / { proxy_pass http://localhost:8000/; }\n\
+                    location /s { proxy_pass http://unix:/run/app.sock:/; }\n\
+                    location /v { proxy_pass http://$backend; }\n\
+                    location /6 { proxy_pass http://[::1]:8501; } }";
+        let tree = parse_file(conf, "t.conf", 1);
+        let s = &servers(&tree)[0];
+        let eps: Vec<_> = s
+            .proxies
+            .iter()
+            .map(|(_, p)| endpoints(&tree, p)[0].0.to_string())
+            .collect();
+        assert_eq!(
+            eps,
+            [
+                "localhost:8000",
+                "unix:/run/app.sock",
+                "http://$backend (variable)",
+                "[::1]:8501"
+            ]
+        );
+    }
+
+    #[test]
+    fn listen_ports() {
+        assert_eq!(listen_port("80"), Some(80));
+        assert_eq!(listen_port("127.0.0.1:8080"), Some(8080));
+        assert_eq!(listen_port("[::]:443"), Some(443));
+        assert_eq!(listen_port("unix:/x"), None);
+        assert_eq!(listen_port("localhost"), Some(80));
+    }
+
+    #[test]
+    fn comments_and_quotes() {
+        let tree = parse_file(
+            "# x { \nlog_format main '$a ; {';\nserver_name \"a b\"; # c\n",
+            "f",
+            1,
+        );
+        assert_eq!(tree.len(), 2);
+        assert_eq!(tree[0].args, vec!["main", "$a ; {"]);
+        assert_eq!(tree[1].line, 3);
+    }
+}

@@ -1,0 +1,136 @@
+//! nginx as fixer sees it: how the running master was started, and its effective config.
+
+pub mod conf;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::sys::command;
+use crate::target::NginxSpec;
+
+/// How to call the nginx binary so it reads the same config as the running (or intended) master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub binary: PathBuf,
+    pub prefix: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+impl Invocation {
+    /// From the playbook, falling back to `nginx` on PATH / in sbin.
+    pub fn from_spec(spec: &NginxSpec) -> Option<Invocation> {
+        let binary = spec.binary.clone().or_else(|| command::which("nginx"))?;
+        Some(Invocation {
+            binary,
+            prefix: spec.prefix.clone(),
+            config: spec.config.clone(),
+        })
+    }
+
+    /// From a running master's title, e.g. `nginx: master process /usr/sbin/nginx -p /x -c n.conf`.
+    /// Playbook values win where given, since they say what the operator intends.
+    pub fn from_master(title: &str, spec: &NginxSpec) -> Option<Invocation> {
+        let rest = title.strip_prefix("nginx: master process")?.trim();
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let mut inv = Invocation {
+            binary: words.first().filter(|w| w.starts_with('/')).map_or_else(
+                || command::which("nginx").unwrap_or_else(|| "nginx".into()),
+                PathBuf::from,
+            ),
+            prefix: flag(&words, "-p"),
+            config: flag(&words, "-c"),
+        };
+        if let Some(b) = &spec.binary {
+            inv.binary = b.clone();
+        }
+        inv.prefix = spec.prefix.clone().or(inv.prefix);
+        inv.config = spec.config.clone().or(inv.config);
+        Some(inv)
+    }
+
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(p) = &self.prefix {
+            args.extend(["-p".to_string(), p.display().to_string()]);
+        }
+        if let Some(c) = &self.config {
+            args.extend(["-c".to_string(), c.display().to_string()]);
+        }
+        args
+    }
+
+    /// The command line an operator would type, for evidence and plans.
+    pub fn describe(&self, extra: &[&str]) -> String {
+        let mut words = vec![self.binary.display().to_string()];
+        words.extend(extra.iter().map(|s| s.to_string()));
+        words.extend(self.args());
+        words.join(" ")
+    }
+
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(extra).args(self.args());
+        cmd
+    }
+
+    /// The config file this invocation reads, for comparing with a master's.
+    pub fn config_path(&self) -> PathBuf {
+        let conf = self
+            .config
+            .clone()
+            .unwrap_or_else(|| "/etc/nginx/nginx.conf".into());
+        match (&self.prefix, conf.is_relative()) {
+            (Some(p), true) => p.join(conf),
+            _ => conf,
+        }
+    }
+}
+
+fn flag(words: &[&str], name: &str) -> Option<PathBuf> {
+    let i = words.iter().position(|w| *w == name)?;
+    words.get(i + 1).map(PathBuf::from)
+}
+
+/// The result of `nginx -T`: a config test plus the full effective configuration.
+#[derive(Debug, Clone)]
+pub struct Dump {
+    pub ok: bool,
+    pub command: String,
+    /// nginx's own verdict lines ("syntax is ok", or the error with file:line).
+    pub messages: Vec<String>,
+    pub config: String,
+}
+
+pub fn dump(inv: &Invocation) -> anyhow::Result<Dump> {
+    let out = command::run(&mut inv.command(&["-T"]), Duration::from_secs(10))?;
+    Ok(Dump {
+        ok: out.success(),
+        command: inv.describe(&["-T"]),
+        messages: out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+        config: out.stdout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_master_title() {
+        let spec = NginxSpec::default();
+        let inv = Invocation::from_master(
+            "nginx: master process /usr/sbin/nginx -p /tmp/lab -c nginx.conf",
+            &spec,
+        )
+        .unwrap();
+        assert_eq!(inv.binary, PathBuf::from("/usr/sbin/nginx"));
+        assert_eq!(inv.config_path(), PathBuf::from("/tmp/lab/nginx.conf"));
+        assert!(Invocation::from_master("nginx: worker process", &spec).is_none());
+    }
+}
