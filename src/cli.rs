@@ -29,6 +29,8 @@ pub enum ColorChoice {
     Never,
 }
 
+// Parsed once per run; boxing the big variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk the chain read-only and name the root cause of the 502.

@@ -1,5 +1,6 @@
 //! fixer: find and fix the cause of an nginx 502 on this server.
 
+pub mod chain;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -9,6 +10,8 @@ pub mod finding;
 pub mod lab;
 pub mod nginx;
 pub mod playbook;
+pub mod report;
+pub mod run;
 pub mod sanitize;
 pub mod step;
 pub mod sys;

@@ -1,5 +1,9 @@
 //! The chain's checks. A check reads the system and returns a step result; it never changes
 //! anything.
 
+pub mod backend_port;
 pub mod dns;
+pub mod nginx;
+pub mod port_holder;
 pub mod recurl;
+pub mod upstream;

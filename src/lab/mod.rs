@@ -78,3 +78,10 @@ impl Lab {
         todo!()
     }
 }
+
+pub mod command {
+    //! Placeholder until the lab lands.
+    pub fn run(_cmd: &crate::cli::LabCommand, _out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+        anyhow::bail!("the lab is not available in this build")
+    }
+}

@@ -19,3 +19,9 @@ pub struct HolderScan {
 pub fn find_holders(_inodes: &[u64], _likely: &[i32]) -> HolderScan {
     todo!()
 }
+
+/// Pids whose full command line matches `matcher` — never the process name alone, which is
+/// `python3` for a Streamlit or Flask app.
+pub fn likely_pids(_matcher: Option<&regex::Regex>) -> Vec<i32> {
+    todo!()
+}

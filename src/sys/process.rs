@@ -96,3 +96,19 @@ pub fn all_pids() -> Vec<i32> {
 pub fn children_map() -> HashMap<i32, Vec<i32>> {
     todo!()
 }
+
+/// The kernel's short name of a process (cheap: one small read), or None if it is gone.
+pub fn comm(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// Pids whose kernel name is exactly `name` (used for nginx, whose name is reliable, unlike a
+/// python backend's).
+pub fn pids_named(name: &str) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| comm(p).as_deref() == Some(name))
+        .collect()
+}

@@ -1,0 +1,156 @@
+//! The report an operator reads at 3 a.m.: one line per step with its verdict, the evidence
+//! indented under it, a summary table, and one "Root cause:" sentence.
+
+use std::time::Duration;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use console::Style as Paint;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Style;
+use crate::chain::{Diagnosis, Progress};
+use crate::sanitize::clean;
+use crate::step::{StepName, StepResult, Verdict};
+use crate::target::Target;
+
+pub struct Human {
+    style: Style,
+    spinner: Option<ProgressBar>,
+}
+
+impl Human {
+    pub fn new(style: Style) -> Human {
+        Human {
+            style,
+            spinner: None,
+        }
+    }
+
+    fn paint(&self, p: Paint) -> Paint {
+        p.force_styling(self.style.color)
+    }
+
+    pub fn header(&self, command: &str, target: &Target) {
+        let title = self.paint(Paint::new().bold());
+        println!(
+            "{} — playbook {} ({}) — {}",
+            title.apply_to(format!("fixer {command}")),
+            clean(&target.name),
+            clean(&target.source),
+            crate::clock::now_rfc3339()
+        );
+        println!();
+    }
+
+    fn symbol(&self, v: Verdict) -> String {
+        let (s, p) = match v {
+            Verdict::Ok => ("✓", Paint::new().green()),
+            Verdict::Warn => ("!", Paint::new().yellow()),
+            Verdict::Fail => ("✗", Paint::new().red().bold()),
+            Verdict::Skip => ("-", Paint::new().dim()),
+        };
+        self.paint(p).apply_to(s).to_string()
+    }
+
+    fn print_step(&self, r: &StepResult) {
+        let time = r.started_at.get(11..19).unwrap_or("");
+        println!(
+            "{} {:<13} {}  {}",
+            self.symbol(r.verdict),
+            r.name.as_str(),
+            clean(&r.summary),
+            self.paint(Paint::new().dim())
+                .apply_to(format!("[{time}, {} ms]", r.elapsed_ms))
+        );
+        for line in &r.evidence {
+            println!("    {}", clean(line));
+        }
+        if let Some(f) = &r.finding {
+            let code = self.paint(Paint::new().bold()).apply_to(f.code.as_str());
+            match &f.action {
+                Some(a) => println!("    → {code}: {}", clean(a)),
+                None => println!("    → {code}"),
+            }
+        }
+    }
+
+    pub fn summary(&self, d: &Diagnosis) {
+        println!();
+        let mut table = Table::new();
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(["step", "verdict", "what was seen", "ms"]);
+        for s in &d.steps {
+            table.add_row([
+                s.name.as_str().to_string(),
+                s.verdict.as_str().to_string(),
+                clean(&s.summary),
+                s.elapsed_ms.to_string(),
+            ]);
+        }
+        println!("{table}");
+        println!();
+        match d.root_cause() {
+            Some(f) => {
+                let label = self
+                    .paint(Paint::new().red().bold())
+                    .apply_to("Root cause:");
+                println!("{label} {} [{}]", clean(&f.cause), f.code);
+                for other in d.other_failures() {
+                    println!("Also: {} [{}]", clean(&other.cause), other.code);
+                }
+            }
+            None => {
+                let label = self.paint(Paint::new().green().bold()).apply_to("Healthy:");
+                println!("{label} every check passed ({} ms).", d.elapsed_ms);
+            }
+        }
+    }
+}
+
+impl Progress for Human {
+    fn begin(&mut self, step: StepName) {
+        if !self.style.spinner {
+            return;
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if let Ok(s) = ProgressStyle::with_template("{spinner} checking {msg}…") {
+            pb.set_style(s);
+        }
+        pb.set_message(step.as_str());
+        pb.enable_steady_tick(Duration::from_millis(80));
+        self.spinner = Some(pb);
+    }
+
+    fn done(&mut self, result: &StepResult) {
+        if let Some(pb) = self.spinner.take() {
+            pb.finish_and_clear();
+        }
+        self.print_step(result);
+    }
+}
+
+/// `fixer playbooks`: what can be used, and where each comes from.
+pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
+    let _ = style;
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["name", "source", "description"]);
+    for p in list {
+        let source = if p.shadowed {
+            format!("{} (hidden by the one above)", p.source)
+        } else {
+            p.source.clone()
+        };
+        table.add_row([
+            clean(&p.name),
+            clean(&source),
+            clean(p.description.as_deref().unwrap_or("")),
+        ]);
+    }
+    println!("{table}");
+}

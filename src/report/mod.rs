@@ -1,0 +1,62 @@
+//! Everything fixer prints goes through here: the human report (colour and spinners only on a
+//! terminal), the JSON document, and error messages.
+
+pub mod human;
+pub mod json;
+
+use std::io::IsTerminal;
+
+use crate::cli::ColorChoice;
+
+/// Output settings decided once at start-up, never read from globals later.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    /// Spinners on stderr (a terminal, and not JSON output).
+    pub spinner: bool,
+}
+
+impl Style {
+    pub fn detect(choice: ColorChoice, json: bool) -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        Style {
+            color: color && !json,
+            spinner: !json && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// "3 s", "5 min", "2 h 3 min", "4 d 1 h": how long a process has been up.
+pub fn age(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// An error that stops fixer, printed to stderr with its whole context chain.
+pub fn error(err: &anyhow::Error) {
+    eprintln!(
+        "fixer: error: {}",
+        crate::sanitize::clean(&format!("{err:#}"))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(super::age(5.2), "5 s");
+        assert_eq!(super::age(125.0), "2 min");
+        assert_eq!(super::age(7380.0), "2 h 3 min");
+        assert_eq!(super::age(90_000.0), "1 d 1 h");
+    }
+}
