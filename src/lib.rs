@@ -1,18 +1,23 @@
 //! fixer: find and fix the cause of an nginx 502 on this server.
 
+pub mod action;
+pub mod audit;
 pub mod chain;
 pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod exit_code;
 pub mod finding;
 pub mod lab;
+pub mod lock;
 pub mod nginx;
 pub mod playbook;
 pub mod report;
 pub mod run;
 pub mod sanitize;
+pub mod state;
 pub mod step;
 pub mod sys;
 pub mod target;

@@ -50,6 +50,17 @@ pub fn error(err: &anyhow::Error) {
     );
 }
 
+/// A Unix time as local wall-clock time, for "started at" evidence.
+pub fn clock_time(unix: f64) -> String {
+    chrono::DateTime::from_timestamp(unix as i64, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

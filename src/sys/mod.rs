@@ -9,3 +9,5 @@ pub mod ifaddr;
 pub mod net;
 pub mod process;
 pub mod resolve;
+pub mod signal;
+pub mod spawn;

@@ -1,0 +1,54 @@
+//! Processes fixer never signals, whatever the operator answers.
+
+use crate::sys::process::ProcessInfo;
+
+/// Why `p` must not be signalled, or None when it may be.
+pub fn refuse_reason(p: &ProcessInfo) -> Option<String> {
+    if p.pid <= 1 {
+        return Some(format!("PID {} is init; fixer never signals it", p.pid));
+    }
+    if own_lineage().contains(&p.pid) {
+        return Some(format!(
+            "PID {} is fixer itself or one of its parents (your shell, sudo, sshd)",
+            p.pid
+        ));
+    }
+    if p.kernel_thread {
+        return Some(format!("PID {} is a kernel thread", p.pid));
+    }
+    if p.comm == "nginx" && p.cmdline.join(" ").starts_with("nginx: master process") {
+        return Some(format!(
+            "PID {} is nginx's master; fixer reloads or restarts nginx instead of killing it",
+            p.pid
+        ));
+    }
+    if p.comm == "docker-proxy" {
+        return Some(format!(
+            "PID {} is docker-proxy, which forwards the port to a container; restart the container instead",
+            p.pid
+        ));
+    }
+    if let Some(c) = &p.container {
+        return Some(format!(
+            "PID {} runs in container {c}; restart the container instead (docker restart {c})",
+            p.pid
+        ));
+    }
+    None
+}
+
+/// fixer's own PID and every ancestor up to init.
+fn own_lineage() -> Vec<i32> {
+    let mut out = vec![std::process::id() as i32];
+    let mut pid = out[0];
+    for _ in 0..64 {
+        match ProcessInfo::read(pid) {
+            Ok(p) if p.ppid > 0 => {
+                out.push(p.ppid);
+                pid = p.ppid;
+            }
+            _ => break,
+        }
+    }
+    out
+}

@@ -1,0 +1,196 @@
+//! Kill the process(es) holding the backend's port: SIGTERM, a grace period while polling, and
+//! SIGKILL only after asking again. The whole family sharing the socket is covered (a pre-fork
+//! master and its workers), and the port is confirmed free afterwards.
+
+use rustix::process::Signal;
+use serde_json::json;
+
+use super::resume_holder::via;
+use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
+use crate::check::port_holder::HolderView;
+use crate::consent::Decision;
+use crate::sys::signal::{Handle, Identity, Lost};
+use crate::target::BackendAddr;
+
+/// The plan, or why fixer will not do it (a protected process).
+pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> {
+    if let Some(why) = holder.all.iter().find_map(super::guard::refuse_reason) {
+        return Err(why);
+    }
+    let foreign = holder.matches == Some(false);
+    let mut lines = Vec::new();
+    if foreign {
+        lines.push(format!(
+            "WARNING: PID {} does not look like the backend (its command line does not match the playbook's pattern). \
+             It is some other program that took {address}.",
+            holder.main.pid
+        ));
+    }
+    lines.push(format!("send SIGTERM, wait for exit, then SIGKILL only if you agree; then check {address} is free:"));
+    for p in &holder.all {
+        let unit = p
+            .unit
+            .as_deref()
+            .map_or(String::new(), |u| format!(" unit {u}"));
+        lines.push(format!(
+            "  PID {} (ppid {}) user {} state {} started {} ({} ago){unit}: {}",
+            p.pid,
+            p.ppid,
+            p.user,
+            p.state,
+            crate::report::clock_time(p.started_unix),
+            crate::report::age(p.age_secs()),
+            p.cmdline_str()
+        ));
+    }
+    let pids: Vec<String> = holder.all.iter().map(|p| p.pid.to_string()).collect();
+    let question = if foreign {
+        format!(
+            "PID {} is NOT the backend. Kill it anyway (SIGTERM to {})?",
+            holder.main.pid,
+            pids.join(", ")
+        )
+    } else {
+        format!(
+            "Kill the holder of {address} (SIGTERM to PID {})?",
+            pids.join(", ")
+        )
+    };
+    Ok(Plan {
+        code: ActionCode::KillHolder,
+        question,
+        lines,
+        target: json!({
+            "pid": holder.main.pid,
+            "pids": holder.all.iter().map(|p| p.pid).collect::<Vec<_>>(),
+            "cmdline": holder.main.cmdline_str(),
+            "user": holder.main.user,
+            "start_ticks": holder.main.start_ticks,
+            "started_unix": holder.main.started_unix,
+            "unit": holder.main.unit,
+            "signal": "SIGTERM",
+            "foreign": foreign,
+        }),
+        foreign,
+        work: Work::Kill {
+            procs: holder.all.iter().map(Identity::of).collect(),
+            address: address.clone(),
+        },
+    })
+}
+
+pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Applied {
+    let mut out = Applied::new();
+    let mut handles = Vec::new();
+    for id in procs {
+        match Handle::open(id) {
+            Ok(h) => handles.push(h),
+            Err(Lost::Gone) => out.note(ctx, format!("PID {} has exited already", id.pid)),
+            Err(Lost::Changed(why)) => {
+                out.note(
+                    ctx,
+                    format!("aborted, nothing signalled: {why} since the plan was shown"),
+                );
+                return out.end(Outcome::Aborted);
+            }
+        }
+    }
+    if !signal_all(&handles, Signal::TERM, &mut out, ctx) {
+        return out.end(Outcome::Failed);
+    }
+    let grace = ctx.grace;
+    if !poll_until(grace, || handles.iter().all(Handle::exited)) {
+        let left: Vec<&Handle> = handles.iter().filter(|h| !h.exited()).collect();
+        let pids = left
+            .iter()
+            .map(|h| h.id.pid.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.note(
+            ctx,
+            format!(
+                "PID {pids} still running {} s after SIGTERM",
+                grace.as_secs_f64()
+            ),
+        );
+        match ctx
+            .consent
+            .ask(&format!("PID {pids} ignored SIGTERM. Send SIGKILL?"), false)
+        {
+            Decision::Approved(_) => {}
+            _ => {
+                out.note(ctx, "SIGKILL declined; the holder is still running");
+                return out.end(Outcome::Declined);
+            }
+        }
+        let left: Vec<Handle> = left
+            .into_iter()
+            .filter_map(|h| Handle::open(&h.id).ok())
+            .collect();
+        if !signal_all(&left, Signal::KILL, &mut out, ctx)
+            || !poll_until(std::time::Duration::from_secs(5), || {
+                left.iter().all(Handle::exited)
+            })
+        {
+            out.note(ctx, "the holder survived SIGKILL (uninterruptible sleep?)");
+            return out.end(Outcome::Failed);
+        }
+    }
+    out.note(
+        ctx,
+        format!(
+            "PID {} exited",
+            procs
+                .iter()
+                .map(|p| p.pid.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    confirm_free(address, out, ctx)
+}
+
+/// Stopped processes only act on SIGTERM once continued, so they get SIGCONT right after it.
+fn signal_all(handles: &[Handle], sig: Signal, out: &mut Applied, ctx: &mut Ctx<'_>) -> bool {
+    for h in handles {
+        if let Err(e) = h.signal(sig) {
+            if !h.exited() {
+                out.note(
+                    ctx,
+                    format!(
+                        "{} → PID {} failed: {e}",
+                        crate::sys::signal::signal_name(sig),
+                        h.id.pid
+                    ),
+                );
+                return false;
+            }
+        }
+        out.note(
+            ctx,
+            format!(
+                "{} → PID {}{}",
+                crate::sys::signal::signal_name(sig),
+                h.id.pid,
+                via(h)
+            ),
+        );
+        if sig == Signal::TERM {
+            let _ = h.signal(Signal::CONT);
+        }
+    }
+    true
+}
+
+fn confirm_free(address: &BackendAddr, mut out: Applied, ctx: &mut Ctx<'_>) -> Applied {
+    let free = poll_until(std::time::Duration::from_secs(5), || {
+        !super::restart::listening(address)
+    });
+    if free {
+        out.note(ctx, format!("{address} is free"));
+        out
+    } else {
+        out.note(ctx, format!("{address} is still held by another process"));
+        out.end(Outcome::Failed)
+    }
+}

@@ -1,0 +1,186 @@
+//! Actions change the system; they never decide. Each one is first a `Plan` (no side effects:
+//! what `--dry-run` prints and what the operator approves), then applied after consent.
+
+pub mod guard;
+pub mod kill_holder;
+pub mod nginx;
+pub mod restart;
+pub mod resume_holder;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::consent::{Approval, Consent};
+use crate::nginx::Invocation;
+use crate::sys::signal::Identity;
+use crate::sys::spawn::Detached;
+use crate::target::BackendAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionCode {
+    ResumeHolder,
+    KillHolder,
+    RestartBackend,
+    StartNginx,
+    ReloadNginx,
+}
+
+impl ActionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionCode::ResumeHolder => "resume-holder",
+            ActionCode::KillHolder => "kill-holder",
+            ActionCode::RestartBackend => "restart-backend",
+            ActionCode::StartNginx => "start-nginx",
+            ActionCode::ReloadNginx => "reload-nginx",
+        }
+    }
+}
+
+/// What an action will touch, shown before consent and recorded in the audit log.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub code: ActionCode,
+    pub question: String,
+    pub lines: Vec<String>,
+    pub target: serde_json::Value,
+    /// Touches a process that is not recognised as the backend: needs an explicit yes.
+    pub foreign: bool,
+    pub work: Work,
+}
+
+#[derive(Debug, Clone)]
+pub enum Work {
+    Resume {
+        procs: Vec<Identity>,
+    },
+    Kill {
+        procs: Vec<Identity>,
+        address: BackendAddr,
+    },
+    RestartUnit {
+        unit: String,
+        address: Option<BackendAddr>,
+        health_path: String,
+    },
+    RestartCommand {
+        spawn: Detached,
+        address: BackendAddr,
+        health_path: String,
+    },
+    StartNginx {
+        inv: Option<Invocation>,
+        unit: Option<String>,
+        ports: Vec<u16>,
+    },
+    ReloadNginx {
+        inv: Invocation,
+        unit: Option<String>,
+        ports: Vec<u16>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Done,
+    Declined,
+    Aborted,
+    Failed,
+    Planned,
+}
+
+/// One action as it appears in `fix --json` and the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub code: ActionCode,
+    pub target: serde_json::Value,
+    pub plan: Vec<String>,
+    pub consent: Approval,
+    pub result: Outcome,
+    pub evidence: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// What applying an action may use: timings, a way to ask again (SIGKILL after SIGTERM), and a
+/// sink for progress lines so the operator sees each step as it happens.
+pub struct Ctx<'a> {
+    pub consent: &'a Consent,
+    pub grace: Duration,
+    pub timeout: Duration,
+    pub wait: Duration,
+    pub say: &'a mut dyn FnMut(&str),
+    /// Backends started by this run, watched during verification (restart-loop protection).
+    pub started: Vec<std::process::Child>,
+}
+
+/// Result of applying: outcome and the evidence gathered on the way.
+pub struct Applied {
+    pub outcome: Outcome,
+    pub evidence: Vec<String>,
+}
+
+impl Applied {
+    pub fn new() -> Applied {
+        Applied {
+            outcome: Outcome::Done,
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn note(&mut self, ctx: &mut Ctx<'_>, line: impl Into<String>) {
+        let line = line.into();
+        (ctx.say)(&line);
+        self.evidence.push(line);
+    }
+
+    pub fn end(mut self, outcome: Outcome) -> Applied {
+        self.outcome = outcome;
+        self
+    }
+}
+
+impl Default for Applied {
+    fn default() -> Self {
+        Applied::new()
+    }
+}
+
+pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
+    match &plan.work {
+        Work::Resume { procs } => resume_holder::apply(procs, ctx),
+        Work::Kill { procs, address } => kill_holder::apply(procs, address, ctx),
+        Work::RestartUnit {
+            unit,
+            address,
+            health_path,
+        } => restart::apply_unit(unit, address.as_ref(), health_path, ctx),
+        Work::RestartCommand {
+            spawn,
+            address,
+            health_path,
+        } => restart::apply_command(spawn, address, health_path, ctx),
+        Work::StartNginx { inv, unit, ports } => {
+            nginx::apply_start(inv.as_ref(), unit.as_deref(), ports, ctx)
+        }
+        Work::ReloadNginx { inv, unit, ports } => {
+            nginx::apply_reload(inv, unit.as_deref(), ports, ctx)
+        }
+    }
+}
+
+/// Polls `done` until it holds or `within` passes; every wait in an action is bounded.
+pub fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

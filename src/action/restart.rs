@@ -1,0 +1,280 @@
+//! Start the backend again: through its systemd unit when it has one (systemd then stops the
+//! whole cgroup and supervises the new process), else with the playbook's start command,
+//! detached in its own session. Either way, wait until the port listens and the health path
+//! answers.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
+use crate::sys::{command, http, net, spawn};
+use crate::target::{BackendAddr, BackendSpec, RestartSpec};
+
+pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Plan, String> {
+    let health = backend.health_path.clone();
+    let address = backend.address.clone();
+    let unit = match (&backend.restart, unit_from_holder) {
+        (Some(RestartSpec::Systemd { unit }), _) => Some(unit.clone()),
+        (_, Some(u)) => Some(u.to_string()),
+        _ => None,
+    };
+    if let Some(unit) = unit {
+        let why = if unit_from_holder.is_some() {
+            " (the holder runs in this unit: restarting it makes systemd stop the whole cgroup and supervise the new process)"
+        } else {
+            ""
+        };
+        return Ok(Plan {
+            code: ActionCode::RestartBackend,
+            question: format!("Restart systemd unit {unit}?"),
+            lines: vec![
+                format!("systemctl restart {unit}{why}"),
+                format!("then wait until {address} listens and {health} answers"),
+            ],
+            target: json!({"unit": unit, "address": address.to_string()}),
+            foreign: false,
+            work: Work::RestartUnit {
+                unit,
+                address: Some(address),
+                health_path: health,
+            },
+        });
+    }
+    let Some(RestartSpec::Command {
+        command,
+        cwd,
+        log,
+        env,
+    }) = &backend.restart
+    else {
+        return Err("no way to start the backend is configured: add [backend] restart to the playbook, or pass --restart-cmd or --restart-unit".into());
+    };
+    let d = spawn::Detached {
+        command: command.clone(),
+        cwd: cwd.clone(),
+        log: log.clone(),
+        env: env.clone(),
+    };
+    let mut lines = vec![format!("start: {command}")];
+    lines.push(format!(
+        "  in its own session, stdin from /dev/null, cwd {}, output appended to {}",
+        cwd.as_ref()
+            .map_or("(current)".into(), |c| c.display().to_string()),
+        log.as_ref()
+            .map_or("/dev/null".into(), |l| l.display().to_string())
+    ));
+    lines.push(format!(
+        "then wait until {address} listens and {health} answers"
+    ));
+    Ok(Plan {
+        code: ActionCode::RestartBackend,
+        question: format!("Start the backend ({command})?"),
+        lines,
+        target: json!({"command": command, "cwd": cwd, "log": log, "address": address.to_string()}),
+        foreign: false,
+        work: Work::RestartCommand {
+            spawn: d,
+            address,
+            health_path: health,
+        },
+    })
+}
+
+/// Whether something listens on the backend address right now.
+pub fn listening(address: &BackendAddr) -> bool {
+    match address {
+        BackendAddr::Tcp(addr) => net::tcp_sockets().unwrap_or_default().iter().any(|s| {
+            s.state == net::TcpState::Listen
+                && s.local.port() == addr.port()
+                && (s.local.ip() == addr.ip() || s.local.ip().is_unspecified())
+        }),
+        BackendAddr::Unix(path) => {
+            let shown = path.display().to_string();
+            net::unix_sockets()
+                .unwrap_or_default()
+                .iter()
+                .any(|u| u.listening && u.path.as_deref() == Some(&shown))
+        }
+    }
+}
+
+pub fn apply_command(
+    d: &spawn::Detached,
+    address: &BackendAddr,
+    health: &str,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    let mut out = Applied::new();
+    let mut child = match spawn::spawn(d) {
+        Ok(c) => c,
+        Err(e) => {
+            out.note(ctx, format!("could not start the backend: {e:#}"));
+            return out.end(Outcome::Failed);
+        }
+    };
+    out.note(ctx, format!("started PID {}: {}", child.id(), d.command));
+    let mut exited = None;
+    let up = poll_until(ctx.wait, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            return true;
+        }
+        listening(address) && http::raw_get(address, health, ctx.timeout).is_ok()
+    });
+    if let Some(status) = exited {
+        out.note(ctx, format!("the backend exited at once ({status})"));
+        log_tail(d, &mut out, ctx);
+        return out.end(Outcome::Failed);
+    }
+    if !up {
+        out.note(
+            ctx,
+            format!(
+                "{address} did not answer {health} within {} s",
+                ctx.wait.as_secs()
+            ),
+        );
+        log_tail(d, &mut out, ctx);
+        ctx.started.push(child);
+        return out.end(Outcome::Failed);
+    }
+    out.note(ctx, format!("{address} listens and {health} answers"));
+    ctx.started.push(child);
+    out
+}
+
+fn log_tail(d: &spawn::Detached, out: &mut Applied, ctx: &mut Ctx<'_>) {
+    if let Some(log) = &d.log {
+        for line in spawn::tail(log, 10) {
+            out.note(
+                ctx,
+                format!("  {}: {}", log.display(), crate::sanitize::clean(&line)),
+            );
+        }
+    }
+}
+
+pub fn systemctl(args: &[&str]) -> anyhow::Result<command::Output> {
+    command::run(
+        std::process::Command::new("systemctl").args(args),
+        Duration::from_secs(90),
+    )
+}
+
+pub fn apply_unit(
+    unit: &str,
+    address: Option<&BackendAddr>,
+    health: &str,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    let mut out = Applied::new();
+    if !restart_unit(unit, &mut out, ctx) {
+        let result = show(unit, &mut out, ctx);
+        if result.as_deref() == Some("start-limit-hit") {
+            out.note(ctx, format!("{unit} hit systemd's start limit (StartLimitBurst): it must be reset before it can start"));
+            match ctx.consent.ask(
+                &format!("Run `systemctl reset-failed {unit}` and try again?"),
+                false,
+            ) {
+                crate::consent::Decision::Approved(_) => {
+                    let _ = systemctl(&["reset-failed", unit]).map(|o| {
+                        out.note(
+                            ctx,
+                            format!("systemctl reset-failed {unit}: exit {}", code(&o)),
+                        )
+                    });
+                    if restart_unit(unit, &mut out, ctx) {
+                        return wait_healthy(address, health, out, ctx);
+                    }
+                }
+                _ => return out.end(Outcome::Declined),
+            }
+        }
+        journal(unit, &mut out, ctx);
+        return out.end(Outcome::Failed);
+    }
+    show(unit, &mut out, ctx);
+    wait_healthy(address, health, out, ctx)
+}
+
+fn code(o: &command::Output) -> String {
+    o.code.map_or("killed".into(), |c| c.to_string())
+}
+
+fn restart_unit(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) -> bool {
+    match systemctl(&["restart", unit]) {
+        Ok(o) => {
+            out.note(ctx, format!("systemctl restart {unit}: exit {}", code(&o)));
+            for l in o.stderr.lines().filter(|l| !l.trim().is_empty()) {
+                out.note(ctx, format!("  {}", crate::sanitize::clean(l)));
+            }
+            if !o.success() {
+                return false;
+            }
+            let active = systemctl(&["is-active", unit])
+                .map(|o| o.stdout.trim().to_string())
+                .unwrap_or_default();
+            out.note(ctx, format!("systemctl is-active {unit}: {active}"));
+            active == "active"
+        }
+        Err(e) => {
+            out.note(
+                ctx,
+                format!("systemctl restart {unit} could not run: {e:#}"),
+            );
+            false
+        }
+    }
+}
+
+/// Records `systemctl show` and returns the unit's Result (e.g. `start-limit-hit`).
+fn show(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) -> Option<String> {
+    let o = systemctl(&["show", "-p", "NRestarts,Result,ExecMainStatus", unit]).ok()?;
+    let text = o.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.note(
+        ctx,
+        format!("systemctl show {unit}: {}", crate::sanitize::clean(&text)),
+    );
+    o.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Result="))
+        .map(str::to_string)
+}
+
+fn journal(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) {
+    let Ok(o) = command::run(
+        std::process::Command::new("journalctl").args(["-u", unit, "-n", "15", "--no-pager"]),
+        Duration::from_secs(10),
+    ) else {
+        return;
+    };
+    for l in o.stdout.lines() {
+        out.note(ctx, format!("  journal: {}", crate::sanitize::clean(l)));
+    }
+}
+
+fn wait_healthy(
+    address: Option<&BackendAddr>,
+    health: &str,
+    mut out: Applied,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    let Some(address) = address else { return out };
+    let timeout = ctx.timeout;
+    if poll_until(ctx.wait, || {
+        listening(address) && http::raw_get(address, health, timeout).is_ok()
+    }) {
+        out.note(ctx, format!("{address} listens and {health} answers"));
+        out
+    } else {
+        out.note(
+            ctx,
+            format!(
+                "{address} did not answer {health} within {} s",
+                ctx.wait.as_secs()
+            ),
+        );
+        out.end(Outcome::Failed)
+    }
+}
