@@ -1,8 +1,390 @@
 //! `dns`: do the playbook's domains point at this host?
 
-use crate::step::StepResult;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::finding::{Finding, FindingCode};
+use crate::sanitize::clean;
+use crate::step::{Recorder, StepName, StepResult};
+use crate::sys::http::{self, Probe};
+use crate::sys::{ifaddr, resolve};
 use crate::target::Target;
 
-pub fn run(_target: &Target) -> StepResult {
-    todo!()
+/// What one domain resolved to and, when that is another machine, what answered there.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainResult {
+    pub domain: String,
+    pub ips: Vec<IpAddr>,
+    /// The addresses compared with: `expected_ips`, or this host's own addresses.
+    pub expected: Vec<IpAddr>,
+    pub on_this_host: bool,
+    pub error: Option<String>,
+    pub answered: Option<Answered>,
+    #[serde(skip)]
+    elapsed_ms: u64,
+}
+
+/// One `GET http://DOMAIN/` sent to the foreign address the domain resolves to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answered {
+    pub url: String,
+    pub ip: IpAddr,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub server: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn run(target: &Target) -> StepResult {
+    let mut rec = Recorder::start(StepName::Dns);
+    if target.domains.is_empty() {
+        return rec.skip("no domains configured");
+    }
+    let local = match ifaddr::local_ips() {
+        Ok(ips) => ips,
+        Err(e) => return rec.could_not_run(&e),
+    };
+    let by_expected = !target.expected_ips.is_empty();
+    let expected = if by_expected {
+        target.expected_ips.clone()
+    } else {
+        local.clone()
+    };
+    if by_expected {
+        rec.see(format!("expected_ips: {}", list(&expected)));
+    } else {
+        rec.see(format!("this host's addresses: {}", list(&local)));
+    }
+    let behind_nat = !local.iter().any(ifaddr::is_public);
+    // Only a mismatch that is a real failure is worth probing for "what answered there".
+    let probe_foreign = by_expected || !behind_nat;
+    let results = check_all(target, &expected, probe_foreign);
+    for r in &results {
+        see_domain(&mut rec, r, by_expected);
+    }
+    rec.detail(
+        "compared_with",
+        if by_expected {
+            "expected_ips"
+        } else {
+            "local_ips"
+        },
+    );
+    rec.detail("domains", &results);
+    verdict(
+        rec,
+        &results,
+        by_expected,
+        behind_nat,
+        &home_addresses(&expected, by_expected),
+    )
+}
+
+fn check_all(target: &Target, expected: &[IpAddr], probe_foreign: bool) -> Vec<DomainResult> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = target
+            .domains
+            .iter()
+            .map(|d| s.spawn(move || check_domain(target, d, expected, probe_foreign)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(&target.domains)
+            .map(|(h, d)| {
+                h.join()
+                    .unwrap_or_else(|_| failed(d, expected, "the lookup thread panicked".into(), 0))
+            })
+            .collect()
+    })
+}
+
+fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool) -> DomainResult {
+    let started = Instant::now();
+    let ips = match resolve::resolve(domain, target.timeout) {
+        Ok(ips) => ips,
+        Err(e) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let foreign = ips.iter().find(|ip| !expected.contains(ip)).copied();
+    let answered = foreign
+        .filter(|_| probe)
+        .map(|ip| what_answered(domain, ip, target));
+    DomainResult {
+        domain: domain.to_string(),
+        on_this_host: foreign.is_none(),
+        ips,
+        expected: expected.to_vec(),
+        error: None,
+        answered,
+        elapsed_ms,
+    }
+}
+
+fn failed(domain: &str, expected: &[IpAddr], error: String, elapsed_ms: u64) -> DomainResult {
+    DomainResult {
+        domain: domain.to_string(),
+        ips: Vec::new(),
+        expected: expected.to_vec(),
+        on_this_host: false,
+        error: Some(error),
+        answered: None,
+        elapsed_ms,
+    }
+}
+
+fn what_answered(domain: &str, ip: IpAddr, target: &Target) -> Answered {
+    let url = format!("http://{domain}/");
+    let probe = Probe {
+        url: url.clone(),
+        via: Some(ip.to_string()),
+        insecure: true,
+        basic_auth: None,
+        timeout: target.timeout,
+    };
+    let (status, reason, server, error) = match http::get(&probe) {
+        Ok(r) => (Some(r.status), Some(r.reason), r.server, None),
+        Err(f) => (None, None, None, Some(f.message)),
+    };
+    Answered {
+        url,
+        ip,
+        status,
+        reason,
+        server,
+        error,
+    }
+}
+
+fn see_domain(rec: &mut Recorder, r: &DomainResult, by_expected: bool) {
+    let domain = clean(&r.domain);
+    match &r.error {
+        Some(e) => rec.see(format!(
+            "getaddrinfo({domain}) → failed: {} ({} ms)",
+            clean(e),
+            r.elapsed_ms
+        )),
+        None => rec.see(format!(
+            "getaddrinfo({domain}) → {} ({} ms)",
+            list(&r.ips),
+            r.elapsed_ms
+        )),
+    }
+    let foreign = foreign(r);
+    if r.error.is_none() && !foreign.is_empty() {
+        let place = if by_expected {
+            "in expected_ips"
+        } else {
+            "on any interface here"
+        };
+        rec.see(format!("{domain}: {} not {place}", list(&foreign)));
+    }
+    if let Some(a) = &r.answered {
+        rec.see(answered_line(a));
+    }
+}
+
+/// `http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu))`
+fn answered_line(a: &Answered) -> String {
+    let head = format!("{} at {}", clean(&a.url), a.ip);
+    match (a.status, &a.error) {
+        (Some(status), _) => {
+            let server = a
+                .server
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "none".into());
+            format!("{head} answered {status} (Server: {server})")
+        }
+        (None, error) => format!("{head}: {}", clean(error.as_deref().unwrap_or("no answer"))),
+    }
+}
+
+fn verdict(
+    rec: Recorder,
+    results: &[DomainResult],
+    by_expected: bool,
+    behind_nat: bool,
+    home: &[IpAddr],
+) -> StepResult {
+    let total = results.len();
+    let elsewhere: Vec<_> = results
+        .iter()
+        .filter(|r| r.error.is_none() && !r.on_this_host)
+        .collect();
+    let unresolved: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
+    let count = |n: usize| {
+        if total > 1 {
+            format!(" ({n} of {total} domains)")
+        } else {
+            String::new()
+        }
+    };
+    if let (Some(r), true) = (elsewhere.first(), by_expected || !behind_nat) {
+        let cause = format!(
+            "{}{}",
+            points_elsewhere(r, by_expected),
+            count(elsewhere.len())
+        );
+        let action = format!(
+            "update the DNS A/AAAA record of {} to this server's address ({}); fixer changes no DNS records",
+            clean(&r.domain),
+            list(home)
+        );
+        return rec.fail(Finding::new(FindingCode::DnsPointsElsewhere, cause).with_action(action));
+    }
+    if let Some(r) = unresolved.first() {
+        let cause = format!(
+            "{} does not resolve: {}{}",
+            clean(&r.domain),
+            clean(r.error.as_deref().unwrap_or("")),
+            count(unresolved.len())
+        );
+        let action = format!(
+            "create the DNS A/AAAA record of {} pointing at this server ({}), or fix the resolver in /etc/resolv.conf",
+            clean(&r.domain),
+            list(home)
+        );
+        return rec.fail(Finding::new(FindingCode::DnsUnresolved, cause).with_action(action));
+    }
+    if let Some(r) = elsewhere.first() {
+        let cause = format!(
+            "{} resolves to {}, which is not on any interface here; behind NAT that can still be this host — set expected_ips to confirm",
+            clean(&r.domain),
+            list(&foreign(r))
+        );
+        let finding = Finding::new(FindingCode::DnsUnconfirmed, cause.clone())
+            .with_action("set expected_ips in the playbook to this server's public address");
+        return rec.warn(cause, Some(finding));
+    }
+    let names: Vec<String> = results.iter().map(|r| clean(&r.domain)).collect();
+    let place = if by_expected {
+        "the expected addresses"
+    } else {
+        "this host"
+    };
+    rec.ok(format!(
+        "{} resolve{} to {place}",
+        names.join(", "),
+        if total == 1 { "s" } else { "" }
+    ))
+}
+
+fn points_elsewhere(r: &DomainResult, by_expected: bool) -> String {
+    let not = if by_expected {
+        format!("not one of the expected addresses ({})", list(&r.expected))
+    } else {
+        "not an address of this server".to_string()
+    };
+    let there = match &r.answered {
+        Some(a) => format!("; {}", answered_line(a)),
+        None => String::new(),
+    };
+    format!(
+        "{} resolves to {}, {not}, so clients reach another machine{there}",
+        clean(&r.domain),
+        list(&foreign(r))
+    )
+}
+
+fn foreign(r: &DomainResult) -> Vec<IpAddr> {
+    r.ips
+        .iter()
+        .filter(|ip| !r.expected.contains(ip))
+        .copied()
+        .collect()
+}
+
+/// The addresses a record should point at: `expected_ips`, or this host's public addresses
+/// (its non-loopback ones when it has no public address).
+fn home_addresses(expected: &[IpAddr], by_expected: bool) -> Vec<IpAddr> {
+    if by_expected {
+        return expected.to_vec();
+    }
+    let public: Vec<IpAddr> = expected
+        .iter()
+        .filter(|ip| ifaddr::is_public(ip))
+        .copied()
+        .collect();
+    if !public.is_empty() {
+        return public;
+    }
+    expected
+        .iter()
+        .filter(|ip| !ip.is_loopback())
+        .copied()
+        .collect()
+}
+
+fn list(ips: &[IpAddr]) -> String {
+    if ips.is_empty() {
+        return "none".to_string();
+    }
+    ips.iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn foreign_result() -> DomainResult {
+        DomainResult {
+            domain: "example.com".into(),
+            ips: vec!["47.84.111.158".parse().unwrap()],
+            expected: vec!["127.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()],
+            on_this_host: false,
+            error: None,
+            answered: None,
+            elapsed_ms: 3,
+        }
+    }
+
+    #[test]
+    fn behind_nat_a_foreign_address_is_only_unconfirmed() {
+        let r = verdict(
+            Recorder::start(StepName::Dns),
+            &[foreign_result()],
+            false,
+            true,
+            &[],
+        );
+        assert_eq!(r.verdict, crate::step::Verdict::Warn);
+        assert_eq!(r.finding.unwrap().code, FindingCode::DnsUnconfirmed);
+        assert!(
+            r.summary.contains("set expected_ips to confirm"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn with_a_public_address_a_foreign_address_is_elsewhere() {
+        let home = ["203.0.113.10".parse().unwrap()];
+        let mut result = foreign_result();
+        result.answered = Some(Answered {
+            url: "http://example.com/".into(),
+            ip: result.ips[0],
+            status: Some(502),
+            reason: Some("Bad Gateway".into()),
+            server: Some("nginx/1.18.0 (Ubuntu)".into()),
+            error: None,
+        });
+        let r = verdict(
+            Recorder::start(StepName::Dns),
+            &[result],
+            false,
+            false,
+            &home,
+        );
+        let f = r.finding.unwrap();
+        assert_eq!(f.code, FindingCode::DnsPointsElsewhere);
+        assert!(f.cause.ends_with(
+            "; http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu))"
+        ), "{}", f.cause);
+        assert!(f.action.unwrap().contains("(203.0.113.10)"));
+    }
 }

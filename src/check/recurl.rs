@@ -1,8 +1,402 @@
 //! `recurl`: the HTTP requests that prove health, straight to the backend and through nginx.
 
-use crate::step::StepResult;
-use crate::target::Target;
+use std::net::SocketAddr;
 
-pub fn run(_target: &Target) -> StepResult {
-    todo!()
+use serde::Serialize;
+
+use crate::finding::{Finding, FindingCode};
+use crate::sanitize::clean;
+use crate::step::{Recorder, StepName, StepResult};
+use crate::sys::http::{self, Failure, FailureKind, Probe, Response, UrlParts};
+use crate::target::{BackendAddr, PasswordSource, Target, VerifySpec};
+
+/// Whether a URL goes straight to the backend or through nginx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Backend,
+    Nginx,
+}
+
+/// What one verify URL answered. Holds no secret: the password is read, sent and dropped.
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlResult {
+    /// The URL as configured, with any `user:password@` part masked.
+    pub url: String,
+    pub via: Option<String>,
+    pub route: Route,
+    pub expect: Vec<u16>,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub server: Option<String>,
+    pub location: Option<String>,
+    pub elapsed_ms: u64,
+    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`, or
+    /// `credentials` when the basic-auth password could not be read.
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub healthy: bool,
+    /// The finding this URL alone would produce; `None` when healthy or not probed.
+    pub finding: Option<FindingCode>,
+    #[serde(skip)]
+    failure_kind: Option<FailureKind>,
+}
+
+pub fn run(target: &Target) -> StepResult {
+    let mut rec = Recorder::start(StepName::Recurl);
+    if target.verify.is_empty() {
+        return rec.skip("no verify URLs configured");
+    }
+    let results = probe_all(target);
+    for r in &results {
+        rec.see(evidence_line(r));
+    }
+    rec.detail("urls", &results);
+    let failed: Vec<&UrlResult> = results.iter().filter(|r| !r.healthy).collect();
+    let total = results.len();
+    if failed.is_empty() {
+        return rec.ok(format!("all {total} URLs answered as expected"));
+    }
+    let Some(worst) = failed
+        .iter()
+        .filter(|r| r.finding.is_some())
+        .min_by_key(|r| rank(r))
+    else {
+        let err = anyhow::anyhow!(failed[0].error.clone().unwrap_or_default());
+        return rec.could_not_run(&err);
+    };
+    rec.fail(finding(worst, failed.len(), total))
+}
+
+/// Probes every verify URL at once; results come back in playbook order.
+pub fn probe_all(target: &Target) -> Vec<UrlResult> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = target
+            .verify
+            .iter()
+            .map(|spec| s.spawn(move || probe_url(target, spec)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(&target.verify)
+            .map(|(h, spec)| {
+                h.join()
+                    .unwrap_or_else(|_| not_probed(target, spec, "the probe thread panicked"))
+            })
+            .collect()
+    })
+}
+
+/// One GET of a verify URL, classified against its expected statuses and route.
+pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
+    let basic_auth = match &spec.auth {
+        None => None,
+        Some(auth) => match read_password(&auth.password) {
+            Ok(password) => Some((auth.user.clone(), password)),
+            Err(msg) => return not_probed(target, spec, &msg),
+        },
+    };
+    let probe = Probe {
+        url: spec.url.clone(),
+        via: spec.via.clone(),
+        insecure: spec.insecure,
+        basic_auth,
+        timeout: target.timeout,
+    };
+    let route = route(target, spec);
+    let outcome = http::get(&probe);
+    drop(probe);
+    classify(base(spec, route), spec, outcome)
+}
+
+fn base(spec: &VerifySpec, route: Route) -> UrlResult {
+    UrlResult {
+        url: mask_userinfo(&spec.url),
+        via: spec.via.clone(),
+        route,
+        expect: spec.expect.clone(),
+        status: None,
+        reason: None,
+        server: None,
+        location: None,
+        elapsed_ms: 0,
+        error_kind: None,
+        error: None,
+        healthy: false,
+        finding: None,
+        failure_kind: None,
+    }
+}
+
+fn not_probed(target: &Target, spec: &VerifySpec, msg: &str) -> UrlResult {
+    UrlResult {
+        error_kind: Some("credentials".into()),
+        error: Some(msg.to_string()),
+        ..base(spec, route(target, spec))
+    }
+}
+
+/// Reads a basic-auth password; errors name where it was looked for, never its content.
+fn read_password(source: &PasswordSource) -> Result<String, String> {
+    match source {
+        PasswordSource::Env(var) => std::env::var(var).map_err(|e| match e {
+            std::env::VarError::NotPresent => {
+                format!("basic-auth password: environment variable {var} is not set")
+            }
+            std::env::VarError::NotUnicode(_) => {
+                format!("basic-auth password: environment variable {var} is not valid UTF-8")
+            }
+        }),
+        PasswordSource::File(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Ok(text.lines().next().unwrap_or("").trim().to_string()),
+            Err(e) => Err(format!(
+                "basic-auth password file {}: {}",
+                path.display(),
+                http::io_message(&e)
+            )),
+        },
+    }
+}
+
+/// `backend` when the URL connects to the target's backend address, else `nginx`.
+pub fn route(target: &Target, spec: &VerifySpec) -> Route {
+    let Some(BackendAddr::Tcp(backend)) = target.backend.as_ref().map(|b| &b.address) else {
+        return Route::Nginx;
+    };
+    let addr = UrlParts::parse(&spec.url)
+        .ok()
+        .and_then(|u| u.connect_addr(spec.via.as_deref()).ok().flatten());
+    match addr {
+        Some(a) if same_endpoint(&a, backend) => Route::Backend,
+        _ => Route::Nginx,
+    }
+}
+
+/// A backend bound to 0.0.0.0 or [::] is reached through loopback on the same port.
+fn same_endpoint(connect: &SocketAddr, backend: &SocketAddr) -> bool {
+    connect.port() == backend.port()
+        && (connect.ip() == backend.ip()
+            || (backend.ip().is_unspecified() && connect.ip().is_loopback()))
+}
+
+fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failure>) -> UrlResult {
+    match outcome {
+        Ok(resp) => {
+            let status = resp.status;
+            r.healthy = spec.expects(status);
+            r.finding = (!r.healthy).then(|| status_finding(status, r.route));
+            r.status = Some(status);
+            r.reason = Some(resp.reason);
+            r.server = resp.server;
+            r.location = resp.location;
+            r.elapsed_ms = resp.elapsed_ms;
+        }
+        Err(f) => {
+            r.finding = Some(match f.kind {
+                FailureKind::ResponseTimeout => FindingCode::HttpTimeout,
+                _ => FindingCode::HttpConnectFailed,
+            });
+            r.error_kind = Some(f.kind.as_str().to_string());
+            r.failure_kind = Some(f.kind);
+            r.error = Some(f.message);
+            r.elapsed_ms = f.elapsed_ms;
+        }
+    }
+    r
+}
+
+fn status_finding(status: u16, route: Route) -> FindingCode {
+    match (status, route) {
+        (502..=504, Route::Nginx) => FindingCode::HttpGatewayError,
+        (500..=599, Route::Backend) => FindingCode::HttpBackendError,
+        (300..=399, _) => FindingCode::HttpRedirect,
+        _ => FindingCode::HttpUnexpectedStatus,
+    }
+}
+
+/// Lower is more telling: a failing backend URL explains the nginx ones.
+fn rank(r: &UrlResult) -> (u8, u8) {
+    let code = match r.finding {
+        Some(FindingCode::HttpGatewayError) => 0,
+        Some(FindingCode::HttpTimeout) => 1,
+        Some(FindingCode::HttpConnectFailed) => 2,
+        Some(FindingCode::HttpBackendError) => 3,
+        Some(FindingCode::HttpRedirect) => 4,
+        _ => 5,
+    };
+    (u8::from(r.route != Route::Backend), code)
+}
+
+fn finding(r: &UrlResult, failed: usize, total: usize) -> Finding {
+    let code = r.finding.unwrap_or(FindingCode::HttpUnexpectedStatus);
+    let what = match r.route {
+        Route::Backend => format!("the backend URL {}", clean(&r.url)),
+        Route::Nginx => clean(&r.url),
+    };
+    let (cause, action) = explain(code, r, &what);
+    Finding::new(code, format!("{cause} ({failed} of {total} URLs failed)")).with_action(action)
+}
+
+fn explain(code: FindingCode, r: &UrlResult, what: &str) -> (String, &'static str) {
+    let status = status_text(r);
+    let error = clean(r.error.as_deref().unwrap_or("no response"));
+    match code {
+        FindingCode::HttpGatewayError => (
+            format!("nginx answered {status} for {what}: {}", gateway_meaning(r.status)),
+            "fix the backend behind nginx (the backend_port and port_holder steps say what is wrong with it); nginx recovers once the backend answers",
+        ),
+        FindingCode::HttpBackendError => (
+            format!("{what} answered {status}: the backend itself is failing"),
+            "read the backend's own log for the error behind this status",
+        ),
+        FindingCode::HttpRedirect => (
+            format!(
+                "{what} redirects with {status} to {}, expected {}",
+                clean(r.location.as_deref().unwrap_or("(no Location)")),
+                expected_text(&r.expect)
+            ),
+            "probe the URL it redirects to (often https:// or a trailing slash), or add the status to expect",
+        ),
+        FindingCode::HttpUnexpectedStatus => (
+            format!("{what} answered {status}, expected {}", expected_text(&r.expect)),
+            "check the URL, its credentials and its expected statuses (a 401 is healthy behind basic auth if listed in expect)",
+        ),
+        FindingCode::HttpTimeout => (
+            format!("{what}: {error} — the peer is stuck"),
+            "find the process that holds the port without answering (port_holder step) and restart it",
+        ),
+        _ => (
+            format!("{what}: {error}"),
+            match r.route {
+                Route::Backend => "start or restart the backend so it listens on its address",
+                Route::Nginx => "start nginx, or check that it listens on this address and port",
+            },
+        ),
+    }
+}
+
+fn gateway_meaning(status: Option<u16>) -> &'static str {
+    match status {
+        Some(502) => "nginx could not connect to the backend, or the backend reset the connection",
+        Some(504) => "the backend accepted the connection but did not answer within nginx's proxy_read_timeout",
+        _ => "nginx has no backend available (all upstream servers marked down, or a limit reached)",
+    }
+}
+
+fn status_text(r: &UrlResult) -> String {
+    match (r.status, &r.reason) {
+        (Some(s), Some(reason)) if !reason.is_empty() => format!("{s} {}", clean(reason)),
+        (Some(s), _) => s.to_string(),
+        (None, _) => "nothing".to_string(),
+    }
+}
+
+fn expected_text(expect: &[u16]) -> String {
+    if expect.is_empty() {
+        return "any status below 500".to_string();
+    }
+    expect
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `GET https://localhost:8443/api/health via 127.0.0.1 → 200 OK in 4 ms (Server: nginx/1.22.1), expected 200`
+pub fn evidence_line(r: &UrlResult) -> String {
+    let via = r
+        .via
+        .as_ref()
+        .map(|v| format!(" via {}", clean(v)))
+        .unwrap_or_default();
+    let head = format!("GET {}{via} →", clean(&r.url));
+    if r.status.is_none() {
+        let error = clean(r.error.as_deref().unwrap_or("no response"));
+        return match r.failure_kind {
+            Some(FailureKind::ResponseTimeout | FailureKind::ConnectTimeout) => {
+                format!("{head} {error}")
+            }
+            Some(_) => format!("{head} {error} after {} ms", r.elapsed_ms),
+            None => format!("{head} not sent: {error}"),
+        };
+    }
+    let mut headers = Vec::new();
+    if let Some(s) = &r.server {
+        headers.push(format!("Server: {}", clean(s)));
+    }
+    if let Some(l) = &r.location {
+        headers.push(format!("Location: {}", clean(l)));
+    }
+    let headers = if headers.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", headers.join(", "))
+    };
+    format!(
+        "{head} {} in {} ms{headers}, expected {}",
+        status_text(r),
+        r.elapsed_ms,
+        expected_text(&r.expect)
+    )
+}
+
+/// Masks the password of a `user:password@host` URL so it can be shown.
+fn mask_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_in_urls() {
+        assert_eq!(
+            mask_userinfo("http://a:s3cret@h:1/p?q=@"),
+            "http://a:***@h:1/p?q=@"
+        );
+        assert_eq!(mask_userinfo("https://h/x"), "https://h/x");
+    }
+
+    #[test]
+    fn maps_statuses_to_findings_by_route() {
+        assert_eq!(
+            status_finding(502, Route::Nginx),
+            FindingCode::HttpGatewayError
+        );
+        assert_eq!(
+            status_finding(504, Route::Nginx),
+            FindingCode::HttpGatewayError
+        );
+        assert_eq!(
+            status_finding(502, Route::Backend),
+            FindingCode::HttpBackendError
+        );
+        assert_eq!(
+            status_finding(500, Route::Nginx),
+            FindingCode::HttpUnexpectedStatus
+        );
+        assert_eq!(status_finding(301, Route::Nginx), FindingCode::HttpRedirect);
+        assert_eq!(
+            status_finding(404, Route::Backend),
+            FindingCode::HttpUnexpectedStatus
+        );
+    }
+
+    #[test]
+    fn an_unspecified_backend_address_matches_loopback() {
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(same_endpoint(&"127.0.0.1:8080".parse().unwrap(), &any));
+        assert!(!same_endpoint(&"127.0.0.1:8081".parse().unwrap(), &any));
+    }
 }
