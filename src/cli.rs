@@ -35,6 +35,12 @@ pub enum ColorChoice {
 pub enum Command {
     /// Walk the chain read-only and name the root cause of the 502.
     Diagnose(TargetArgs),
+    /// Walk the chain and, where a step fails, show the fix and apply it after asking.
+    Fix(FixArgs),
+    /// Only the checks that prove health (the playbook's URLs); exit 0 healthy, 1 not.
+    Verify(VerifyArgs),
+    /// Show the latest entries of the audit log.
+    Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.
     Playbooks,
     /// A disposable nginx + backend on loopback with one injected fault, to rehearse on.
@@ -92,6 +98,71 @@ pub struct TargetArgs {
     pub timeout: Option<f64>,
 
     /// Print one JSON document instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FixArgs {
+    /// Playbook name or path (same as -p).
+    #[arg(value_name = "PLAYBOOK", conflicts_with = "playbook")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Answer yes to every prompt (cron, automation). A foreign process still needs
+    /// --force-foreign.
+    #[arg(short, long, env = "FIXER_YES")]
+    pub yes: bool,
+
+    /// Show every action it would take; change nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Let --yes also kill a port holder that does not match the backend's pattern.
+    #[arg(long)]
+    pub force_foreign: bool,
+
+    /// Seconds to keep re-checking after the actions until healthy (nginx may answer 502 for
+    /// its fail_timeout, 10 s by default, after the backend is back).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub wait: f64,
+
+    /// Seconds between SIGTERM and the offer to SIGKILL.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub grace: f64,
+
+    /// Audit log file (default /var/log/fixer/audit.jsonl as root, else
+    /// $XDG_STATE_HOME/fixer/audit.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Playbook name or path (same as -p).
+    #[arg(value_name = "PLAYBOOK", conflicts_with = "playbook")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Keep re-checking up to this many seconds until healthy (0: check once).
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pub wait: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// How many entries to show.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub lines: usize,
+
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Print the entries as JSON lines.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,7 +1,9 @@
 //! From parsed arguments to an exit code. Kept apart from `main` so tests can call it.
 
 use crate::chain::{self, Quiet};
-use crate::cli::{Cli, Command, TargetArgs};
+use std::time::Duration;
+
+use crate::cli::{Cli, ColorChoice, Command, FixArgs, LogArgs, TargetArgs, VerifyArgs};
 use crate::exit_code::ExitCode;
 use crate::report::{self, human::Human, Style};
 use crate::{config, playbook};
@@ -9,6 +11,9 @@ use crate::{config, playbook};
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Diagnose(args) => diagnose(&args, cli.color),
+        Command::Fix(args) => fix(args, cli.color),
+        Command::Verify(args) => verify(args, cli.color),
+        Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(cli.color),
         Command::Lab { command } => lab(&command),
     }
@@ -52,6 +57,115 @@ fn lab(command: &crate::cli::LabCommand) -> ExitCode {
         Err(e) => {
             report::error(&e);
             ExitCode::Usage
+        }
+    }
+}
+
+fn seconds(flag: &str, secs: f64) -> Result<Duration, ExitCode> {
+    if secs.is_finite() && (0.0..=3600.0).contains(&secs) {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        report::error(&anyhow::anyhow!(
+            "{flag} must be between 0 and 3600 seconds"
+        ));
+        Err(ExitCode::Usage)
+    }
+}
+
+fn with_name(mut target: TargetArgs, name: Option<String>) -> TargetArgs {
+    if target.playbook.is_none() {
+        target.playbook = name;
+    }
+    target
+}
+
+fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
+    let json = args.target.json;
+    let target_args = with_name(args.target, args.name);
+    let target = match resolve(&target_args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let (wait, grace) = match (seconds("--wait", args.wait), seconds("--grace", args.grace)) {
+        (Ok(w), Ok(g)) => (w, g),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let _lock = match crate::lock::acquire() {
+        Ok(l) => l,
+        Err(e) => {
+            report::error(&e.into());
+            return ExitCode::CheckFailed;
+        }
+    };
+    let opts = crate::fix::Options {
+        consent: crate::consent::Consent::from_flags(args.yes, args.dry_run, args.force_foreign),
+        wait,
+        grace,
+        audit: crate::audit::AuditLog::new(args.audit_log),
+    };
+    if json {
+        let run = crate::fix::fix(&target, &opts, &mut report::fix::SilentFix::new());
+        report::json::print(&report::json::fix(&target, &run));
+        return run.exit;
+    }
+    let mut out = report::fix::HumanFix::new(Style::detect(color, false));
+    out.human().header("fix", &target);
+    crate::fix::fix(&target, &opts, &mut out).exit
+}
+
+fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
+    let json = args.target.json;
+    let target_args = with_name(args.target, args.name);
+    let target = match resolve(&target_args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let wait = match seconds("--wait", args.wait) {
+        Ok(w) => w,
+        Err(c) => return c,
+    };
+    let deadline = std::time::Instant::now() + wait;
+    let step = loop {
+        let step = crate::check::recurl::run(&target);
+        let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();
+        if healthy || std::time::Instant::now() >= deadline {
+            break step;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let code = if step.error.is_some() {
+        ExitCode::CheckFailed
+    } else if step.verdict == crate::step::Verdict::Fail {
+        ExitCode::Problem
+    } else {
+        ExitCode::Healthy
+    };
+    if json {
+        report::json::print(&report::json::verify(&target, &step, code));
+    } else {
+        let mut human = Human::new(Style::detect(color, false));
+        human.header("verify", &target);
+        chain::Progress::done(&mut human, &step);
+        println!();
+        report::fix::verification_table(&step);
+        human.verdict_line(code == ExitCode::Healthy, &step);
+    }
+    code
+}
+
+fn log(args: &LogArgs) -> ExitCode {
+    let path = args
+        .audit_log
+        .clone()
+        .unwrap_or_else(crate::state::default_audit_log);
+    match crate::audit::recent(&path, args.lines) {
+        Ok(entries) => {
+            report::human::audit(&path, &entries, args.json);
+            ExitCode::Healthy
+        }
+        Err(e) => {
+            report::error(&e);
+            ExitCode::CheckFailed
         }
     }
 }

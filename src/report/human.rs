@@ -74,6 +74,23 @@ impl Human {
         }
     }
 
+    /// The last line of `verify`.
+    pub fn verdict_line(&self, healthy: bool, step: &StepResult) {
+        if healthy {
+            println!(
+                "{} {}",
+                self.paint(Paint::new().green().bold()).apply_to("Healthy:"),
+                clean(&step.summary)
+            );
+        } else {
+            println!(
+                "{} {}",
+                self.paint(Paint::new().red().bold()).apply_to("Unhealthy:"),
+                clean(&step.summary)
+            );
+        }
+    }
+
     pub fn summary(&self, d: &Diagnosis) {
         println!();
         let mut table = Table::new();
@@ -150,6 +167,52 @@ pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
             clean(&p.name),
             clean(&source),
             clean(p.description.as_deref().unwrap_or("")),
+        ]);
+    }
+    println!("{table}");
+}
+
+/// `fixer log`: the audit trail as a table (or raw JSON lines).
+pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) {
+    if json {
+        for e in entries {
+            println!("{e}");
+        }
+        return;
+    }
+    println!("{} ({} entries)", path.display(), entries.len());
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "time", "user", "playbook", "action", "phase", "result", "target",
+        ]);
+    let s = |v: &serde_json::Value| clean(v.as_str().unwrap_or("-"));
+    for e in entries {
+        let target = &e["target"];
+        let what = match (
+            target["pid"].as_i64(),
+            target["unit"].as_str(),
+            target["command"].as_str(),
+        ) {
+            (Some(pid), _, _) => format!("PID {pid} {}", s(&target["cmdline"])),
+            (None, Some(unit), _) => format!("unit {unit}"),
+            (None, None, Some(cmd)) => clean(cmd),
+            _ => "-".into(),
+        };
+        table.add_row([
+            s(&e["time"]).get(..19).unwrap_or("-").replace('T', " "),
+            s(&e["user"]),
+            s(&e["playbook"]),
+            s(&e["action"]),
+            s(&e["phase"]),
+            if e["result"].is_null() {
+                "-".into()
+            } else {
+                s(&e["result"])
+            },
+            what,
         ]);
     }
     println!("{table}");

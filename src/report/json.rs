@@ -27,3 +27,27 @@ pub fn print(doc: &Value) {
         serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".into())
     );
 }
+
+pub fn fix(target: &Target, run: &crate::fix::FixRun) -> Value {
+    let mut doc = diagnosis("fix", target, &run.first);
+    doc["actions"] = json!(run.actions);
+    doc["verification"] = json!(run.verification);
+    doc["verified"] = json!(run.verified);
+    doc["exit_code"] = json!(run.exit.code());
+    doc
+}
+
+pub fn verify(
+    target: &Target,
+    step: &crate::step::StepResult,
+    code: crate::exit_code::ExitCode,
+) -> Value {
+    json!({
+        "fixer_version": env!("CARGO_PKG_VERSION"),
+        "command": "verify",
+        "playbook": {"name": target.name, "source": target.source},
+        "healthy": code == crate::exit_code::ExitCode::Healthy,
+        "exit_code": code.code(),
+        "steps": [step],
+    })
+}

@@ -1,6 +1,7 @@
 //! Everything fixer prints goes through here: the human report (colour and spinners only on a
 //! terminal), the JSON document, and error messages.
 
+pub mod fix;
 pub mod human;
 pub mod json;
 

@@ -1,0 +1,279 @@
+//! `fixer fix`: diagnose, propose, ask, act, and re-check until healthy — at most a few
+//! rounds, each bounded in time.
+
+use std::time::{Duration, Instant};
+
+use crate::action::{self, Ctx, Outcome, Record};
+use crate::audit::AuditLog;
+use crate::chain::{self, Diagnosis};
+use crate::check::recurl;
+use crate::consent::{Approval, Consent, Decision as Answer, Mode};
+use crate::exit_code::ExitCode;
+use crate::plan::{self, Decision};
+use crate::report::fix::FixReport;
+use crate::step::StepResult;
+use crate::target::Target;
+
+/// Rounds of diagnose → act → verify. Two covers a second fault uncovered by the first fix
+/// (nginx down *and* backend down); more would be a loop.
+const MAX_ROUNDS: usize = 3;
+
+pub struct Options {
+    pub consent: Consent,
+    pub wait: Duration,
+    pub grace: Duration,
+    pub audit: AuditLog,
+}
+
+/// Everything `fix` did, for the JSON document.
+pub struct FixRun {
+    pub first: Diagnosis,
+    pub actions: Vec<Record>,
+    pub verification: Option<StepResult>,
+    pub verified: bool,
+    pub exit: ExitCode,
+}
+
+pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
+    let mut actions = Vec::new();
+    let mut started = Vec::new();
+    let mut first = None;
+    for round in 0..MAX_ROUNDS {
+        let d = chain::diagnose(target, out.progress());
+        out.diagnosis_done(&d);
+        let first_d = first.get_or_insert_with(|| d.clone()).clone();
+        let finish = |actions, verification: Option<StepResult>, verified, exit| FixRun {
+            first: first_d.clone(),
+            actions,
+            verification,
+            verified,
+            exit,
+        };
+        if d.healthy() && round == 0 {
+            out.message("Nothing to fix: every check passed.");
+            let v = d.step(crate::step::StepName::Recurl).cloned();
+            return finish(actions, v, true, d.exit_code());
+        }
+        let plans = match plan::decide(&d, target) {
+            Decision::Act(plans) => plans,
+            Decision::Manual(why) => {
+                out.message(&why);
+                return finish(actions, None, false, ExitCode::Problem);
+            }
+            Decision::Wait => Vec::new(),
+        };
+        let mut resumed_only = !plans.is_empty();
+        for p in &plans {
+            resumed_only &= p.code == action::ActionCode::ResumeHolder;
+            let record = run_one(target, p, opts, out, &mut started);
+            let outcome = record.result;
+            actions.push(record);
+            match outcome {
+                Outcome::Done => {}
+                Outcome::Planned => continue,
+                Outcome::Declined => return finish(actions, None, false, ExitCode::Declined),
+                Outcome::Aborted | Outcome::Failed => {
+                    return finish(actions, None, false, ExitCode::ActionFailed)
+                }
+            }
+        }
+        if opts.consent.mode == Mode::DryRun {
+            out.message("Dry run: nothing was changed.");
+            return finish(actions, None, false, ExitCode::Problem);
+        }
+        // A resumed process answers at once or not at all; don't spend the whole wait on it.
+        let wait = if resumed_only {
+            (target.timeout * 2 + Duration::from_secs(1)).min(opts.wait)
+        } else {
+            opts.wait
+        };
+        let (verification, healthy, died) = verify_poll(target, wait, &mut started, out);
+        if healthy {
+            out.verified(&verification, true);
+            return finish(actions, Some(verification), true, ExitCode::Healthy);
+        }
+        if let Some(why) = died {
+            out.verified(&verification, false);
+            out.message(&why);
+            return finish(actions, Some(verification), false, ExitCode::ActionFailed);
+        }
+        if plans.is_empty() || round + 1 == MAX_ROUNDS {
+            out.verified(&verification, false);
+            return finish(actions, Some(verification), false, ExitCode::Problem);
+        }
+        out.message("Still unhealthy: walking the chain again.");
+    }
+    unreachable!("the loop returns on its last round")
+}
+
+fn run_one(
+    target: &Target,
+    p: &action::Plan,
+    opts: &Options,
+    out: &mut dyn FixReport,
+    started: &mut Vec<std::process::Child>,
+) -> Record {
+    out.plan(p);
+    let t0 = Instant::now();
+    let record = |consent, result, evidence| Record {
+        code: p.code,
+        target: p.target.clone(),
+        plan: p.lines.clone(),
+        consent,
+        result,
+        evidence,
+        elapsed_ms: t0.elapsed().as_millis() as u64,
+    };
+    let approval = match opts.consent.ask(&p.question, p.foreign) {
+        Answer::Approved(a) => a,
+        Answer::PlanOnly => return record(Approval::None, Outcome::Planned, Vec::new()),
+        Answer::Declined => {
+            out.message("Declined: nothing was changed.");
+            audit(opts, target, p, "declined", Approval::Prompt, &[]);
+            return record(Approval::Prompt, Outcome::Declined, Vec::new());
+        }
+        Answer::Refused => {
+            out.message(&refusal(p));
+            audit(opts, target, p, "refused", Approval::None, &[]);
+            return record(Approval::None, Outcome::Declined, vec![refusal(p)]);
+        }
+    };
+    if let Err(e) = audit_start(opts, target, p, approval) {
+        let why = format!("not acting: the audit log cannot be written ({e:#})");
+        out.message(&why);
+        return record(approval, Outcome::Aborted, vec![why]);
+    }
+    let mut say = |line: &str| out.action_line(line);
+    let mut ctx = Ctx {
+        consent: &opts.consent,
+        grace: opts.grace,
+        timeout: target.timeout,
+        wait: opts.wait,
+        say: &mut say,
+        started: Vec::new(),
+    };
+    let applied = action::apply(p, &mut ctx);
+    started.append(&mut ctx.started);
+    let result = applied.outcome;
+    audit(
+        opts,
+        target,
+        p,
+        outcome_word(result),
+        approval,
+        &applied.evidence,
+    );
+    record(approval, result, applied.evidence)
+}
+
+fn refusal(p: &action::Plan) -> String {
+    if p.foreign {
+        format!("Refused: {} touches a process that is not the backend; confirm at a terminal, or add --force-foreign to --yes.", p.code.as_str())
+    } else {
+        format!("Refused: {} needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).", p.code.as_str())
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Declined => "declined",
+        Outcome::Aborted => "aborted",
+        Outcome::Failed => "failed",
+        Outcome::Planned => "planned",
+    }
+}
+
+fn audit_start(
+    opts: &Options,
+    target: &Target,
+    p: &action::Plan,
+    approval: Approval,
+) -> anyhow::Result<()> {
+    opts.audit.record(
+        &target.name,
+        "start",
+        serde_json::json!({"action": p.code, "target": p.target, "plan": p.lines, "consent": approval}),
+    )
+}
+
+/// Best effort: the start line was written, or there is nothing to record beyond the refusal.
+fn audit(
+    opts: &Options,
+    target: &Target,
+    p: &action::Plan,
+    result: &str,
+    approval: Approval,
+    evidence: &[String],
+) {
+    let _ = opts.audit.record(
+        &target.name,
+        "end",
+        serde_json::json!({"action": p.code, "target": p.target, "consent": approval, "result": result, "evidence": evidence}),
+    );
+}
+
+/// Re-runs the verification URLs until all pass or `wait` ends. Returns the last result, whether
+/// healthy, and — if a backend started by this run died meanwhile — why, so fixer stops instead
+/// of restarting it again and again.
+fn verify_poll(
+    target: &Target,
+    wait: Duration,
+    started: &mut [std::process::Child],
+    out: &mut dyn FixReport,
+) -> (StepResult, bool, Option<String>) {
+    let deadline = Instant::now() + wait;
+    out.verifying(wait);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let step = recurl::run(target);
+        let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();
+        if healthy {
+            out.verifying_done();
+            return (step, true, None);
+        }
+        if let Some(why) = died(started) {
+            out.verifying_done();
+            return (step, false, Some(why));
+        }
+        if Instant::now() >= deadline {
+            out.verifying_done();
+            return (step, false, None);
+        }
+        out.verify_attempt(attempts, &step, backend_ok_nginx_not(target, &step));
+        std::thread::sleep(
+            Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+fn died(started: &mut [std::process::Child]) -> Option<String> {
+    started.iter_mut().find_map(|c| match c.try_wait() {
+        Ok(Some(status)) => Some(format!(
+            "The backend started by this run (PID {}) died again ({status}); not restarting it again — read its log.",
+            c.id()
+        )),
+        _ => None,
+    })
+}
+
+/// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
+fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
+    let _ = target;
+    let urls: Vec<(String, bool)> = step.details["urls"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| {
+                    (
+                        u["route"].as_str().unwrap_or("").to_string(),
+                        u["healthy"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    urls.iter().any(|(route, ok)| route == "backend" && *ok)
+        && urls.iter().any(|(route, ok)| route == "nginx" && !*ok)
+}

@@ -1,0 +1,100 @@
+//! Decides which actions would repair what the chain found. Pure: reads a diagnosis, returns
+//! plans (or why nothing can be done automatically); changes nothing.
+
+use crate::action::{self, Plan};
+use crate::chain::Diagnosis;
+use crate::check::port_holder::Condition;
+use crate::finding::FindingCode;
+use crate::target::Target;
+
+pub enum Decision {
+    /// Actions to propose, in order.
+    Act(Vec<Plan>),
+    /// The cause is real but not something fixer changes (DNS, config edits): say why.
+    Manual(String),
+    /// Nothing failed in a way an action addresses (e.g. only nginx's fail_timeout is left).
+    Wait,
+}
+
+pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    let Some(root) = d.root_cause() else {
+        return Decision::Wait;
+    };
+    use FindingCode::*;
+    match root.code {
+        NginxNotRunning => nginx_start(d, target),
+        NginxPortNotListening => nginx_reload(d, target),
+        BackendNotListening | HolderZombie => restart(target, None, Vec::new()),
+        HolderStopped => match &d.holder {
+            Some(h) => Decision::Act(vec![action::resume_holder::plan(h)]),
+            None => Decision::Wait,
+        },
+        HolderStuck | HolderBlockedOnStdin | HolderForeign => holder(d, target),
+        HttpGatewayError | HttpTimeout | HttpConnectFailed | HttpBackendError => Decision::Wait,
+        _ => Decision::Manual(manual_reason(root.action.as_deref())),
+    }
+}
+
+fn manual_reason(action: Option<&str>) -> String {
+    format!(
+        "fixer does not change this automatically{}",
+        action.map_or(String::new(), |a| format!(": {a}"))
+    )
+}
+
+fn nginx_start(d: &Diagnosis, target: &Target) -> Decision {
+    let inv = d.nginx.invocation.as_ref();
+    match action::nginx::plan_start(inv, target.nginx.unit.as_deref(), &target.nginx.ports) {
+        Ok(p) => Decision::Act(vec![p]),
+        Err(why) => Decision::Manual(why),
+    }
+}
+
+fn nginx_reload(d: &Diagnosis, target: &Target) -> Decision {
+    match (&d.nginx.invocation, &d.nginx.master) {
+        (Some(inv), Some(m)) => Decision::Act(vec![action::nginx::plan_reload(
+            inv,
+            target.nginx.unit.as_deref(),
+            m.pid,
+            &target.nginx.ports,
+        )]),
+        _ => Decision::Manual(
+            "nginx's master or binary was not found, so it cannot be reloaded".into(),
+        ),
+    }
+}
+
+fn restart(target: &Target, unit: Option<&str>, mut plans: Vec<Plan>) -> Decision {
+    let Some(backend) = &target.backend else {
+        return Decision::Manual("no backend is configured".into());
+    };
+    match action::restart::plan(backend, unit) {
+        Ok(p) => {
+            plans.push(p);
+            Decision::Act(plans)
+        }
+        Err(why) if plans.is_empty() => Decision::Manual(why),
+        Err(why) => {
+            if let Some(p) = plans.last_mut() {
+                p.lines.push(format!("afterwards: {why}"));
+            }
+            Decision::Act(plans)
+        }
+    }
+}
+
+/// A stuck, prompt-blocked or foreign holder: restart its unit when it has one (systemd stops
+/// the whole cgroup), otherwise kill the holder family and start the backend.
+fn holder(d: &Diagnosis, target: &Target) -> Decision {
+    let (Some(h), Some(backend)) = (&d.holder, &target.backend) else {
+        return Decision::Wait;
+    };
+    debug_assert!(h.condition != Condition::Answering || h.matches == Some(false));
+    if let (Some(unit), true) = (&h.main.unit, h.matches != Some(false)) {
+        return restart(target, Some(unit), Vec::new());
+    }
+    match action::kill_holder::plan(h, &backend.address) {
+        Ok(kill) => restart(target, None, vec![kill]),
+        Err(why) => Decision::Manual(format!("fixer will not signal this holder: {why}")),
+    }
+}

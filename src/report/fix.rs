@@ -1,0 +1,220 @@
+//! What `fixer fix` and `fixer verify` print: plans before consent, each action's progress,
+//! and the verification table.
+
+use std::time::Duration;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use console::Style as Paint;
+use indicatif::ProgressBar;
+
+use super::human::Human;
+use super::Style;
+use crate::action::Plan;
+use crate::chain::{Diagnosis, Progress, Quiet};
+use crate::sanitize::clean;
+use crate::step::StepResult;
+
+/// The fix loop reports through this, so the loop itself never prints.
+pub trait FixReport {
+    fn progress(&mut self) -> &mut dyn Progress;
+    fn diagnosis_done(&mut self, d: &Diagnosis);
+    fn message(&mut self, msg: &str);
+    fn plan(&mut self, p: &Plan);
+    fn action_line(&mut self, line: &str);
+    fn verifying(&mut self, wait: Duration);
+    fn verify_attempt(&mut self, attempt: usize, step: &StepResult, nginx_lagging: bool);
+    fn verifying_done(&mut self);
+    fn verified(&mut self, step: &StepResult, healthy: bool);
+}
+
+pub struct HumanFix {
+    human: Human,
+    style: Style,
+    spinner: Option<ProgressBar>,
+    rounds: usize,
+}
+
+impl HumanFix {
+    pub fn new(style: Style) -> HumanFix {
+        HumanFix {
+            human: Human::new(style),
+            style,
+            spinner: None,
+            rounds: 0,
+        }
+    }
+
+    pub fn human(&self) -> &Human {
+        &self.human
+    }
+
+    fn paint(&self, p: Paint) -> Paint {
+        p.force_styling(self.style.color)
+    }
+}
+
+impl FixReport for HumanFix {
+    fn progress(&mut self) -> &mut dyn Progress {
+        self.rounds += 1;
+        if self.rounds > 1 {
+            println!();
+            println!(
+                "{}",
+                self.paint(Paint::new().bold())
+                    .apply_to("Re-checking the chain")
+            );
+        }
+        &mut self.human
+    }
+
+    fn diagnosis_done(&mut self, d: &Diagnosis) {
+        self.human.summary(d);
+    }
+
+    fn message(&mut self, msg: &str) {
+        println!("{}", clean(msg));
+    }
+
+    fn plan(&mut self, p: &Plan) {
+        println!();
+        let title = self
+            .paint(Paint::new().bold().cyan())
+            .apply_to(format!("Plan: {}", p.code.as_str()));
+        println!("{title}");
+        for line in &p.lines {
+            let line = clean(line);
+            if line.starts_with("WARNING") {
+                println!("  {}", self.paint(Paint::new().red().bold()).apply_to(line));
+            } else {
+                println!("  {line}");
+            }
+        }
+    }
+
+    fn action_line(&mut self, line: &str) {
+        println!("  · {}", clean(line));
+    }
+
+    fn verifying(&mut self, wait: Duration) {
+        println!();
+        let msg = format!("Verifying (up to {} s)…", wait.as_secs());
+        if self.style.spinner {
+            let pb = ProgressBar::new_spinner();
+            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            pb.set_message(msg);
+            pb.enable_steady_tick(Duration::from_millis(80));
+            self.spinner = Some(pb);
+        } else {
+            println!("{msg}");
+        }
+    }
+
+    fn verify_attempt(&mut self, attempt: usize, step: &StepResult, nginx_lagging: bool) {
+        let why = if nginx_lagging {
+            "the backend answers, but nginx still fails — it keeps a failed peer out for its fail_timeout (10 s by default); polling"
+        } else {
+            step.summary.as_str()
+        };
+        match &self.spinner {
+            Some(pb) => pb.set_message(format!("Verifying (attempt {attempt}): {}", clean(why))),
+            None if attempt == 1 || nginx_lagging && attempt % 4 == 1 => {
+                println!("  attempt {attempt}: {}", clean(why))
+            }
+            None => {}
+        }
+    }
+
+    fn verifying_done(&mut self) {
+        if let Some(pb) = self.spinner.take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    fn verified(&mut self, step: &StepResult, healthy: bool) {
+        verification_table(step);
+        if healthy {
+            println!(
+                "{} the site answers as expected.",
+                self.paint(Paint::new().green().bold())
+                    .apply_to("Fixed and verified:")
+            );
+        } else {
+            println!(
+                "{} {}",
+                self.paint(Paint::new().red().bold())
+                    .apply_to("Still unhealthy:"),
+                clean(&step.summary)
+            );
+        }
+    }
+}
+
+/// The URLs checked, one row each.
+pub fn verification_table(step: &StepResult) {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["url", "via", "status", "expected", "ms", "ok"]);
+    for u in step.details["urls"].as_array().into_iter().flatten() {
+        let status = u["status"].as_u64().map_or_else(
+            || u["error_kind"].as_str().unwrap_or("-").to_string(),
+            |s| s.to_string(),
+        );
+        let expect: Vec<String> = u["expect"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e.to_string())
+            .collect();
+        table.add_row([
+            clean(u["url"].as_str().unwrap_or("")),
+            clean(u["via"].as_str().unwrap_or("-")),
+            status,
+            if expect.is_empty() {
+                "<500".to_string()
+            } else {
+                expect.join(",")
+            },
+            u["elapsed_ms"].to_string(),
+            if u["healthy"].as_bool().unwrap_or(false) {
+                "yes"
+            } else {
+                "NO"
+            }
+            .to_string(),
+        ]);
+    }
+    println!("{table}");
+}
+
+/// JSON mode: nothing on stdout until the final document.
+pub struct SilentFix(Quiet);
+
+impl SilentFix {
+    pub fn new() -> SilentFix {
+        SilentFix(Quiet)
+    }
+}
+
+impl Default for SilentFix {
+    fn default() -> Self {
+        SilentFix::new()
+    }
+}
+
+impl FixReport for SilentFix {
+    fn progress(&mut self) -> &mut dyn Progress {
+        &mut self.0
+    }
+    fn diagnosis_done(&mut self, _: &Diagnosis) {}
+    fn message(&mut self, msg: &str) {
+        eprintln!("{}", clean(msg));
+    }
+    fn plan(&mut self, _: &Plan) {}
+    fn action_line(&mut self, _: &str) {}
+    fn verifying(&mut self, _: Duration) {}
+    fn verify_attempt(&mut self, _: usize, _: &StepResult, _: bool) {}
+    fn verifying_done(&mut self) {}
+    fn verified(&mut self, _: &StepResult, _: bool) {}
+}
