@@ -92,15 +92,21 @@ pub fn signal(pid: i32, start_ticks: u64, sig: Signal) -> io::Result<bool> {
     }
 }
 
-/// The command line with arguments joined by spaces; empty for kernel threads.
-pub fn cmdline(pid: i32) -> Option<String> {
+/// The arguments of the process; empty for kernel threads.
+pub fn argv(pid: i32) -> Option<Vec<String>> {
     let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    Some(args.join(" "))
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// The command line with arguments joined by spaces (nginx rewrites its own into one string
+/// such as `nginx: master process /usr/sbin/nginx -p DIR -c DIR/nginx.conf`).
+pub fn cmdline(pid: i32) -> Option<String> {
+    argv(pid).map(|a| a.join(" "))
 }
 
 pub fn cwd(pid: i32) -> Option<PathBuf> {

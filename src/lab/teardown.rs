@@ -109,47 +109,90 @@ fn wait_ports_free(ports: &[u16]) -> Result<()> {
     })
 }
 
-/// Processes that are not fixer itself or its ancestors, with their command lines.
-fn candidates() -> impl Iterator<Item = (i32, String)> {
+/// Processes that are not fixer itself or its ancestors, with their arguments.
+fn candidates() -> impl Iterator<Item = (i32, Vec<String>)> {
     let protected = procfs::self_and_ancestors();
     procfs::all_pids()
         .into_iter()
         .filter(move |pid| !protected.contains(pid))
-        .filter_map(|pid| Some((pid, procfs::cmdline(pid)?)))
+        .filter_map(|pid| Some((pid, procfs::argv(pid)?)))
 }
 
 /// nginx masters running this lab's config that the lab did not record (started later).
 fn stray_nginx_masters(dir: &Path) -> Vec<LabProcess> {
     let conf = format!("{}/nginx.conf", dir.display());
     candidates()
+        .map(|(pid, argv)| (pid, argv.join(" ")))
         .filter(|(_, cmd)| cmd.starts_with("nginx: master") && cmd.contains(&conf))
         .filter_map(|(pid, _)| LabProcess::new(Role::Nginx, pid).ok())
         .collect()
 }
 
-/// Backends started later: anything running one of the lab's scripts, or holding one of the
-/// lab's ports while its command line or working directory lies inside the lab directory.
+/// Backends started later: a python running one of the lab's scripts, or anything holding
+/// one of the lab's ports while its command line or working directory lies inside the lab
+/// directory. nginx is handled through its master.
 fn strays(state: &LabState) -> Vec<LabProcess> {
     let dir = state.dir.display().to_string();
     let inside = format!("{dir}/");
-    let scripts = [
-        format!("{dir}/lab-backend.py"),
-        format!("{dir}/squatter.py"),
-    ];
     let holders: Vec<i32> = state
         .ports()
         .iter()
         .flat_map(|p| procfs::listeners(*p))
         .collect();
     candidates()
-        .filter(|(pid, cmd)| {
-            let runs_script = scripts.iter().any(|s| cmd.contains(s.as_str()));
+        .filter(|(pid, argv)| {
+            let cmd = argv.join(" ");
             let lives_inside = cmd.contains(&inside)
                 || procfs::cwd(*pid).is_some_and(|c| c.starts_with(&state.dir));
             let not_nginx = !cmd.starts_with("nginx:");
-            not_nginx && (runs_script || (lives_inside && holders.contains(pid)))
+            not_nginx && (runs_lab_script(argv, &dir) || (lives_inside && holders.contains(pid)))
         })
         .filter(|(pid, _)| !state.processes.iter().any(|p| p.pid == *pid))
         .filter_map(|(pid, _)| LabProcess::new(Role::Backend, pid).ok())
         .collect()
+}
+
+/// `python3 DIR/lab-backend.py ...` or `python3 DIR/squatter.py ...` (not, say, an editor
+/// that has the script open).
+fn runs_lab_script(argv: &[String], dir: &str) -> bool {
+    let scripts = [
+        format!("{dir}/lab-backend.py"),
+        format!("{dir}/squatter.py"),
+    ];
+    let python = argv
+        .first()
+        .and_then(|a| a.rsplit('/').next())
+        .is_some_and(|name| name.starts_with("python"));
+    python && argv.iter().skip(1).any(|a| scripts.contains(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn recognises_the_lab_scripts_run_by_python() {
+        let d = "/tmp/lab";
+        assert!(runs_lab_script(
+            &args("python3 /tmp/lab/lab-backend.py --port 1"),
+            d
+        ));
+        assert!(runs_lab_script(
+            &args("/usr/bin/python3.11 -u /tmp/lab/squatter.py"),
+            d
+        ));
+        assert!(!runs_lab_script(&args("vim /tmp/lab/lab-backend.py"), d));
+        assert!(!runs_lab_script(
+            &args("python3 /tmp/lab2/lab-backend.py"),
+            d
+        ));
+        assert!(!runs_lab_script(
+            &args("python3 /tmp/lab/lab-backend.py.bak"),
+            d
+        ));
+    }
 }
