@@ -1,54 +1,44 @@
 //! A disposable environment on loopback: nginx from the system package with a temp prefix and
 //! generated config on free ports, a real backend process, and one injected fault. Used by
 //! `fixer lab` so an operator can rehearse, and by the integration tests.
+//!
+//! Layout of a lab directory: `nginx.conf`, `cert.pem`/`key.pem`, `htpasswd`, `lab-password`,
+//! `lab-backend.py`, `squatter.py`, `playbook.toml`, `lab.json` (what runs, for `lab down`),
+//! `logs/` (nginx's error and access logs, one log per started process), `temp/` (nginx).
 
+pub mod command;
+mod fault;
+mod net;
+mod nginx_conf;
+mod playbook;
+mod procfs;
+mod spawn;
+mod state;
+mod teardown;
+
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
-/// A fault the lab can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    BackendDown,
-    StuckHolder,
-    StoppedBackend,
-    StdinHolder,
-    WrongPort,
-    NginxDown,
-    NginxConfigBroken,
-    DnsElsewhere,
-    ForeignHolder,
-}
+use anyhow::{anyhow, bail, Context, Result};
+use rustix::process::Signal;
 
-impl Fault {
-    pub const ALL: &'static [Fault] = &[
-        Fault::None,
-        Fault::BackendDown,
-        Fault::StuckHolder,
-        Fault::StoppedBackend,
-        Fault::StdinHolder,
-        Fault::WrongPort,
-        Fault::NginxDown,
-        Fault::NginxConfigBroken,
-        Fault::DnsElsewhere,
-        Fault::ForeignHolder,
-    ];
+pub use fault::Fault;
+pub use playbook::ELSEWHERE_IP;
+pub use state::{LabProcess, Role};
 
-    pub fn name(self) -> &'static str {
-        todo!()
-    }
+use spawn::{Ready, Tools};
+use state::{LabState, OWNED_MARKER};
 
-    pub fn describe(self) -> &'static str {
-        todo!()
-    }
-
-    pub fn parse(_s: &str) -> Option<Fault> {
-        todo!()
-    }
-}
+const BACKEND_SCRIPT: &str = include_str!("lab-backend.py");
+const SQUATTER_SCRIPT: &str = include_str!("squatter.py");
+/// How often `up` tries fresh ports when one was taken between choosing and binding it.
+const PORT_ATTEMPTS: u32 = 3;
 
 /// A running lab. Dropping it tears it down unless `keep()` was called.
 #[derive(Debug)]
 pub struct Lab {
+    /// The lab directory, absolute and canonical.
     pub dir: PathBuf,
     pub fault: Fault,
     /// nginx's plain-HTTP port.
@@ -57,31 +47,323 @@ pub struct Lab {
     pub https_port: u16,
     /// Where the playbook says the backend is.
     pub backend_port: u16,
+    /// Where nginx proxies to: the backend's port, except with `wrong-port`.
+    pub upstream_port: u16,
     /// The playbook fixer should be run with.
     pub playbook: PathBuf,
     /// nginx's config file and prefix.
     pub nginx_conf: PathBuf,
+    /// The basic-auth password of user `admin` (mode 600).
+    pub password_file: PathBuf,
+    /// What the lab started, in start order.
+    pub processes: Vec<LabProcess>,
+    /// Torn down or kept: Drop leaves it alone.
+    finished: bool,
 }
 
 impl Lab {
-    pub fn up(_dir: &Path, _fault: Fault) -> anyhow::Result<Lab> {
-        todo!()
+    /// Creates `dir` if missing and starts a lab with `fault` in it. Refuses a directory that
+    /// holds a running lab, or that holds other files.
+    pub fn up(dir: &Path, fault: Fault) -> Result<Lab> {
+        let tools = Tools::find()?;
+        let mut attempt = 1;
+        loop {
+            match Lab::try_up(dir, fault, &tools) {
+                Err(e) if attempt < PORT_ATTEMPTS && port_was_taken(&e) => attempt += 1,
+                result => return result,
+            }
+        }
     }
 
     /// Tears down the lab recorded in `dir` (used by `fixer lab down`).
-    pub fn down_dir(_dir: &Path) -> anyhow::Result<()> {
-        todo!()
+    pub fn down_dir(dir: &Path) -> Result<()> {
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("no lab at {}", dir.display()))?;
+        let mut state = LabState::load(&dir)?
+            .ok_or_else(|| anyhow!("{} holds no lab (no {})", dir.display(), state::STATE_FILE))?;
+        state.dir = dir;
+        teardown::stop_all(&state)?;
+        remove_if_owned(&state.dir)
+    }
+
+    /// Stops the lab now; afterwards Drop does nothing.
+    pub fn down(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        teardown::stop_all(&self.state())?;
+        remove_if_owned(&self.dir)
     }
 
     /// Leaves the lab running after this value is dropped.
-    pub fn keep(self) {
-        todo!()
+    pub fn keep(mut self) {
+        self.finished = true;
+    }
+
+    /// The pid of the first process with this role (nginx means its master).
+    pub fn pid(&self, role: Role) -> Option<i32> {
+        self.processes
+            .iter()
+            .find(|p| p.role == role)
+            .map(|p| p.pid)
+    }
+
+    fn state(&self) -> LabState {
+        LabState {
+            fault: self.fault,
+            dir: self.dir.clone(),
+            http_port: self.http_port,
+            https_port: self.https_port,
+            backend_port: self.backend_port,
+            upstream_port: self.upstream_port,
+            processes: self.processes.clone(),
+        }
+    }
+
+    fn try_up(dir: &Path, fault: Fault, tools: &Tools) -> Result<Lab> {
+        let dir = prepare_dir(dir)?;
+        let ports = net::free_ports(4).context("finding free loopback ports")?;
+        let mut lab = Lab {
+            playbook: dir.join("playbook.toml"),
+            nginx_conf: dir.join("nginx.conf"),
+            password_file: dir.join("lab-password"),
+            dir,
+            fault,
+            http_port: ports[0],
+            https_port: ports[1],
+            backend_port: ports[2],
+            upstream_port: if fault == Fault::WrongPort {
+                ports[3]
+            } else {
+                ports[2]
+            },
+            processes: Vec::new(),
+            finished: false,
+        };
+        lab.write_files(tools)?;
+        lab.state().save()?;
+        lab.start_backend(tools)?;
+        if !matches!(fault, Fault::NginxDown | Fault::NginxConfigBroken) {
+            let master = spawn::start_nginx(tools, &lab.dir, &[lab.http_port, lab.https_port])?;
+            lab.record(Role::Nginx, master)?;
+        }
+        Ok(lab)
+    }
+
+    fn write_files(&self, tools: &Tools) -> Result<()> {
+        let d = &self.dir;
+        write(&d.join("lab-backend.py"), BACKEND_SCRIPT)?;
+        write(&d.join("squatter.py"), SQUATTER_SCRIPT)?;
+        nginx_conf::write_auth(d, "admin", &nginx_conf::new_password()?)?;
+        nginx_conf::write_cert(&tools.openssl, d)?;
+        let conf = nginx_conf::render(&nginx_conf::ConfParams {
+            dir: d,
+            http_port: self.http_port,
+            https_port: self.https_port,
+            upstream_port: self.upstream_port,
+            workers_as_root: rustix::process::geteuid().is_root(),
+            broken: self.fault == Fault::NginxConfigBroken,
+        });
+        write(&self.nginx_conf, &conf)?;
+        let book = playbook::render(&playbook::PlaybookParams {
+            fault: self.fault,
+            dir: d,
+            nginx_binary: &tools.nginx,
+            http_port: self.http_port,
+            https_port: self.https_port,
+            backend_port: self.backend_port,
+        })?;
+        write(&self.playbook, &book)
+    }
+
+    fn start_backend(&mut self, tools: &Tools) -> Result<()> {
+        let port = self.backend_port;
+        match self.fault {
+            Fault::BackendDown => Ok(()),
+            Fault::ForeignHolder => {
+                let stdin = Stdio::null();
+                self.start_script(tools, Role::Squatter, &[], stdin, Ready::Listening(port))
+            }
+            Fault::StuckHolder => {
+                let args = ["--mode", "stuck"];
+                self.start_script(
+                    tools,
+                    Role::Backend,
+                    &args,
+                    Stdio::null(),
+                    Ready::Listening(port),
+                )
+            }
+            Fault::StdinHolder => {
+                let stdin = self.stdin_fifo()?;
+                let ready = Ready::ListeningReadingStdin(port);
+                self.start_script(tools, Role::Backend, &["--mode", "prompt"], stdin, ready)
+            }
+            Fault::StoppedBackend => {
+                self.start_script(
+                    tools,
+                    Role::Backend,
+                    &[],
+                    Stdio::null(),
+                    Ready::Healthy(port),
+                )?;
+                self.stop_backend()
+            }
+            _ => self.start_script(
+                tools,
+                Role::Backend,
+                &[],
+                Stdio::null(),
+                Ready::Healthy(port),
+            ),
+        }
+    }
+
+    /// Runs `python3 DIR/<script> --port BACKEND ARGS`, recorded before it is waited for so a
+    /// failed start is still torn down.
+    fn start_script(
+        &mut self,
+        tools: &Tools,
+        role: Role,
+        extra: &[&str],
+        stdin: Stdio,
+        ready: Ready,
+    ) -> Result<()> {
+        let script = match role {
+            Role::Squatter => "squatter.py",
+            _ => "lab-backend.py",
+        };
+        let mut args = vec![
+            self.dir.join(script).display().to_string(),
+            "--port".into(),
+            self.backend_port.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = spawn::spawn_detached(&tools.python, &args, &self.dir, stdin, role.name())?;
+        self.record(role, child.id() as i32)?;
+        spawn::wait_ready(&mut child, &self.dir, role.name(), ready)
+    }
+
+    /// `DIR/stdin.fifo`, opened read-write so the reader never sees end-of-file: the backend
+    /// stays blocked at its prompt after `lab up` exits, until someone writes a line to it.
+    fn stdin_fifo(&self) -> Result<Stdio> {
+        let path = self.dir.join("stdin.fifo");
+        let _ = fs::remove_file(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .with_context(|| format!("creating {}", path.display()))?;
+        let fifo = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(Stdio::from(fifo))
+    }
+
+    /// SIGSTOP the (healthy) backend and wait until /proc shows it stopped.
+    fn stop_backend(&self) -> Result<()> {
+        let p = self
+            .processes
+            .iter()
+            .find(|p| p.role == Role::Backend)
+            .context("no backend to stop")?;
+        if !procfs::signal(p.pid, p.start_ticks, Signal::STOP)? {
+            bail!(
+                "the lab backend (pid {}) exited before it could be stopped",
+                p.pid
+            );
+        }
+        net::poll(
+            std::time::Duration::from_secs(5),
+            "the backend to stop",
+            || Ok(procfs::stat(p.pid).is_some_and(|s| s.state == 'T')),
+        )
+    }
+
+    fn record(&mut self, role: Role, pid: i32) -> Result<()> {
+        self.processes.push(LabProcess::new(role, pid)?);
+        self.state().save()
     }
 }
 
-pub mod command {
-    //! Placeholder until the lab lands.
-    pub fn run(_cmd: &crate::cli::LabCommand, _out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-        anyhow::bail!("the lab is not available in this build")
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.down()));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("fixer lab: tearing down {}: {e:#}", self.dir.display()),
+            Err(_) => eprintln!("fixer lab: tearing down {} panicked", self.dir.display()),
+        }
     }
+}
+
+/// A port chosen as free was bound by someone else before the lab could bind it.
+fn port_was_taken(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("Address already in use")
+}
+
+/// Makes `dir` ready for a new lab and returns it canonical.
+fn prepare_dir(dir: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    nginx_conf::check_dir_usable(&abs)?;
+    if abs.exists() {
+        check_reusable(&abs)?;
+    } else {
+        fs::create_dir_all(&abs).with_context(|| format!("creating {}", abs.display()))?;
+        write(
+            &abs.join(OWNED_MARKER),
+            "created by `fixer lab up`; `fixer lab down` removes this directory\n",
+        )?;
+    }
+    let dir = abs.canonicalize()?;
+    nginx_conf::check_dir_usable(&dir)?;
+    for sub in ["logs", "temp"] {
+        fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+    }
+    let _ = fs::remove_file(dir.join("nginx.pid"));
+    Ok(dir)
+}
+
+/// An existing directory may hold a stopped lab, or nothing at all.
+fn check_reusable(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{} exists and is not a directory", dir.display());
+    }
+    match LabState::load(dir)? {
+        Some(old) if old.running() => bail!(
+            "{} already holds a running lab (fault {}); stop it first: fixer lab down --dir {}",
+            dir.display(),
+            old.fault,
+            dir.display()
+        ),
+        Some(_) => Ok(()),
+        None => {
+            let mut entries =
+                fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+            if entries.any(|e| e.is_ok_and(|e| e.file_name() != OWNED_MARKER)) {
+                bail!(
+                    "{} is not empty and holds no lab; give `--dir` a new or empty directory",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Removes the lab directory, but only if `fixer lab up` created it.
+fn remove_if_owned(dir: &Path) -> Result<()> {
+    if dir.join(OWNED_MARKER).exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

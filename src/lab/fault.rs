@@ -1,0 +1,114 @@
+//! The faults a lab can inject, each one a cause of a 502/504 seen on real servers.
+
+use serde::{Deserialize, Serialize};
+
+/// A fault the lab can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    None,
+    BackendDown,
+    StuckHolder,
+    StoppedBackend,
+    StdinHolder,
+    WrongPort,
+    NginxDown,
+    NginxConfigBroken,
+    DnsElsewhere,
+    ForeignHolder,
+}
+
+impl Fault {
+    pub const ALL: &'static [Fault] = &[
+        Fault::None,
+        Fault::BackendDown,
+        Fault::StuckHolder,
+        Fault::StoppedBackend,
+        Fault::StdinHolder,
+        Fault::WrongPort,
+        Fault::NginxDown,
+        Fault::NginxConfigBroken,
+        Fault::DnsElsewhere,
+        Fault::ForeignHolder,
+    ];
+
+    /// The kebab-case name used on the command line and in `lab.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::None => "none",
+            Fault::BackendDown => "backend-down",
+            Fault::StuckHolder => "stuck-holder",
+            Fault::StoppedBackend => "stopped-backend",
+            Fault::StdinHolder => "stdin-holder",
+            Fault::WrongPort => "wrong-port",
+            Fault::NginxDown => "nginx-down",
+            Fault::NginxConfigBroken => "nginx-config-broken",
+            Fault::DnsElsewhere => "dns-elsewhere",
+            Fault::ForeignHolder => "foreign-holder",
+        }
+    }
+
+    /// One line: what is broken and what a user sees.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::None => "everything healthy: nginx proxies to a working backend",
+            Fault::BackendDown => "the backend is not running: nginx answers 502 (connection refused)",
+            Fault::StuckHolder => {
+                "the backend listens but never accepts: nginx answers 504 after its read timeout"
+            }
+            Fault::StoppedBackend => "the backend was stopped with SIGSTOP (state T): nginx answers 504",
+            Fault::StdinHolder => {
+                "the backend holds its port but blocks reading stdin at an \"Email:\" prompt: nginx answers 504"
+            }
+            Fault::WrongPort => "nginx proxies to a port where nothing listens; the backend runs on another: 502",
+            Fault::NginxDown => "nginx is not running: nothing answers on its ports",
+            Fault::NginxConfigBroken => "nginx is not running and its config has a syntax error (`nginx -t` fails)",
+            Fault::DnsElsewhere => {
+                "all healthy here, but the playbook expects the domain to point at another server (192.0.2.10)"
+            }
+            Fault::ForeignHolder => {
+                "another program holds the backend's port and never answers: nginx answers 504"
+            }
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == s.trim())
+    }
+
+    /// The known names, comma-separated, for error messages.
+    pub fn known_names() -> String {
+        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        names.join(", ")
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for &f in Fault::ALL {
+            assert_eq!(Fault::parse(f.name()), Some(f));
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+            assert!(!f.describe().is_empty());
+        }
+        assert_eq!(Fault::parse("nope"), None);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Fault::ALL.len());
+    }
+}
