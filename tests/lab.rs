@@ -124,8 +124,11 @@ fn playbook_matches_the_lab() {
     let dir = lab.dir.display().to_string();
     assert_eq!(book.nginx.prefix.as_deref(), Some(dir.as_str()));
     let backend = book.backend.unwrap();
-    assert_eq!(backend.address, format!("127.0.0.1:{}", lab.backend_port));
-    let re = regex::Regex::new(backend.match_.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        backend.address.get_ref(),
+        &format!("127.0.0.1:{}", lab.backend_port)
+    );
+    let re = regex::Regex::new(backend.match_.as_ref().unwrap().get_ref()).unwrap();
     assert!(re.is_match(&cmdline(backend_pid(&lab))));
     assert_eq!(book.verify.len(), 5);
     down_and_check(&mut lab);
@@ -229,7 +232,13 @@ fn nginx_config_broken_fails_nginx_t() {
 #[test]
 fn dns_elsewhere_is_healthy_but_expects_test_net() {
     let (_dir, mut lab) = lab(Fault::DnsElsewhere);
-    assert_eq!(playbook(&lab).site.expected_ips, ["192.0.2.10"]);
+    let ips: Vec<String> = playbook(&lab)
+        .site
+        .expected_ips
+        .into_iter()
+        .map(|s| s.into_inner())
+        .collect();
+    assert_eq!(ips, ["192.0.2.10"]);
     assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
     down_and_check(&mut lab);
 }
@@ -238,7 +247,7 @@ fn dns_elsewhere_is_healthy_but_expects_test_net() {
 fn foreign_holder_squats_the_backend_port() {
     let (_dir, mut lab) = lab(Fault::ForeignHolder);
     let pid = lab.pid(Role::Squatter).expect("a squatter runs");
-    let matcher = regex::Regex::new(playbook(&lab).backend.unwrap().match_.as_deref().unwrap());
+    let matcher = regex::Regex::new(playbook(&lab).backend.unwrap().match_.unwrap().get_ref());
     assert!(
         !matcher.unwrap().is_match(&cmdline(pid)),
         "the squatter must not look like the backend"

@@ -161,17 +161,24 @@ mod tests {
         toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
     }
 
+    fn strs(v: &[toml::Spanned<String>]) -> Vec<&str> {
+        v.iter().map(|s| s.get_ref().as_str()).collect()
+    }
+
     #[test]
     fn matches_fixers_playbook_schema() {
         let book = parsed(Fault::StuckHolder, "/tmp/lab");
         assert_eq!(book.name.as_deref(), Some("lab-stuck-holder"));
         assert_eq!(book.site.domains, ["localhost"]);
-        assert_eq!(book.site.expected_ips, ["127.0.0.1", "::1"]);
+        assert_eq!(strs(&book.site.expected_ips), ["127.0.0.1", "::1"]);
         assert_eq!(book.nginx.ports, Some(vec![8081, 8443]));
         assert_eq!(book.nginx.config.as_deref(), Some("/tmp/lab/nginx.conf"));
         let backend = book.backend.unwrap();
-        assert_eq!(backend.address, "127.0.0.1:9000");
-        assert_eq!(backend.match_.as_deref(), Some(r"lab-backend\.py"));
+        assert_eq!(backend.address.get_ref(), "127.0.0.1:9000");
+        assert_eq!(
+            backend.match_.as_ref().map(|m| m.get_ref().as_str()),
+            Some(r"lab-backend\.py")
+        );
         let restart = backend.restart.unwrap();
         assert_eq!(
             restart.command.as_deref(),
@@ -187,7 +194,7 @@ mod tests {
     #[test]
     fn dns_elsewhere_expects_test_net() {
         assert_eq!(
-            parsed(Fault::DnsElsewhere, "/tmp/lab").site.expected_ips,
+            strs(&parsed(Fault::DnsElsewhere, "/tmp/lab").site.expected_ips),
             [ELSEWHERE_IP]
         );
     }
