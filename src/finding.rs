@@ -67,7 +67,11 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: FindingCode, cause: impl Into<String>) -> Self {
-        Finding { code, cause: cause.into(), action: None }
+        Finding {
+            code,
+            cause: cause.into(),
+            action: None,
+        }
     }
 
     pub fn with_action(mut self, action: impl Into<String>) -> Self {
@@ -87,7 +91,10 @@ mod tests {
         for code in FindingCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate finding code {s}");
-            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{s} is not kebab-case");
+            assert!(
+                s.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{s} is not kebab-case"
+            );
         }
     }
 
@@ -95,7 +102,10 @@ mod tests {
     fn every_code_is_documented() {
         let doc = include_str!("../docs/findings.md");
         for code in FindingCode::ALL {
-            assert!(doc.contains(&format!("`{}`", code.as_str())), "{code} missing from docs/findings.md");
+            assert!(
+                doc.contains(&format!("`{}`", code.as_str())),
+                "{code} missing from docs/findings.md"
+            );
         }
     }
 }

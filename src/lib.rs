@@ -1,8 +1,8 @@
 //! fixer: find and fix the cause of an nginx 502 on this server.
 
 pub mod check;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod exit_code;
 pub mod finding;
 pub mod lab;

@@ -117,7 +117,12 @@ impl Recorder {
     /// The check could not run at all (e.g. permission denied reading /proc).
     pub fn could_not_run(self, error: &anyhow::Error) -> StepResult {
         let msg = format!("{error:#}");
-        self.seal(Verdict::Skip, format!("could not run: {msg}"), None, Some(msg))
+        self.seal(
+            Verdict::Skip,
+            format!("could not run: {msg}"),
+            None,
+            Some(msg),
+        )
     }
 
     fn seal(
