@@ -52,7 +52,8 @@ pub struct TcpSocket {
     pub state: TcpState,
     /// For a LISTEN socket: connections waiting in the accept queue (nobody called accept()).
     pub rx_queue: u32,
-    /// For a LISTEN socket: the accept-queue limit (backlog).
+    /// Bytes sent and not yet acknowledged. Always 0 for a LISTEN socket: /proc/net/tcp does
+    /// not show the backlog limit (only sock_diag, which `ss` uses, does).
     pub tx_queue: u32,
     pub uid: u32,
     pub inode: u64,
