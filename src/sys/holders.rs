@@ -7,12 +7,14 @@
 //! is still unaccounted for does it read every process, on all cores.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 
 use rustix::fs::{Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::process::{all_pids, ancestors, children_map, descendants, read_cmdline};
+use super::process::{
+    all_pids, ancestors, children_map, descendants, par_map, read_into, split_cmdline, ProcRoot,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct HolderScan {
@@ -32,10 +34,10 @@ pub struct HolderScan {
 /// descendants of every holder); a socket passed to an unrelated process is found only by
 /// the full scan, which runs when an inode has no holder at all.
 pub fn find_holders(inodes: &[u64], likely: &[i32]) -> HolderScan {
-    let Ok(proc) = open_dir(None, "/proc") else {
+    let Ok(root) = ProcRoot::open() else {
         return HolderScan::default();
     };
-    let mut search = Search::new(proc.as_fd(), inodes);
+    let mut search = Search::new(root.fd(), inodes);
     for &pid in likely {
         search.visit(pid);
     }
@@ -54,14 +56,23 @@ pub fn likely_pids(matcher: Option<&regex::Regex>) -> Vec<i32> {
     let Some(re) = matcher else {
         return Vec::new();
     };
+    let Ok(root) = ProcRoot::open() else {
+        return Vec::new();
+    };
     let me = std::process::id() as i32;
-    all_pids()
+    let matched = par_map(&all_pids(), |pid, buf| {
+        pid != me && read_into(root.fd(), pid, "cmdline", buf).is_ok() && {
+            let argv = split_cmdline(buf);
+            !argv.is_empty() && re.is_match(&argv.join(" "))
+        }
+    });
+    let mut pids: Vec<i32> = matched
         .into_iter()
-        .filter(|&pid| pid != me)
-        .filter(|&pid| {
-            read_cmdline(pid).is_some_and(|argv| !argv.is_empty() && re.is_match(&argv.join(" ")))
-        })
-        .collect()
+        .filter(|(_, m)| *m)
+        .map(|(p, _)| p)
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// The state of one search: what was looked at and what was found.
@@ -150,7 +161,8 @@ impl<'a> Search<'a> {
             .into_iter()
             .filter(|p| self.visited.insert(*p))
             .collect();
-        for (pid, outcome) in scan_parallel(self.proc, &pids, &self.targets) {
+        let (proc, targets) = (self.proc, &self.targets);
+        for (pid, outcome) in par_map(&pids, |pid, _| scan_pid(proc, pid, targets)) {
             self.record(pid, outcome);
         }
     }
@@ -178,50 +190,11 @@ enum Outcome {
     Gone,
 }
 
-/// Splits the pids over the cores; reading fd links is kernel work that scales with them.
-fn scan_parallel(
-    proc: BorrowedFd<'_>,
-    pids: &[i32],
-    targets: &HashSet<u64>,
-) -> Vec<(i32, Outcome)> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if workers == 1 || pids.len() < 64 {
-        return pids
-            .iter()
-            .map(|&p| (p, scan_pid(proc, p, targets)))
-            .collect();
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                s.spawn(move || {
-                    let mine = pids.iter().skip(w).step_by(workers);
-                    mine.map(|&p| (p, scan_pid(proc, p, targets)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
-
-fn open_dir(at: Option<BorrowedFd<'_>>, path: &str) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    match at {
-        Some(dir) => rustix::fs::openat(dir, path, flags, Mode::empty()),
-        None => rustix::fs::open(path, flags, Mode::empty()),
-    }
-}
-
 /// Reads every fd link of one process, relative to an open /proc so that each readlink is a
 /// single lookup. A process can exit at any point: that is `Gone`, not an error.
 fn scan_pid(proc: BorrowedFd<'_>, pid: i32, targets: &HashSet<u64>) -> Outcome {
-    let fd_dir = match open_dir(Some(proc), &format!("{pid}/fd")) {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd_dir = match rustix::fs::openat(proc, format!("{pid}/fd"), flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ACCESS | Errno::PERM) => return Outcome::Denied,
         Err(_) => return Outcome::Gone,

@@ -3,6 +3,7 @@
 
 mod cgroup;
 mod fd;
+mod scan;
 mod stat;
 mod syscall;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use cgroup::{parse_cgroup, CgroupPlace};
 pub use fd::read_fd;
+pub(crate) use scan::{par_map, read_into, ProcRoot};
 pub use stat::{parse_btime, parse_stat, parse_status_uid, Stat, PF_KTHREAD};
 pub use syscall::{parse_syscall, syscall_name, Arch};
 
@@ -270,12 +272,20 @@ pub fn all_pids() -> Vec<i32> {
 
 /// Parent pid → child pids, for every process that could be read.
 pub fn children_map() -> HashMap<i32, Vec<i32>> {
+    let Ok(root) = ProcRoot::open() else {
+        return HashMap::new();
+    };
+    let ppids = par_map(&all_pids(), |pid, buf| {
+        read_into(root.fd(), pid, "stat", buf).ok()?;
+        parse_stat(&String::from_utf8_lossy(buf)).map(|s| s.ppid)
+    });
     let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
-    for pid in all_pids() {
-        if let Ok(stat) = read_stat(pid) {
-            map.entry(stat.ppid).or_default().push(pid);
+    for (pid, ppid) in ppids {
+        if let Some(ppid) = ppid {
+            map.entry(ppid).or_default().push(pid);
         }
     }
+    map.values_mut().for_each(|c| c.sort_unstable());
     map
 }
 
