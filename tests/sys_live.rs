@@ -4,6 +4,7 @@
 mod sys_support;
 
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
+use std::process::{Command, Stdio};
 
 use fixer::sys::holders::{find_holders, likely_pids};
 use fixer::sys::net::{tcp_sockets, unix_sockets, TcpSocket, TcpState};
@@ -171,6 +172,30 @@ fn prompt_on_a_fifo_blocks_reading_stdin() {
         info.blocked_reading_stdin().then_some(info)
     });
     assert_eq!(info.stdin, FdTarget::Fifo(fifo.display().to_string()));
+}
+
+#[test]
+fn prompt_on_a_terminal_blocks_reading_stdin() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("`script` (util-linux) missing; skipped");
+        return;
+    }
+    let inner = "python3 -c 'import os; print(os.getpid(), flush=True); input()'";
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfec", inner, "/dev/null"])
+        .stdin(Stdio::piped());
+    let mut term = Spawned::spawn(&mut cmd);
+    let pid = term.numbers()[0] as i32;
+    term.also_kill.push(pid);
+    let info = wait_until("the prompt to block", || {
+        let info = ProcessInfo::read(pid).ok()?;
+        info.blocked_reading_stdin().then_some(info)
+    });
+    assert!(
+        matches!(&info.stdin, FdTarget::Tty(p) if p.starts_with("/dev/pts/")),
+        "{:?}",
+        info.stdin
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub struct Spawned {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
+    /// Processes this one started in a session of their own (outside the process group).
+    pub also_kill: Vec<i32>,
 }
 
 impl Spawned {
@@ -26,16 +28,19 @@ impl Spawned {
     }
 
     pub fn python_with_stdin(script: &str, args: &[&str], stdin: Stdio) -> Spawned {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c").arg(script).args(args).stdin(stdin);
+        Self::spawn(&mut cmd)
+    }
+
+    /// Starts `cmd` with piped stdout in a new process group.
+    pub fn spawn(cmd: &mut Command) -> Spawned {
         use std::os::unix::process::CommandExt;
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .stdin(stdin)
+        let mut child = cmd
             .stdout(Stdio::piped())
             .process_group(0)
             .spawn()
-            .expect("python3 starts");
+            .expect("the test process starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -50,6 +55,7 @@ impl Spawned {
             child,
             stdin,
             lines,
+            also_kill: Vec::new(),
         }
     }
 
@@ -75,6 +81,9 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
+        for &pid in &self.also_kill {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
         let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
         let _ = self.child.wait();
     }
