@@ -99,6 +99,25 @@ fn every_prefork_sharer_is_found_from_any_one_of_them() {
     }
 }
 
+/// A wrapper (what the matcher finds) whose child, with another command line, holds the socket.
+const WRAPPER: &str = r#"
+import subprocess, sys, time
+inner = 'import os, socket, time\ns = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)\nprint(s.getsockname()[1], os.getpid(), flush=True)\ntime.sleep(600)'
+subprocess.Popen([sys.executable, "-c", inner])
+time.sleep(600)
+"#;
+
+#[test]
+fn holder_below_a_matched_wrapper_needs_no_full_scan() {
+    let wrapper = Spawned::python(WRAPPER, &[&marker("wrapper")]);
+    let nums = wrapper.numbers();
+    let (port, child) = (nums[0] as u16, nums[1] as i32);
+    let sock = v4_listener(port);
+    let scan = find_holders(&[sock.inode], &[wrapper.pid()]);
+    assert_eq!(scan.holders[&sock.inode], [child]);
+    assert!(!scan.full_scan);
+}
+
 #[test]
 fn listening_server_sleeps() {
     let (proc, _) = start_listener("sleeps");

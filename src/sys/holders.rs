@@ -30,9 +30,11 @@ pub struct HolderScan {
 /// Finds every holder of each inode. `likely` pids (and their families) are looked at first;
 /// the full /proc scan runs only when some inode is still unaccounted for.
 ///
-/// The likely path finds sharers inside a process family (parent chain below PID 1, and all
-/// descendants of every holder); a socket passed to an unrelated process is found only by
-/// the full scan, which runs when an inode has no holder at all.
+/// Order: the likely pids; then the family of every holder found (parent chain below PID 1,
+/// all descendants), repeated until no new holder turns up; if an inode is still missing, the
+/// families of the likely pids themselves (a matched wrapper script whose child holds the
+/// socket); and last the full scan. So sharers inside a family are always found, while a
+/// socket passed to an unrelated process is found only when the full scan runs.
 pub fn find_holders(inodes: &[u64], likely: &[i32]) -> HolderScan {
     let Ok(root) = ProcRoot::open() else {
         return HolderScan::default();
@@ -42,6 +44,10 @@ pub fn find_holders(inodes: &[u64], likely: &[i32]) -> HolderScan {
         search.visit(pid);
     }
     search.expand_families();
+    if search.missing_some() {
+        likely.iter().for_each(|&pid| search.visit_family(pid));
+        search.expand_families();
+    }
     if search.missing_some() {
         search.full_scan();
     }
@@ -139,15 +145,23 @@ impl<'a> Search<'a> {
                 return;
             }
             for pid in fresh {
-                self.expanded.insert(pid);
-                for parent in ancestors(pid).into_iter().take_while(|&p| p > 1) {
-                    self.visit(parent);
-                }
-                let children = self.children.get_or_insert_with(children_map);
-                for child in descendants(pid, children) {
-                    self.visit(child);
-                }
+                self.visit_family(pid);
             }
+        }
+    }
+
+    /// Parents up to, not including, PID 1 (never a holder fixer may act on, and its
+    /// descendants are everything), and all descendants.
+    fn visit_family(&mut self, pid: i32) {
+        if !self.expanded.insert(pid) {
+            return;
+        }
+        for parent in ancestors(pid).into_iter().take_while(|&p| p > 1) {
+            self.visit(parent);
+        }
+        let children = self.children.get_or_insert_with(children_map);
+        for child in descendants(pid, children) {
+            self.visit(child);
         }
     }
 
@@ -249,6 +263,14 @@ mod tests {
         assert!(scan.full_scan);
         assert!(scan.holders.is_empty());
         assert!(scan.scanned > 0);
+        let pid1_hidden = std::fs::read_link("/proc/1/fd/0")
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            scan.denied.contains(&1),
+            pid1_hidden,
+            "denied: {:?}",
+            scan.denied
+        );
     }
 
     #[test]
