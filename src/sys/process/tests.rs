@@ -166,3 +166,15 @@ fn kernel_thread_and_missing_process() {
         Err(ProcError::Gone(_))
     ));
 }
+
+#[test]
+fn pid1_reads_even_when_its_fds_are_hidden() {
+    let init = ProcessInfo::read(1).unwrap();
+    assert_eq!(init.ppid, 0);
+    assert!(!init.kernel_thread);
+    let hidden =
+        std::fs::read_link("/proc/1/fd/0").is_err_and(|e| e.kind() == ErrorKind::PermissionDenied);
+    if hidden {
+        assert_eq!(init.stdin, FdTarget::Unreadable);
+    }
+}
