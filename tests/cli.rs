@@ -5,7 +5,11 @@ mod common;
 use common::fixer;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = fixer().args(args).current_dir(std::env::temp_dir()).output().unwrap();
+    let out = fixer()
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -27,22 +31,38 @@ fn unknown_playbook_lists_the_known_ones() {
 fn malformed_playbook_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "name = \"bad\"\n[backend]\naddress = \"127.0.0.1:8080\"\nmatch = \"(unclosed\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "name = \"bad\"\n[backend]\naddress = \"127.0.0.1:8080\"\nmatch = \"(unclosed\"\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["diagnose", "-p", path.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains(&format!("{}:4: backend.match: invalid regex", path.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:4: backend.match: invalid regex",
+            path.display()
+        )),
+        "{err}"
+    );
 
     std::fs::write(&path, "[nginx]\nports = [80]\nport = 443\n").unwrap();
     let (code, _, err) = run(&["diagnose", "-p", path.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("line 3") && err.contains("unknown field `port`"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("unknown field `port`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn no_playbook_and_no_flags_says_how_to_proceed() {
     let (code, _, err) = run(&["diagnose"]);
     assert_eq!(code, 2);
-    assert!(err.contains("pass -p NAME or describe the target with --backend"), "{err}");
+    assert!(
+        err.contains("pass -p NAME or describe the target with --backend"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -56,6 +76,9 @@ fn bad_flag_values_are_usage_errors() {
 fn playbooks_lists_built_in_ones() {
     let (code, out, _) = run(&["playbooks"]);
     assert_eq!(code, 0);
-    assert!(out.contains("login-502") && out.contains("built-in"), "{out}");
+    assert!(
+        out.contains("login-502") && out.contains("built-in"),
+        "{out}"
+    );
     assert!(out.contains("streamlit-502"), "{out}");
 }

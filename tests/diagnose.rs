@@ -19,9 +19,15 @@ fn diagnose_json(lab: &Lab) -> Run {
         .expect("running fixer");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
-    Run { code: out.status.code().unwrap_or(-1), doc }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        doc,
+    }
 }
 
 fn step<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -38,7 +44,12 @@ fn verdicts(doc: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["name"].as_str().unwrap().to_string(), s["verdict"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["verdict"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -55,15 +66,31 @@ fn healthy_lab_passes_every_step() {
     assert_eq!(run.code, 0, "{:#}", run.doc);
     assert_eq!(run.doc["healthy"], true);
     assert!(run.doc["root_cause"].is_null());
-    let names: Vec<_> = verdicts(&run.doc).into_iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let names: Vec<_> = verdicts(&run.doc)
+        .into_iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
     assert_eq!(
         names,
-        ["dns=ok", "nginx=ok", "upstream=ok", "backend_port=ok", "port_holder=ok", "recurl=ok"]
+        [
+            "dns=ok",
+            "nginx=ok",
+            "upstream=ok",
+            "backend_port=ok",
+            "port_holder=ok",
+            "recurl=ok"
+        ]
     );
     let holder = &step(&run.doc, "port_holder")["details"];
     assert_eq!(holder["answering"], true);
-    assert_eq!(holder["pid"].as_i64().unwrap() as i32, lab.pid(fixer::lab::Role::Backend).unwrap());
-    assert!(holder["cmdline"].as_str().unwrap().contains("lab-backend.py"));
+    assert_eq!(
+        holder["pid"].as_i64().unwrap() as i32,
+        lab.pid(fixer::lab::Role::Backend).unwrap()
+    );
+    assert!(holder["cmdline"]
+        .as_str()
+        .unwrap()
+        .contains("lab-backend.py"));
     assert_eq!(holder["state"], "S");
     assert!(holder["unit"].is_null());
 }
@@ -76,7 +103,10 @@ fn dead_backend_is_named_as_the_root_cause() {
     let cause = run.doc["root_cause"].as_str().unwrap();
     assert_eq!(
         cause,
-        format!("nothing listens on 127.0.0.1:{}, so nginx cannot reach the backend (502)", lab.backend_port)
+        format!(
+            "nothing listens on 127.0.0.1:{}, so nginx cannot reach the backend (502)",
+            lab.backend_port
+        )
     );
     assert_eq!(step(&run.doc, "port_holder")["verdict"], "skip");
     assert_eq!(step(&run.doc, "nginx")["verdict"], "ok");
@@ -90,10 +120,16 @@ fn stuck_holder_is_found_by_socket_not_by_name() {
     expect_root(&run, "holder-stuck");
     let d = &step(&run.doc, "port_holder")["details"];
     assert_eq!(d["answering"], false);
-    assert_eq!(d["pid"].as_i64().unwrap() as i32, lab.pid(fixer::lab::Role::Backend).unwrap());
+    assert_eq!(
+        d["pid"].as_i64().unwrap() as i32,
+        lab.pid(fixer::lab::Role::Backend).unwrap()
+    );
     assert_eq!(d["pids"].as_array().unwrap().len(), 1);
     let cause = run.doc["root_cause"].as_str().unwrap();
-    assert!(cause.contains("accepts connections but does not answer HTTP"), "{cause}");
+    assert!(
+        cause.contains("accepts connections but does not answer HTTP"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -112,10 +148,16 @@ fn stdin_holder_is_blocked_on_stdin_like_the_streamlit_incident() {
     let pid = lab.pid(fixer::lab::Role::Backend).unwrap();
     let cause = run.doc["root_cause"].as_str().unwrap();
     assert!(
-        cause.starts_with(&format!("127.0.0.1:{} is held by PID {pid} (", lab.backend_port)),
+        cause.starts_with(&format!(
+            "127.0.0.1:{} is held by PID {pid} (",
+            lab.backend_port
+        )),
         "{cause}"
     );
-    assert!(cause.contains("which is blocked reading its stdin and does not answer HTTP"), "{cause}");
+    assert!(
+        cause.contains("which is blocked reading its stdin and does not answer HTTP"),
+        "{cause}"
+    );
     let evidence = step(&run.doc, "port_holder")["evidence"].to_string();
     assert!(evidence.contains("read(fd 0)"), "{evidence}");
 }
@@ -126,8 +168,17 @@ fn wrong_upstream_port_is_an_upstream_mismatch() {
     let run = diagnose_json(&lab);
     expect_root(&run, "upstream-mismatch");
     let cause = run.doc["root_cause"].as_str().unwrap();
-    assert!(cause.contains(&format!("nginx proxies to 127.0.0.1:{}", lab.upstream_port)), "{cause}");
-    assert!(cause.contains(&format!("but the backend is 127.0.0.1:{}", lab.backend_port)), "{cause}");
+    assert!(
+        cause.contains(&format!("nginx proxies to 127.0.0.1:{}", lab.upstream_port)),
+        "{cause}"
+    );
+    assert!(
+        cause.contains(&format!(
+            "but the backend is 127.0.0.1:{}",
+            lab.backend_port
+        )),
+        "{cause}"
+    );
     assert_eq!(step(&run.doc, "backend_port")["verdict"], "ok");
     assert_eq!(step(&run.doc, "port_holder")["verdict"], "ok");
 }
@@ -180,7 +231,10 @@ fn human_report_ends_with_the_root_cause_sentence() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stdout.contains('\x1b'), "no colour without a terminal:\n{stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "no colour without a terminal:\n{stdout}"
+    );
     let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert_eq!(
         last,
@@ -198,9 +252,22 @@ fn human_report_ends_with_the_root_cause_sentence() {
 fn flags_stand_in_for_a_playbook() {
     let (_dir, lab) = lab(Fault::BackendDown);
     let out = fixer()
-        .args(["diagnose", "--json", "--timeout", "1", "--domain", "localhost", "--backend"])
+        .args([
+            "diagnose",
+            "--json",
+            "--timeout",
+            "1",
+            "--domain",
+            "localhost",
+            "--backend",
+        ])
         .arg(format!("127.0.0.1:{}", lab.backend_port))
-        .args(["--nginx-port", &lab.http_port.to_string(), "--nginx-port", &lab.https_port.to_string()])
+        .args([
+            "--nginx-port",
+            &lab.http_port.to_string(),
+            "--nginx-port",
+            &lab.https_port.to_string(),
+        ])
         .output()
         .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -1,6 +1,12 @@
 //! Sockets as the kernel lists them in /proc/net/{tcp,tcp6,unix}.
+//!
+//! These files describe the network namespace of the reader, which is what an operator on the
+//! host wants: nginx and its backend share it unless one of them runs in a container.
 
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use anyhow::Context;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpState {
@@ -18,6 +24,26 @@ pub enum TcpState {
     Other(u8),
 }
 
+impl TcpState {
+    /// Numbering from the kernel's `include/net/tcp_states.h`.
+    fn from_code(code: u8) -> TcpState {
+        match code {
+            0x01 => TcpState::Established,
+            0x02 => TcpState::SynSent,
+            0x03 => TcpState::SynRecv,
+            0x04 => TcpState::FinWait1,
+            0x05 => TcpState::FinWait2,
+            0x06 => TcpState::TimeWait,
+            0x07 => TcpState::Close,
+            0x08 => TcpState::CloseWait,
+            0x09 => TcpState::LastAck,
+            0x0A => TcpState::Listen,
+            0x0B => TcpState::Closing,
+            other => TcpState::Other(other),
+        }
+    }
+}
+
 /// One line of /proc/net/tcp or tcp6.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpSocket {
@@ -26,10 +52,17 @@ pub struct TcpSocket {
     pub state: TcpState,
     /// For a LISTEN socket: connections waiting in the accept queue (nobody called accept()).
     pub rx_queue: u32,
-    /// For a LISTEN socket: the accept-queue limit (backlog).
+    /// Bytes sent and not yet acknowledged. Always 0 for a LISTEN socket: /proc/net/tcp does
+    /// not show the backlog limit (only sock_diag, which `ss` uses, does).
     pub tx_queue: u32,
     pub uid: u32,
     pub inode: u64,
+}
+
+impl TcpSocket {
+    pub fn is_listening(&self) -> bool {
+        self.state == TcpState::Listen
+    }
 }
 
 /// One line of /proc/net/unix.
@@ -41,19 +74,191 @@ pub struct UnixSocket {
 }
 
 /// Parses the text of /proc/net/tcp (`v6 = false`) or /proc/net/tcp6 (`v6 = true`).
-pub fn parse_tcp(_text: &str, _v6: bool) -> Vec<TcpSocket> {
-    todo!()
+/// Lines that do not parse are skipped: a half-written line must not hide the others.
+pub fn parse_tcp(text: &str, v6: bool) -> Vec<TcpSocket> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| parse_tcp_line(line, v6))
+        .collect()
 }
 
-/// Reads /proc/net/tcp and /proc/net/tcp6 once each.
+fn parse_tcp_line(line: &str, v6: bool) -> Option<TcpSocket> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.len() < 10 {
+        return None;
+    }
+    let (tx, rx) = f[4].split_once(':')?;
+    Some(TcpSocket {
+        local: parse_addr(f[1], v6)?,
+        remote: parse_addr(f[2], v6)?,
+        state: TcpState::from_code(u8::from_str_radix(f[3], 16).ok()?),
+        tx_queue: u32::from_str_radix(tx, 16).ok()?,
+        rx_queue: u32::from_str_radix(rx, 16).ok()?,
+        uid: f[7].parse().ok()?,
+        inode: f[9].parse().ok()?,
+    })
+}
+
+/// `0100007F:1F90` → 127.0.0.1:8080. The kernel prints each 32-bit word of the address in host
+/// byte order, so the bytes come back with `to_ne_bytes`; the port is a plain number.
+fn parse_addr(field: &str, v6: bool) -> Option<SocketAddr> {
+    let (ip_hex, port_hex) = field.split_once(':')?;
+    let port = u16::from_str_radix(port_hex, 16).ok()?;
+    let ip = if v6 {
+        IpAddr::V6(Ipv6Addr::from(words_to_bytes::<16>(ip_hex)?))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(words_to_bytes::<4>(ip_hex)?))
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn words_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    if hex.len() != N * 2 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, chunk) in out.chunks_mut(4).enumerate() {
+        let word = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok()?;
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    Some(out)
+}
+
+/// Reads /proc/net/tcp and /proc/net/tcp6 once each. tcp6 is absent when IPv6 is disabled.
 pub fn tcp_sockets() -> anyhow::Result<Vec<TcpSocket>> {
-    todo!()
+    let v4 = std::fs::read_to_string("/proc/net/tcp").context("reading /proc/net/tcp")?;
+    let mut sockets = parse_tcp(&v4, false);
+    match std::fs::read_to_string("/proc/net/tcp6") {
+        Ok(v6) => sockets.extend(parse_tcp(&v6, true)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context("reading /proc/net/tcp6"),
+    }
+    Ok(sockets)
 }
 
-pub fn parse_unix(_text: &str) -> Vec<UnixSocket> {
-    todo!()
+/// `__SO_ACCEPTCON` in the Flags column: set once listen() was called.
+const SO_ACCEPTCON: u32 = 0x0001_0000;
+/// `SS_UNCONNECTED` in the St column.
+const SS_UNCONNECTED: u8 = 0x01;
+
+/// Parses /proc/net/unix. Abstract names come out with their leading NUL shown as '@', as the
+/// kernel prints them; unnamed sockets have no path.
+pub fn parse_unix(text: &str) -> Vec<UnixSocket> {
+    text.lines().skip(1).filter_map(parse_unix_line).collect()
+}
+
+fn parse_unix_line(line: &str) -> Option<UnixSocket> {
+    let (f, rest) = split_fields(line, 7);
+    if f.len() < 7 {
+        return None;
+    }
+    let flags = u32::from_str_radix(f[3], 16).ok()?;
+    let state = u8::from_str_radix(f[5], 16).ok()?;
+    Some(UnixSocket {
+        path: rest.map(str::to_string),
+        inode: f[6].parse().ok()?,
+        listening: state == SS_UNCONNECTED && flags & SO_ACCEPTCON != 0,
+    })
+}
+
+/// The first `n` whitespace-separated fields, and the rest of the line (a path may contain
+/// spaces, so it cannot be split like the other columns).
+fn split_fields(line: &str, n: usize) -> (Vec<&str>, Option<&str>) {
+    let mut fields = Vec::with_capacity(n);
+    let mut rest = line.trim_start();
+    while fields.len() < n && !rest.is_empty() {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        fields.push(&rest[..end]);
+        rest = rest[end..].trim_start();
+    }
+    let rest = rest.trim_end();
+    (fields, (!rest.is_empty()).then_some(rest))
 }
 
 pub fn unix_sockets() -> anyhow::Result<Vec<UnixSocket>> {
-    todo!()
+    let text = std::fs::read_to_string("/proc/net/unix").context("reading /proc/net/unix")?;
+    Ok(parse_unix(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCP: &str = include_str!("../../tests/fixtures/proc/net_tcp.txt");
+    const TCP6: &str = include_str!("../../tests/fixtures/proc/net_tcp6.txt");
+    const UNIX: &str = include_str!("../../tests/fixtures/proc/net_unix.txt");
+
+    fn sock(list: &[TcpSocket], inode: u64) -> &TcpSocket {
+        list.iter()
+            .find(|s| s.inode == inode)
+            .expect("inode in fixture")
+    }
+
+    #[test]
+    fn tcp_v4_listener_on_loopback() {
+        let list = parse_tcp(TCP, false);
+        assert_eq!(list.len(), 3);
+        let s = sock(&list, 16268);
+        assert_eq!(s.local, "127.0.0.1:36411".parse().unwrap());
+        assert_eq!(s.remote, "0.0.0.0:0".parse().unwrap());
+        assert!(s.is_listening());
+        assert_eq!((s.rx_queue, s.tx_queue, s.uid), (0, 0, 0));
+        assert_eq!(sock(&list, 1150).local, "0.0.0.0:2024".parse().unwrap());
+    }
+
+    #[test]
+    fn tcp6_loopback_listener_with_pending_connection() {
+        let list = parse_tcp(TCP6, true);
+        assert_eq!(list.len(), 4);
+        let s = sock(&list, 17304);
+        assert_eq!(s.local, "[::1]:50243".parse().unwrap());
+        assert_eq!(s.state, TcpState::Listen);
+        assert_eq!(s.rx_queue, 1, "one connection waits in the accept queue");
+        let client = sock(&list, 17308);
+        assert_eq!(client.state, TcpState::Established);
+        assert_eq!(client.remote, "[::1]:50243".parse().unwrap());
+    }
+
+    #[test]
+    fn tcp6_v4_mapped_address() {
+        let list = parse_tcp(TCP6, true);
+        let s = sock(&list, 17307);
+        assert_eq!(s.local, "[::ffff:127.0.0.1]:41141".parse().unwrap());
+    }
+
+    #[test]
+    fn tcp_skips_garbage_lines() {
+        let text = "header\n  0: zz:00 00000000:0000 0A 0:0 0 0 0 0 1\n";
+        assert!(parse_tcp(text, false).is_empty());
+        assert!(parse_tcp("", true).is_empty());
+    }
+
+    #[test]
+    fn unix_paths_abstract_and_unnamed() {
+        let list = parse_unix(UNIX);
+        assert_eq!(list.len(), 4);
+        let named = list.iter().find(|s| s.inode == 17305).unwrap();
+        assert_eq!(named.path.as_deref(), Some("/tmp/fixer-sample.sock"));
+        assert!(named.listening);
+        let abs = list.iter().find(|s| s.inode == 17306).unwrap();
+        assert_eq!(abs.path.as_deref(), Some("@fixer-abstract"));
+        assert!(abs.listening);
+        let unnamed = list.iter().find(|s| s.inode == 546).unwrap();
+        assert_eq!(unnamed.path, None);
+        assert!(!unnamed.listening);
+    }
+
+    #[test]
+    fn unix_path_with_spaces() {
+        let text = "Num RefCount Protocol Flags Type St Inode Path\n\
+                    0000000060f79c1d: 00000002 00000000 00010000 0001 01 42 /run/my app.sock\n";
+        let list = parse_unix(text);
+        assert_eq!(list[0].path.as_deref(), Some("/run/my app.sock"));
+    }
+
+    #[test]
+    fn reads_this_machine() {
+        assert!(tcp_sockets().is_ok());
+        assert!(unix_sockets().is_ok());
+    }
 }

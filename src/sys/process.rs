@@ -1,9 +1,24 @@
 //! One process as /proc describes it: identity (pid + start time), command line, state,
 //! what it is blocked on, what its stdin is, and its systemd unit.
 
-use std::collections::HashMap;
+mod cgroup;
+mod fd;
+mod scan;
+mod stat;
+mod syscall;
+
+use std::collections::{HashMap, HashSet};
+use std::io::ErrorKind;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+pub use cgroup::{parse_cgroup, CgroupPlace};
+pub use fd::read_fd;
+pub(crate) use scan::{par_map, read_into, ProcRoot};
+pub use stat::{parse_btime, parse_stat, parse_status_uid, Stat, PF_KTHREAD};
+pub use syscall::{parse_syscall, syscall_name, Arch};
 
 /// What a file descriptor (usually stdin) points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,6 +32,14 @@ pub enum FdTarget {
     Socket,
     Closed,
     Unreadable,
+}
+
+impl FdTarget {
+    /// Something a read can wait on forever: a terminal nobody types into, or a pipe nobody
+    /// writes to.
+    pub fn can_block(&self) -> bool {
+        matches!(self, FdTarget::Tty(_) | FdTarget::Pipe | FdTarget::Fifo(_))
+    }
 }
 
 /// The system call a sleeping process is in, from /proc/PID/syscall.
@@ -46,7 +69,8 @@ pub struct ProcessInfo {
     pub wchan: Option<String>,
     pub stdin: FdTarget,
     pub syscall: Option<Syscall>,
-    /// systemd unit from /proc/PID/cgroup (e.g. `flask-app.service`), if any.
+    /// systemd unit from /proc/PID/cgroup (e.g. `flask-app.service`), if any. May be a
+    /// transient scope, which cannot be restarted: see [`ProcessInfo::restartable_unit`].
     pub unit: Option<String>,
     /// Container id when the cgroup says the process runs in a container.
     pub container: Option<String>,
@@ -67,34 +91,202 @@ pub enum ProcError {
     },
 }
 
+const ESRCH: i32 = 3;
+
+impl ProcError {
+    fn from_io(pid: i32, e: std::io::Error) -> ProcError {
+        match e.kind() {
+            ErrorKind::NotFound => ProcError::Gone(pid),
+            ErrorKind::PermissionDenied => ProcError::Denied(pid),
+            _ if e.raw_os_error() == Some(ESRCH) => ProcError::Gone(pid),
+            _ => ProcError::Io { pid, source: e },
+        }
+    }
+}
+
+fn read_text(pid: i32, file: &str) -> Result<String, ProcError> {
+    let bytes =
+        std::fs::read(format!("/proc/{pid}/{file}")).map_err(|e| ProcError::from_io(pid, e))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads and parses /proc/PID/stat alone: the cheap way to learn state, parent and identity.
+pub fn read_stat(pid: i32) -> Result<Stat, ProcError> {
+    let text = read_text(pid, "stat")?;
+    parse_stat(&text).ok_or_else(|| ProcError::Io {
+        pid,
+        source: std::io::Error::new(ErrorKind::InvalidData, "unparsable stat line"),
+    })
+}
+
+/// The argv of a process, without reading anything else. None when it cannot be read;
+/// empty for kernel threads and zombies.
+pub fn read_cmdline(pid: i32) -> Option<Vec<String>> {
+    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(split_cmdline(&bytes))
+}
+
+/// argv is NUL-separated with a trailing NUL; a process that rewrote its title may use spaces.
+pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
+    let trimmed = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    trimmed
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
 impl ProcessInfo {
-    pub fn read(_pid: i32) -> Result<ProcessInfo, ProcError> {
-        todo!()
+    pub fn read(pid: i32) -> Result<ProcessInfo, ProcError> {
+        let stat = read_stat(pid)?;
+        let uid = parse_status_uid(&read_text(pid, "status")?).unwrap_or(u32::MAX);
+        let cmdline = split_cmdline(read_text(pid, "cmdline")?.as_bytes());
+        let place = read_text(pid, "cgroup")
+            .map(|t| parse_cgroup(&t))
+            .unwrap_or_default();
+        let kernel_thread =
+            stat.flags & PF_KTHREAD != 0 || (cmdline.is_empty() && (stat.ppid == 2 || pid == 2));
+        Ok(ProcessInfo {
+            pid,
+            ppid: stat.ppid,
+            pgid: stat.pgid,
+            sid: stat.sid,
+            started_unix: ticks_to_unix(stat.start_ticks),
+            start_ticks: stat.start_ticks,
+            state: stat.state,
+            comm: stat.comm,
+            cmdline,
+            uid,
+            user: user_name(uid),
+            wchan: read_text(pid, "wchan").ok().and_then(|w| clean_wchan(&w)),
+            stdin: read_fd(pid, 0),
+            syscall: read_text(pid, "syscall")
+                .ok()
+                .and_then(|t| parse_syscall(&t, Arch::host())),
+            unit: place.unit,
+            container: place.container,
+            kernel_thread,
+        })
     }
 
     /// The command line as one escaped string (comm in brackets when empty, like ps).
     pub fn cmdline_str(&self) -> String {
-        todo!()
+        if self.cmdline.is_empty() {
+            format!("[{}]", crate::sanitize::clean(&self.comm))
+        } else {
+            crate::sanitize::argv(&self.cmdline)
+        }
     }
 
     pub fn age_secs(&self) -> f64 {
-        todo!()
+        (now_unix() - self.started_unix).max(0.0)
     }
 
     /// Sleeping in read() on fd 0, or in a tty/pipe read with stdin a tty/pipe.
+    ///
+    /// The system call is the stronger evidence and wins when readable: a read on another fd
+    /// is not stdin even if stdin is a terminal. `select` watching only fd 0 (nfds == 1) is how
+    /// readline-style prompts wait. Without the system call (not root), the kernel function
+    /// the process sleeps in is used, together with stdin being something that can block.
     pub fn blocked_reading_stdin(&self) -> bool {
-        todo!()
+        if !matches!(self.state, 'S' | 'D') {
+            return false;
+        }
+        match self.syscall.as_ref().map(|s| (s.name.as_str(), s.arg0)) {
+            Some(("read" | "readv" | "pread64" | "preadv" | "preadv2", fd)) => fd == 0,
+            Some(("select" | "pselect6", nfds)) => nfds == 1 && self.stdin.can_block(),
+            _ => self.stdin.can_block() && self.wchan.as_deref().is_some_and(is_read_wchan),
+        }
     }
+
+    /// The unit to restart, if the process runs in a systemd service (scopes cannot be
+    /// restarted).
+    pub fn restartable_unit(&self) -> Option<&str> {
+        self.unit.as_deref().filter(|u| u.ends_with(".service"))
+    }
+
+    /// True while the pid still names this very process (same start time), so a signal
+    /// cannot hit a process that reused the pid.
+    pub fn is_same_process(&self) -> bool {
+        read_stat(self.pid).is_ok_and(|s| s.start_ticks == self.start_ticks)
+    }
+}
+
+fn is_read_wchan(w: &str) -> bool {
+    matches!(w, "n_tty_read" | "wait_woken" | "tty_read")
+        || w.starts_with("pipe_read")
+        || w.starts_with("anon_pipe_read")
+        || w.starts_with("pipe_wait")
+}
+
+/// "0" (or nothing) means the process is running or the kernel hides the symbol.
+fn clean_wchan(text: &str) -> Option<String> {
+    let w = text.trim();
+    (!w.is_empty() && w != "0").then(|| w.to_string())
+}
+
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    }
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Boot time and clock-tick rate never change while fixer runs: read them once.
+fn ticks_to_unix(ticks: u64) -> f64 {
+    static BOOT: OnceLock<(f64, f64)> = OnceLock::new();
+    let (btime, hz) = *BOOT.get_or_init(|| {
+        let btime = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| parse_btime(&t));
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten();
+        (
+            btime.unwrap_or(0) as f64,
+            hz.filter(|h| *h > 0).unwrap_or(100) as f64,
+        )
+    });
+    btime + ticks as f64 / hz
 }
 
 /// Every numeric entry of /proc.
 pub fn all_pids() -> Vec<i32> {
-    todo!()
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// Parent pid → child pids, for every process that could be read.
 pub fn children_map() -> HashMap<i32, Vec<i32>> {
-    todo!()
+    let Ok(root) = ProcRoot::open() else {
+        return HashMap::new();
+    };
+    let ppids = par_map(&all_pids(), |pid, buf| {
+        read_into(root.fd(), pid, "stat", buf).ok()?;
+        parse_stat(&String::from_utf8_lossy(buf)).map(|s| s.ppid)
+    });
+    let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+    for (pid, ppid) in ppids {
+        if let Some(ppid) = ppid {
+            map.entry(ppid).or_default().push(pid);
+        }
+    }
+    map.values_mut().for_each(|c| c.sort_unstable());
+    map
 }
 
 /// The kernel's short name of a process (cheap: one small read), or None if it is gone.
@@ -112,3 +304,37 @@ pub fn pids_named(name: &str) -> Vec<i32> {
         .filter(|&p| comm(p).as_deref() == Some(name))
         .collect()
 }
+
+/// Every descendant of `pid` (children, grandchildren, ...), not `pid` itself.
+pub fn descendants(pid: i32, children: &HashMap<i32, Vec<i32>>) -> Vec<i32> {
+    let mut seen = HashSet::from([pid]);
+    let mut queue = vec![pid];
+    let mut out = Vec::new();
+    while let Some(p) = queue.pop() {
+        for &c in children.get(&p).into_iter().flatten() {
+            if seen.insert(c) {
+                out.push(c);
+                queue.push(c);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The parent chain of `pid`, nearest first, ending with PID 1 when it is reachable.
+pub fn ancestors(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut current = pid;
+    while let Ok(stat) = read_stat(current) {
+        if stat.ppid <= 0 || out.contains(&stat.ppid) || out.len() > 4096 {
+            break;
+        }
+        out.push(stat.ppid);
+        current = stat.ppid;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
