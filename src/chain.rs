@@ -123,11 +123,11 @@ impl Diagnosis {
             .find_map(|s| s.finding.as_ref())
     }
 
-    /// Failures after the root cause, shown as "also".
+    /// Independent failures after the root cause (recurl's are its symptoms, not causes).
     pub fn other_failures(&self) -> Vec<&Finding> {
         self.steps
             .iter()
-            .filter(|s| s.verdict == Verdict::Fail)
+            .filter(|s| s.verdict == Verdict::Fail && s.name != StepName::Recurl)
             .filter_map(|s| s.finding.as_ref())
             .skip(1)
             .collect()

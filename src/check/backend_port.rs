@@ -89,10 +89,18 @@ fn tcp_verdict(
             s.uid
         ));
     }
-    rec.detail("listeners", on_port.iter().map(|s| serde_json::json!({
-        "local": s.local.to_string(), "inode": s.inode, "uid": s.uid,
-        "accept_queue": s.rx_queue, "backlog": s.tx_queue, "serves_backend": covers(s, addr),
-    })).collect::<Vec<_>>());
+    rec.detail(
+        "listeners",
+        on_port
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "local": s.local.to_string(), "inode": s.inode, "uid": s.uid,
+                    "accept_queue": s.rx_queue, "serves_backend": covers(s, addr),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
     if !serving.is_empty() {
         let result = rec.ok(format!("{addr} is listening (inode {})", serving[0].inode));
         return (

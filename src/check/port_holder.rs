@@ -115,7 +115,7 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
             f.elapsed_ms
         )),
     }
-    let queue = listening.tcp.first().map(|s| (s.rx_queue, s.tx_queue));
+    let queue = listening.tcp.first().map(|s| s.rx_queue);
     rec.detail("pid", main.pid);
     rec.detail("pids", all.iter().map(|p| p.pid).collect::<Vec<_>>());
     rec.detail("cmdline", main.cmdline_str());
@@ -129,8 +129,7 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
     rec.detail("stdin", &main.stdin);
     rec.detail("started_unix", main.started_unix);
     rec.detail("age_secs", main.age_secs().round());
-    rec.detail("accept_queue", queue.map(|q| q.0));
-    rec.detail("backlog", queue.map(|q| q.1));
+    rec.detail("accept_queue", queue);
     rec.detail("processes", all.iter().map(|p| json!({"pid": p.pid, "ppid": p.ppid, "cmdline": p.cmdline_str(), "state": p.state.to_string()})).collect::<Vec<_>>());
     let view = HolderView {
         main: main.clone(),
@@ -233,12 +232,7 @@ fn classify(all: &[ProcessInfo], answered: bool) -> Condition {
     }
 }
 
-fn verdict(
-    rec: Recorder,
-    backend: &BackendSpec,
-    v: &HolderView,
-    queue: Option<(u32, u32)>,
-) -> StepResult {
+fn verdict(rec: Recorder, backend: &BackendSpec, v: &HolderView, queue: Option<u32>) -> StepResult {
     let who = format!(
         "{} is held by PID {} ({})",
         backend.address,
@@ -253,7 +247,7 @@ fn verdict(
         ),
     };
     let queue_note = match queue {
-        Some((q, _)) if q > 0 => format!("; {q} connections wait in its accept queue"),
+        Some(q) if q > 0 => format!("; {q} connections wait in its accept queue"),
         _ => String::new(),
     };
     let finding = match (v.condition, v.matches) {

@@ -98,6 +98,9 @@ impl Human {
             .load_style(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_header(["step", "verdict", "what was seen", "ms"]);
+        if !table.is_tty() {
+            table.set_width(120);
+        }
         for s in &d.steps {
             table.add_row([
                 s.name.as_str().to_string(),
@@ -110,13 +113,13 @@ impl Human {
         println!();
         match d.root_cause() {
             Some(f) => {
+                for other in d.other_failures() {
+                    println!("Also failing: {} [{}]", clean(&other.cause), other.code);
+                }
                 let label = self
                     .paint(Paint::new().red().bold())
                     .apply_to("Root cause:");
                 println!("{label} {} [{}]", clean(&f.cause), f.code);
-                for other in d.other_failures() {
-                    println!("Also: {} [{}]", clean(&other.cause), other.code);
-                }
             }
             None => {
                 let label = self.paint(Paint::new().green().bold()).apply_to("Healthy:");

@@ -176,7 +176,8 @@ impl ProcessInfo {
         if self.cmdline.is_empty() {
             format!("[{}]", crate::sanitize::clean(&self.comm))
         } else {
-            crate::sanitize::argv(&self.cmdline)
+            // Programs that rewrite their title (nginx workers) pad it with spaces.
+            crate::sanitize::argv(&self.cmdline).trim_end().to_string()
         }
     }
 
