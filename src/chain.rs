@@ -1,4 +1,5 @@
-//! The chain, in one screen: dns → nginx → upstream → backend_port → port_holder → recurl.
+//! The chain, in one screen: dns → nginx → upstream → error_log → backend_port → port_holder
+//! → recurl.
 //! Network probes (dns, recurl) run in the background while the local checks read /proc, so a
 //! stuck backend costs one probe timeout, not one per probe; results are still reported in
 //! chain order.
@@ -6,7 +7,7 @@
 use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
-use crate::check::{dns, recurl, upstream};
+use crate::check::{dns, error_log, recurl, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult, Verdict};
@@ -44,7 +45,6 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     let started_at = crate::clock::now_rfc3339();
     std::thread::scope(|s| {
         let dns = s.spawn(|| dns::run(target));
-        let recurl = s.spawn(|| recurl::run(target));
         let mut steps = Vec::new();
         let mut report = |r: StepResult, p: &mut dyn Progress| {
             p.done(&r);
@@ -66,6 +66,11 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
 
         progress.begin(StepName::Upstream);
         report(upstream::run(target, &nginx_view), progress);
+
+        progress.begin(StepName::ErrorLog);
+        report(error_log::run(target, &nginx_view), progress);
+        // Started only now, so the error log read above holds what users hit, not our probes.
+        let recurl = s.spawn(|| recurl::run(target));
 
         progress.begin(StepName::BackendPort);
         let unix = if matches!(

@@ -29,6 +29,7 @@ codes! {
     NginxConfigInvalid => "nginx-config-invalid",
     UpstreamMismatch => "upstream-mismatch",
     UpstreamNotFound => "upstream-not-found",
+    UpstreamErrorsLogged => "upstream-errors-logged",
     BackendNotListening => "backend-not-listening",
     BackendWrongInterface => "backend-wrong-interface",
     HolderStuck => "holder-stuck",

@@ -76,6 +76,7 @@ fn healthy_lab_passes_every_step() {
             "dns=ok",
             "nginx=ok",
             "upstream=ok",
+            "error_log=ok",
             "backend_port=ok",
             "port_holder=ok",
             "recurl=ok"
@@ -100,6 +101,8 @@ fn dead_backend_is_named_as_the_root_cause() {
     let (_dir, lab) = lab(Fault::BackendDown);
     let run = diagnose_json(&lab);
     expect_root(&run, "backend-not-listening");
+    let errors = step(&run.doc, "error_log");
+    assert_eq!(errors["verdict"], "ok", "fixer's own probes are not read back: {errors:#}");
     let cause = run.doc["root_cause"].as_str().unwrap();
     assert_eq!(
         cause,

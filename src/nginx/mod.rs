@@ -1,6 +1,7 @@
 //! nginx as fixer sees it: how the running master was started, and its effective config.
 
 pub mod conf;
+pub mod errlog;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,6 +16,8 @@ pub struct Invocation {
     pub binary: PathBuf,
     pub prefix: Option<PathBuf>,
     pub config: Option<PathBuf>,
+    /// `-e`: the error log used before the config is read.
+    pub error_log: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -25,6 +28,7 @@ impl Invocation {
             binary,
             prefix: spec.prefix.clone(),
             config: spec.config.clone(),
+            error_log: None,
         })
     }
 
@@ -40,6 +44,7 @@ impl Invocation {
             ),
             prefix: flag(&words, "-p"),
             config: flag(&words, "-c"),
+            error_log: flag(&words, "-e"),
         };
         if let Some(b) = &spec.binary {
             inv.binary = b.clone();
@@ -56,6 +61,9 @@ impl Invocation {
         }
         if let Some(c) = &self.config {
             args.extend(["-c".to_string(), c.display().to_string()]);
+        }
+        if let Some(e) = &self.error_log {
+            args.extend(["-e".to_string(), e.display().to_string()]);
         }
         args
     }
