@@ -277,3 +277,22 @@ fn flags_stand_in_for_a_playbook() {
     assert_eq!(doc["root_cause_code"], "backend-not-listening", "{doc:#}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn error_log_counts_what_users_hit() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    for _ in 0..3 {
+        assert_eq!(common::status(lab.http_port, "/api/health").unwrap(), 502);
+    }
+    let run = diagnose_json(&lab);
+    let errors = step(&run.doc, "error_log");
+    assert_eq!(errors["verdict"], "warn", "{errors:#}");
+    assert_eq!(errors["finding"]["code"], "upstream-errors-logged");
+    let evidence = errors["evidence"].to_string();
+    assert!(
+        evidence.contains("3× connect() failed (111: Connection refused) while connecting to upstream"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("upstream is the backend"), "{evidence}");
+    assert_eq!(run.doc["root_cause_code"], "backend-not-listening");
+}
