@@ -100,6 +100,10 @@ pub struct TargetArgs {
     /// Print one JSON document instead of the human report.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a Markdown incident report (timeline, evidence, actions, verification).
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

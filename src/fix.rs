@@ -115,7 +115,9 @@ fn run_one(
 ) -> Record {
     out.plan(p);
     let t0 = Instant::now();
+    let started_at = crate::clock::now_rfc3339();
     let record = |consent, result, evidence| Record {
+        started_at: started_at.clone(),
         code: p.code,
         target: p.target.clone(),
         plan: p.lines.clone(),

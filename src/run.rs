@@ -32,16 +32,36 @@ fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
         Err(code) => return code,
     };
     let style = Style::detect(color, args.json);
-    if args.json {
+    let d = if args.json {
         let d = chain::diagnose(&target, &mut Quiet);
         report::json::print(&report::json::diagnosis("diagnose", &target, &d));
-        return d.exit_code();
-    }
-    let mut human = Human::new(style);
-    human.header("diagnose", &target);
-    let d = chain::diagnose(&target, &mut human);
-    human.summary(&d);
+        d
+    } else {
+        let mut human = Human::new(style);
+        human.header("diagnose", &target);
+        let d = chain::diagnose(&target, &mut human);
+        human.summary(&d);
+        d
+    };
+    let incident = report::markdown::Incident {
+        command: "diagnose",
+        target: &target,
+        diagnosis: &d,
+        actions: &[],
+        verification: None,
+        verified: None,
+    };
+    write_report(args.report.as_deref(), &incident);
     d.exit_code()
+}
+
+/// A report that cannot be written is said on stderr; it does not change the exit code,
+/// which describes the site, not the paperwork.
+fn write_report(path: Option<&std::path::Path>, incident: &report::markdown::Incident<'_>) {
+    let Some(path) = path else { return };
+    if let Err(e) = std::fs::write(path, report::markdown::render(incident)) {
+        report::error(&anyhow::anyhow!("writing report {}: {e}", path.display()));
+    }
 }
 
 fn playbooks(color: crate::cli::ColorChoice) -> ExitCode {
@@ -103,14 +123,25 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         grace,
         audit: crate::audit::AuditLog::new(args.audit_log),
     };
-    if json {
+    let run = if json {
         let run = crate::fix::fix(&target, &opts, &mut report::fix::SilentFix::new());
         report::json::print(&report::json::fix(&target, &run));
-        return run.exit;
-    }
-    let mut out = report::fix::HumanFix::new(Style::detect(color, false));
-    out.human().header("fix", &target);
-    crate::fix::fix(&target, &opts, &mut out).exit
+        run
+    } else {
+        let mut out = report::fix::HumanFix::new(Style::detect(color, false));
+        out.human().header("fix", &target);
+        crate::fix::fix(&target, &opts, &mut out)
+    };
+    let incident = report::markdown::Incident {
+        command: "fix",
+        target: &target,
+        diagnosis: &run.first,
+        actions: &run.actions,
+        verification: run.verification.as_ref(),
+        verified: Some(run.verified),
+    };
+    write_report(target_args.report.as_deref(), &incident);
+    run.exit
 }
 
 fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {

@@ -102,7 +102,10 @@ fn dead_backend_is_named_as_the_root_cause() {
     let run = diagnose_json(&lab);
     expect_root(&run, "backend-not-listening");
     let errors = step(&run.doc, "error_log");
-    assert_eq!(errors["verdict"], "ok", "fixer's own probes are not read back: {errors:#}");
+    assert_eq!(
+        errors["verdict"], "ok",
+        "fixer's own probes are not read back: {errors:#}"
+    );
     let cause = run.doc["root_cause"].as_str().unwrap();
     assert_eq!(
         cause,
@@ -290,7 +293,8 @@ fn error_log_counts_what_users_hit() {
     assert_eq!(errors["finding"]["code"], "upstream-errors-logged");
     let evidence = errors["evidence"].to_string();
     assert!(
-        evidence.contains("3× connect() failed (111: Connection refused) while connecting to upstream"),
+        evidence
+            .contains("3× connect() failed (111: Connection refused) while connecting to upstream"),
         "{evidence}"
     );
     assert!(evidence.contains("upstream is the backend"), "{evidence}");

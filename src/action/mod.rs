@@ -101,6 +101,7 @@ pub struct Record {
     pub consent: Approval,
     pub result: Outcome,
     pub evidence: Vec<String>,
+    pub started_at: String,
     pub elapsed_ms: u64,
 }
 

@@ -75,11 +75,11 @@ fn tcp_verdict(
     for s in &on_port {
         let queue = if s.rx_queue > 0 {
             format!(
-                ", accept queue {}/{} — connections waiting that nobody accepted",
-                s.rx_queue, s.tx_queue
+                ", accept queue {} — connections waiting that nobody accepted",
+                s.rx_queue
             )
         } else {
-            format!(", accept queue {}/{}", s.rx_queue, s.tx_queue)
+            ", accept queue empty".to_string()
         };
         rec.see(format!(
             "/proc/net/tcp{}: {} LISTEN, inode {}, uid {}{queue}",

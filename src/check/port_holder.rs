@@ -108,7 +108,7 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
             r.elapsed_ms
         )),
         Err(f) => rec.see(format!(
-            "GET {} straight to {} → {} after {} ms",
+            "GET {} straight to {} → {} ({} ms)",
             backend.health_path,
             backend.address,
             crate::sanitize::clean(&f.message),
@@ -196,10 +196,13 @@ fn describe_process(
         crate::report::age(p.age_secs()),
         p.cmdline_str()
     ));
-    let syscall = p
-        .syscall
-        .as_ref()
-        .map_or(String::new(), |s| format!(", in {}(fd {})", s.name, s.arg0));
+    let syscall = match &p.syscall {
+        Some(s) if s.name.contains("read") || s.name.starts_with("recv") => {
+            format!(", in {}(fd {})", s.name, s.arg0)
+        }
+        Some(s) => format!(", in {}()", s.name),
+        None => String::new(),
+    };
     rec.see(format!(
         "  blocked on: wchan {}{syscall}; stdin is {}",
         p.wchan.as_deref().unwrap_or("-"),

@@ -4,6 +4,7 @@
 pub mod fix;
 pub mod human;
 pub mod json;
+pub mod markdown;
 
 use std::io::IsTerminal;
 
