@@ -90,7 +90,7 @@ fn holder(d: &Diagnosis, target: &Target) -> Decision {
         return Decision::Wait;
     };
     debug_assert!(h.condition != Condition::Answering || h.matches == Some(false));
-    if let (Some(unit), true) = (&h.main.unit, h.matches != Some(false)) {
+    if let (Some(unit), true) = (h.main.restartable_unit(), h.matches != Some(false)) {
         return restart(target, Some(unit), Vec::new());
     }
     match action::kill_holder::plan(h, &backend.address) {

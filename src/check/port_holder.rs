@@ -242,7 +242,7 @@ fn verdict(rec: Recorder, backend: &BackendSpec, v: &HolderView, queue: Option<u
         v.main.pid,
         v.main.cmdline_str()
     );
-    let restart = match &v.main.unit {
+    let restart = match v.main.restartable_unit() {
         Some(u) => format!("restart its systemd unit {u}"),
         None => format!(
             "kill the holder (PID {}) and start the backend again",
