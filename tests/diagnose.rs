@@ -314,10 +314,22 @@ fn report_file_is_a_markdown_incident_report_without_secrets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let md = std::fs::read_to_string(&report).unwrap();
-    assert!(md.starts_with("# Incident report: lab-backend-down"), "{md}");
-    assert!(md.contains("- **Root cause:** nothing listens on 127.0.0.1:"), "{md}");
+    assert!(
+        md.starts_with("# Incident report: lab-backend-down"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **Root cause:** nothing listens on 127.0.0.1:"),
+        "{md}"
+    );
     assert!(md.contains("(`backend-not-listening`)"), "{md}");
-    assert!(md.contains("## Timeline") && md.contains("## Evidence"), "{md}");
+    assert!(
+        md.contains("## Timeline") && md.contains("## Evidence"),
+        "{md}"
+    );
     let password = std::fs::read_to_string(&lab.password_file).unwrap();
-    assert!(!md.contains(password.trim()), "the basic-auth password leaked into the report");
+    assert!(
+        !md.contains(password.trim()),
+        "the basic-auth password leaked into the report"
+    );
 }
