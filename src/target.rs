@@ -33,6 +33,21 @@ pub struct NginxSpec {
     pub unit: Option<String>,
 }
 
+impl NginxSpec {
+    /// "80, 443", for evidence and plans.
+    pub fn ports_list(&self) -> String {
+        port_list(&self.ports)
+    }
+}
+
+pub fn port_list(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendAddr {
     Tcp(SocketAddr),

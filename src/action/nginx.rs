@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::nginx::Invocation;
 use crate::sys::{command, net};
+use crate::target::port_list;
 
 pub fn plan_start(
     inv: Option<&Invocation>,
@@ -32,7 +33,7 @@ pub fn plan_start(
                 inv.map_or("nginx -t".into(), |i| i.describe(&["-t"]))
             ),
             format!("then: {how}"),
-            format!("then wait until port {} listens", list(ports)),
+            format!("then wait until port {} listens", port_list(ports)),
         ],
         target: json!({"command": how, "unit": unit}),
         foreign: false,
@@ -64,14 +65,6 @@ pub fn plan_reload(inv: &Invocation, unit: Option<&str>, master_pid: i32, ports:
             ports: ports.to_vec(),
         },
     }
-}
-
-fn list(ports: &[u16]) -> String {
-    ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn config_ok(inv: Option<&Invocation>, out: &mut Applied, ctx: &mut Ctx<'_>) -> bool {
@@ -134,12 +127,15 @@ fn ports_listen(ports: &[u16]) -> bool {
 
 fn finish(ports: &[u16], mut out: Applied, ctx: &mut Ctx<'_>) -> Applied {
     if poll_until(Duration::from_secs(10), || ports_listen(ports)) {
-        out.note(ctx, format!("nginx listens on {}", list(ports)));
+        out.note(ctx, format!("nginx listens on {}", port_list(ports)));
         out
     } else {
         out.note(
             ctx,
-            format!("nginx does not listen on all of {} after 10 s", list(ports)),
+            format!(
+                "nginx does not listen on all of {} after 10 s",
+                port_list(ports)
+            ),
         );
         out.end(Outcome::Failed)
     }

@@ -222,13 +222,7 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration (see the `nginx -t` output); fixer will not start nginx on a config that fails the test"),
             );
         }
-        let ports_list = target
-            .nginx
-            .ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ports_list = target.nginx.ports_list();
         return rec.fail(
             Finding::new(
                 FindingCode::NginxNotRunning,
@@ -275,13 +269,7 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration before any reload")),
         );
     }
-    let ports_list = target
-        .nginx
-        .ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ports_list = target.nginx.ports_list();
     rec.ok(format!(
         "nginx master PID {} listens on {ports_list}; config test ok",
         master.map_or(0, |m| m.pid)
