@@ -25,6 +25,18 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
     let mut matched = false;
     let mut others = Vec::new();
     let mut dynamic = false;
+    for server in servers.iter().filter(|s| s.proxies.is_empty()) {
+        let ports = server
+            .listen_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        rec.see(format!(
+            "{} listens on {ports}: no proxy_pass (serves files itself)",
+            server_label(server)
+        ));
+    }
     for server in &servers {
         for (location, pass) in &server.proxies {
             for (endpoint, at) in conf::endpoints(&tree, pass) {
