@@ -32,6 +32,7 @@ codes! {
     UpstreamErrorsLogged => "upstream-errors-logged",
     BackendNotListening => "backend-not-listening",
     BackendWrongInterface => "backend-wrong-interface",
+    BackendPortBound => "backend-port-bound",
     HolderStuck => "holder-stuck",
     HolderStopped => "holder-stopped",
     HolderBlockedOnStdin => "holder-blocked-on-stdin",

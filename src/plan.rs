@@ -25,6 +25,7 @@ pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
         NginxNotRunning => nginx_start(d, target),
         NginxPortNotListening => nginx_reload(d, target),
         BackendNotListening | HolderZombie => restart(target, None, Vec::new()),
+        BackendPortBound => bound_holder(d, target),
         HolderStopped => match &d.holder {
             Some(h) => Decision::Act(vec![action::resume_holder::plan(h)]),
             None => Decision::Wait,
@@ -96,5 +97,32 @@ fn holder(d: &Diagnosis, target: &Target) -> Decision {
     match action::kill_holder::plan(h, &backend.address) {
         Ok(kill) => restart(target, None, vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this holder: {why}")),
+    }
+}
+
+/// A process that bound the backend's port without listening: kill it like a stuck holder,
+/// then start the backend (which would otherwise fail with EADDRINUSE).
+fn bound_holder(d: &Diagnosis, target: &Target) -> Decision {
+    let Some(backend) = &target.backend else {
+        return Decision::Wait;
+    };
+    let procs: Vec<_> = d
+        .listening
+        .bound
+        .iter()
+        .filter_map(|&pid| crate::sys::process::ProcessInfo::read(pid).ok())
+        .collect();
+    let Some(main) = procs.first().cloned() else {
+        return restart(target, None, Vec::new());
+    };
+    let view = crate::check::port_holder::HolderView {
+        matches: backend.matches(&main.cmdline.join(" ")),
+        main,
+        all: procs,
+        condition: Condition::Stuck,
+    };
+    match action::kill_holder::plan(&view, &backend.address) {
+        Ok(kill) => restart(target, None, vec![kill]),
+        Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
     }
 }

@@ -10,6 +10,8 @@ use crate::target::{BackendAddr, Target};
 pub struct Listening {
     pub tcp: Vec<TcpSocket>,
     pub unix: Vec<UnixSocket>,
+    /// Pids with a socket bound to the backend's port that is not listening.
+    pub bound: Vec<i32>,
 }
 
 impl Listening {
@@ -36,7 +38,7 @@ pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResu
     };
     rec.detail("address", backend.address.to_string());
     match &backend.address {
-        BackendAddr::Tcp(addr) => tcp_verdict(rec, *addr, tcp),
+        BackendAddr::Tcp(addr) => tcp_verdict(rec, *addr, tcp, backend.matcher.as_ref()),
         BackendAddr::Unix(path) => unix_verdict(rec, path, unix),
     }
 }
@@ -62,6 +64,7 @@ fn tcp_verdict(
     mut rec: Recorder,
     addr: std::net::SocketAddr,
     tcp: &[TcpSocket],
+    matcher: Option<&regex::Regex>,
 ) -> (StepResult, Listening) {
     let on_port: Vec<&TcpSocket> = tcp
         .iter()
@@ -107,7 +110,7 @@ fn tcp_verdict(
             result,
             Listening {
                 tcp: serving,
-                unix: Vec::new(),
+                ..Default::default()
             },
         );
     }
@@ -128,12 +131,48 @@ fn tcp_verdict(
         "/proc/net/tcp, /proc/net/tcp6: no LISTEN socket on port {}",
         addr.port()
     ));
+    if let Some((finding, bound)) = bound_elsewhere(&mut rec, addr, matcher) {
+        return (
+            rec.fail(finding),
+            Listening {
+                bound,
+                ..Default::default()
+            },
+        );
+    }
     let finding = Finding::new(
         FindingCode::BackendNotListening,
         format!("nothing listens on {addr}, so nginx cannot reach the backend (502)"),
     )
     .with_action("restart the backend");
     (rec.fail(finding), Listening::default())
+}
+
+/// A process that bound the port but never listened: invisible above, fatal to a restart.
+/// Only processes matching the backend's pattern are inspected (each socket is duplicated).
+fn bound_elsewhere(
+    rec: &mut Recorder,
+    addr: std::net::SocketAddr,
+    matcher: Option<&regex::Regex>,
+) -> Option<(Finding, Vec<i32>)> {
+    let matcher = matcher?;
+    let found: Vec<(i32, std::net::SocketAddr)> = crate::sys::bound::bound_not_listening(
+        &crate::sys::holders::likely_pids(Some(matcher)),
+        addr.port(),
+    )
+    .into_iter()
+    .filter(|(_, a)| a.ip() == addr.ip() || a.ip().is_unspecified())
+    .collect();
+    let (pid, local) = *found.first()?;
+    let cmd = crate::sys::process::ProcessInfo::read(pid)
+        .map_or_else(|_| "?".into(), |p| p.cmdline_str());
+    rec.see(format!("PID {pid} ({cmd}) has a socket bound to {local} that is not listening (found via pidfd_getfd; invisible to ss and lsof)"));
+    let finding = Finding::new(
+        FindingCode::BackendPortBound,
+        format!("nothing listens on {addr}, but PID {pid} ({cmd}) has the port bound without listening, so a restart would fail with EADDRINUSE"),
+    )
+    .with_action(format!("stop PID {pid}, then start the backend"));
+    Some((finding, found.iter().map(|(p, _)| *p).collect()))
 }
 
 fn unix_verdict(
@@ -167,8 +206,8 @@ fn unix_verdict(
         return (
             result,
             Listening {
-                tcp: Vec::new(),
                 unix: serving,
+                ..Default::default()
             },
         );
     }
