@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement};
 use console::Style as Paint;
 use indicatif::ProgressBar;
 
@@ -151,7 +151,7 @@ impl FixReport for HumanFix {
 
 /// The URLs checked, one row each.
 pub fn verification_table(step: &StepResult) {
-    let mut table = Table::new();
+    let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
