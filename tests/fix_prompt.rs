@@ -5,9 +5,10 @@
 mod common;
 mod fix_support;
 
-use common::{gone, identity, lab, proc_state, status};
+use common::{deadline, gone, identity, lab, proc_state, status, wait_until};
 use fix_support::{audit_of, cmdline, lab_backends, listeners, silent_listener, Pty, Run};
 use fixer::lab::{Fault, Role};
+use rustix::process::Signal;
 
 #[test]
 fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
@@ -170,6 +171,36 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
     let end = &audit_of(&run.audit(), "kill-holder", "end")[0].clone();
     assert_eq!(end["result"], "done");
     assert!(end["evidence"].to_string().contains("SIGKILL"), "{end}");
+}
+
+/// Between the plan and the answer the planned holder exits and another program takes the
+/// port: fixer must notice, signal nothing, and leave the newcomer alone.
+#[test]
+fn holder_replaced_between_plan_and_yes_is_not_signalled() {
+    let (_dir, lab) = lab(Fault::StuckHolder);
+    let port = lab.backend_port;
+    let old = identity(lab.pid(Role::Backend).unwrap()).unwrap();
+    let run = Run::new();
+
+    let mut t = Pty::spawn(&run.fix(&lab));
+    t.expect(&format!("(SIGTERM to PID {})? [y/N]", old.0));
+    fix_support::signal_exact(old, Signal::KILL);
+    assert!(wait_until(deadline(10.0), || gone(old) && listeners(port).is_empty()));
+    let newcomer = silent_listener(&run, "newcomer.py", port, false);
+    let new = identity(newcomer.pid()).unwrap();
+    t.key("y");
+    t.expect(&format!("PID {} has exited already", old.0));
+    t.expect("aborted, nothing signalled");
+    let (rest, code) = t.finish();
+    assert_eq!(code, 5, "{rest}");
+    assert!(!rest.contains("SIGTERM →"), "{rest}");
+    assert!(!rest.contains("Plan: restart-backend"), "{rest}");
+
+    assert_eq!(identity(new.0), Some(new), "the newcomer was touched");
+    assert_eq!(proc_state(new.0), Some('S'));
+    assert_eq!(listeners(port), [new.0]);
+    let end = audit_of(&run.audit(), "kill-holder", "end")[0].clone();
+    assert_eq!(end["result"], "aborted", "{end}");
 }
 
 #[test]
