@@ -239,3 +239,34 @@ fn second_fix_while_the_first_waits_at_its_prompt_is_refused_with_the_holders_pi
     again.arg("--dry-run");
     assert_eq!(fix_support::output(again).code, 1);
 }
+
+/// `--json` keeps stdout for the document, yet the operator at the terminal still sees the
+/// plan (on stderr) before being asked.
+#[test]
+fn fix_json_at_a_terminal_shows_the_plan_before_asking() {
+    let (_dir, lab) = lab(Fault::StuckHolder);
+    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
+    let run = Run::new();
+    let mut cmd = run.fix(&lab);
+    cmd.arg("--json");
+
+    let mut t = Pty::spawn(&cmd);
+    let before = t.expect("Plan: kill-holder");
+    assert!(!before.contains("Root cause"), "{before}");
+    t.expect(&format!("PID {} (ppid", holder.0));
+    t.expect(&cmdline(holder.0));
+    t.expect(&format!("(SIGTERM to PID {})? [y/N]", holder.0));
+    t.key("n");
+    let (rest, code) = t.finish();
+    assert_eq!(code, 4, "{rest}");
+    let json = &rest[rest
+        .find("\n{")
+        .unwrap_or_else(|| panic!("no JSON in {rest}"))..];
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(doc["exit_code"], 4);
+    assert_eq!(doc["verified"], false);
+    assert_eq!(doc["actions"][0]["code"], "kill-holder");
+    assert_eq!(doc["actions"][0]["consent"], "prompt");
+    assert_eq!(doc["actions"][0]["result"], "declined");
+    assert_eq!(identity(holder.0), Some(holder));
+}
