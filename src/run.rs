@@ -124,7 +124,15 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         audit: crate::audit::AuditLog::new(args.audit_log),
     };
     let run = if json {
-        let run = crate::fix::fix(&target, &opts, &mut report::fix::SilentFix::new());
+        // Whoever may be asked (a foreign holder asks even with --yes) sees the plan first.
+        let may_ask =
+            opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
+        let mut out = if may_ask {
+            report::fix::SilentFix::showing_plans()
+        } else {
+            report::fix::SilentFix::new()
+        };
+        let run = crate::fix::fix(&target, &opts, &mut out);
         report::json::print(&report::json::fix(&target, &run));
         run
     } else {

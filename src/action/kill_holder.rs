@@ -95,6 +95,18 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
             }
         }
     }
+    if handles.is_empty() {
+        // Every planned process exited on its own while the operator read the plan. Whatever
+        // holds the port now was never shown to them: leave it alone.
+        if super::restart::listening(address) {
+            out.note(
+                ctx,
+                format!("aborted, nothing signalled: {address} is now held by another process, which was not in the plan; run fixer again to look at it"),
+            );
+            return out.end(Outcome::Aborted);
+        }
+        return confirm_free(address, out, ctx);
+    }
     if !signal_all(&handles, Signal::TERM, &mut out, ctx) {
         return out.end(Outcome::Failed);
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement};
 use console::Style as Paint;
 use indicatif::ProgressBar;
 
@@ -151,7 +151,7 @@ impl FixReport for HumanFix {
 
 /// The URLs checked, one row each.
 pub fn verification_table(step: &StepResult) {
-    let mut table = Table::new();
+    let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -188,12 +188,28 @@ pub fn verification_table(step: &StepResult) {
     println!("{table}");
 }
 
-/// JSON mode: nothing on stdout until the final document.
-pub struct SilentFix(Quiet);
+/// JSON mode: nothing on stdout until the final document. When the operator will be asked,
+/// each plan (PID, command line, user, start time, signal) and the action's progress go to
+/// stderr, so a `--json` run at a terminal never asks about something it has not shown.
+pub struct SilentFix {
+    quiet: Quiet,
+    show_plans: bool,
+}
 
 impl SilentFix {
     pub fn new() -> SilentFix {
-        SilentFix(Quiet)
+        SilentFix {
+            quiet: Quiet,
+            show_plans: false,
+        }
+    }
+
+    /// For runs that prompt: plans and progress on stderr.
+    pub fn showing_plans() -> SilentFix {
+        SilentFix {
+            show_plans: true,
+            ..SilentFix::new()
+        }
     }
 }
 
@@ -205,14 +221,25 @@ impl Default for SilentFix {
 
 impl FixReport for SilentFix {
     fn progress(&mut self) -> &mut dyn Progress {
-        &mut self.0
+        &mut self.quiet
     }
     fn diagnosis_done(&mut self, _: &Diagnosis) {}
     fn message(&mut self, msg: &str) {
         eprintln!("{}", clean(msg));
     }
-    fn plan(&mut self, _: &Plan) {}
-    fn action_line(&mut self, _: &str) {}
+    fn plan(&mut self, p: &Plan) {
+        if self.show_plans {
+            eprintln!("Plan: {}", p.code.as_str());
+            for line in &p.lines {
+                eprintln!("  {}", clean(line));
+            }
+        }
+    }
+    fn action_line(&mut self, line: &str) {
+        if self.show_plans {
+            eprintln!("  · {}", clean(line));
+        }
+    }
     fn verifying(&mut self, _: Duration) {}
     fn verify_attempt(&mut self, _: usize, _: &StepResult, _: bool) {}
     fn verifying_done(&mut self) {}

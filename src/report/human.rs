@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement};
 use console::Style as Paint;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -93,7 +93,7 @@ impl Human {
 
     pub fn summary(&self, d: &Diagnosis) {
         println!();
-        let mut table = Table::new();
+        let mut table = super::table();
         table
             .load_style(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
@@ -155,7 +155,7 @@ impl Progress for Human {
 /// `fixer playbooks`: what can be used, and where each comes from.
 pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
     let _ = style;
-    let mut table = Table::new();
+    let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -184,7 +184,7 @@ pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) 
         return;
     }
     println!("{} ({} entries)", path.display(), entries.len());
-    let mut table = Table::new();
+    let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)

@@ -44,6 +44,17 @@ pub fn age(secs: f64) -> String {
     }
 }
 
+/// A table fitted to the terminal; unconstrained when the terminal reports no usable width (a
+/// pseudo-terminal nobody sized, as under `expect` or some `docker exec -t`), where comfy-table
+/// would otherwise squeeze every column to one character.
+pub fn table() -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    if table.width().is_some_and(|w| w < 20) {
+        table.force_no_tty();
+    }
+    table
+}
+
 /// An error that stops fixer, printed to stderr with its whole context chain.
 pub fn error(err: &anyhow::Error) {
     eprintln!(
