@@ -46,22 +46,27 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Output> {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // A daemon the program started may keep the pipes open forever (e.g. `systemctl` starting
+    // something that inherits stdout): take what arrived, never wait on it.
+    let grace = Duration::from_secs(2);
     Ok(Output {
         code: status.and_then(|s| s.code()),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: out.recv_timeout(grace).unwrap_or_default(),
+        stderr: err.recv_timeout(grace).unwrap_or_default(),
         timed_out,
     })
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(mut p) = pipe {
             let _ = p.read_to_end(&mut buf);
         }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
 }
 
 /// Finds a program on PATH, then in the sbin directories a non-login root shell may lack.
@@ -87,6 +92,22 @@ mod tests {
         assert_eq!(out.code, Some(3));
         assert_eq!(out.stdout.trim(), "hi");
         assert_eq!(out.stderr.trim(), "err");
+    }
+
+    #[test]
+    fn a_daemon_holding_the_pipe_open_does_not_hang_the_caller() {
+        let t = std::time::Instant::now();
+        let out = run(
+            // The stray sleep ends by itself; it only has to outlive the 2 s grace.
+            Command::new("sh").args(["-c", "echo started; sleep 6 & exit 0"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.code, Some(0));
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "waited for the daemon"
+        );
     }
 
     #[test]
