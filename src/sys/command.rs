@@ -48,11 +48,12 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Output> {
     };
     // A daemon the program started may keep the pipes open forever (e.g. `systemctl` starting
     // something that inherits stdout): take what arrived, never wait on it.
-    let grace = Duration::from_secs(2);
+    let until = Instant::now() + Duration::from_secs(2);
+    let left = || until.saturating_duration_since(Instant::now());
     Ok(Output {
         code: status.and_then(|s| s.code()),
-        stdout: out.recv_timeout(grace).unwrap_or_default(),
-        stderr: err.recv_timeout(grace).unwrap_or_default(),
+        stdout: out.recv_timeout(left()).unwrap_or_default(),
+        stderr: err.recv_timeout(left()).unwrap_or_default(),
         timed_out,
     })
 }
