@@ -184,10 +184,7 @@ fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
     } else {
         let mut human = Human::new(Style::detect(color, false));
         human.header("verify", &target);
-        chain::Progress::done(&mut human, &step);
-        println!();
-        report::fix::verification_table(&step);
-        human.verdict_line(code == ExitCode::Healthy, &step);
+        human.verification(&step, code == ExitCode::Healthy);
     }
     code
 }

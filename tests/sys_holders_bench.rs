@@ -2,6 +2,8 @@
 //! ~20 fds each, as in the design's measurements. Ignored by default (it forks 2 000 processes);
 //! run with `cargo test --release --test sys_holders_bench -- --ignored --nocapture`.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod sys_support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

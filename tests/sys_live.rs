@@ -1,6 +1,8 @@
 //! sys against real processes this test starts: listeners, pre-fork sharers, a prompt stuck
 //! on stdin, a stopped process, an accept queue nobody drains.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod sys_support;
 
 use std::net::{IpAddr, Ipv4Addr, TcpStream};

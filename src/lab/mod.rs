@@ -295,8 +295,13 @@ impl Drop for Lab {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.down()));
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("fixer lab: tearing down {}: {e:#}", self.dir.display()),
-            Err(_) => eprintln!("fixer lab: tearing down {} panicked", self.dir.display()),
+            Ok(Err(e)) => crate::report::error(
+                &e.context(format!("tearing down the lab in {}", self.dir.display())),
+            ),
+            Err(_) => crate::report::error(&anyhow::anyhow!(
+                "tearing down the lab in {} panicked",
+                self.dir.display()
+            )),
         }
     }
 }

@@ -74,8 +74,16 @@ impl Human {
         }
     }
 
+    /// `fixer verify`: the recurl step, the URL table, and a one-line verdict.
+    pub fn verification(&mut self, step: &StepResult, healthy: bool) {
+        self.print_step(step);
+        println!();
+        super::fix::verification_table(step);
+        self.verdict_line(healthy, step);
+    }
+
     /// The last line of `verify`.
-    pub fn verdict_line(&self, healthy: bool, step: &StepResult) {
+    fn verdict_line(&self, healthy: bool, step: &StepResult) {
         if healthy {
             println!(
                 "{} {}",

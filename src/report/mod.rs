@@ -1,6 +1,8 @@
 //! Everything fixer prints goes through here: the human report (colour and spinners only on a
 //! terminal), the JSON document, and error messages.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod fix;
 pub mod human;
 pub mod json;

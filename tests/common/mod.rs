@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: the real binary, labs in temp dirs, polling with a
 //! deadline, and a tiny HTTP GET over std's TcpStream (so tests do not depend on fixer's own
 //! probe code). Each test binary uses a subset, hence the `dead_code` allowance.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::print_stderr)]
 
 use std::fs;
 use std::io::{self, Read, Write};
