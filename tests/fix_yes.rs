@@ -159,6 +159,7 @@ fn fix_json_lists_each_action_and_whether_it_was_verified() {
             "evidence",
             "plan",
             "result",
+            "started_at",
             "target"
         ]
     );
