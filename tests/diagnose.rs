@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixer, lab};
+use common::{fixer, lab, step};
 use fixer::lab::{Fault, Lab};
 use serde_json::Value;
 
@@ -28,15 +28,6 @@ fn diagnose_json(lab: &Lab) -> Run {
         code: out.status.code().unwrap_or(-1),
         doc,
     }
-}
-
-fn step<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
 }
 
 fn verdicts(doc: &Value) -> Vec<(String, String)> {

@@ -6,7 +6,7 @@ mod sys_support;
 
 use std::os::unix::process::CommandExt;
 
-use common::fixer;
+use common::{fixer, step};
 use serde_json::Value;
 use sys_support::{marker, Spawned};
 
@@ -44,15 +44,6 @@ fn diagnose(args: &[&str], as_nobody: bool) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
-}
-
-fn step<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
 }
 
 #[test]

@@ -10,6 +10,8 @@ pub mod command;
 mod fault;
 mod net;
 mod nginx_conf;
+
+pub use nginx_conf::make_cert;
 mod playbook;
 mod procfs;
 mod spawn;

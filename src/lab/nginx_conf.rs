@@ -88,9 +88,14 @@ pub fn render(p: &ConfParams) -> String {
     c
 }
 
-/// A self-signed certificate for `localhost` / 127.0.0.1 that rustls accepts as an end entity
-/// (CA:FALSE; a plain `openssl req -x509` certificate is marked CA:TRUE and rejected).
+/// The lab's certificate: `localhost` and 127.0.0.1.
 pub fn write_cert(openssl: &Path, dir: &Path) -> Result<()> {
+    make_cert(openssl, dir, "localhost", "DNS:localhost,IP:127.0.0.1")
+}
+
+/// A self-signed certificate (`DIR/cert.pem`, `DIR/key.pem`) that rustls accepts as an end
+/// entity (CA:FALSE; a plain `openssl req -x509` certificate is marked CA:TRUE and rejected).
+pub fn make_cert(openssl: &Path, dir: &Path, cn: &str, san: &str) -> Result<()> {
     let out = Command::new(openssl)
         .args([
             "req",
@@ -100,9 +105,9 @@ pub fn write_cert(openssl: &Path, dir: &Path) -> Result<()> {
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "30", "-subj", "/CN=localhost"])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", &format!("subjectAltName={san}")])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
         .arg("-out")

@@ -192,3 +192,13 @@ pub fn down_and_check(lab: &mut Lab) {
         assert!(port_free(port), "port {port} still taken after down");
     }
 }
+
+/// The step named `name` in a `--json` document.
+pub fn step<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["steps"]
+        .as_array()
+        .expect("steps is an array")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
+}

@@ -204,27 +204,13 @@ impl TlsServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-            ])
-            .args(["-nodes", "-days", "2", "-subj", "/CN=fixer.test"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .args(["-addext", "subjectAltName=DNS:fixer.test"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl must be installed");
-        assert!(made.success(), "openssl req failed");
+        fixer::lab::make_cert(
+            std::path::Path::new("openssl"),
+            dir.path(),
+            "fixer.test",
+            "DNS:fixer.test",
+        )
+        .expect("openssl makes the test certificate");
         let port = closed_port().port();
         let mut child = Command::new("openssl")
             .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-www"])
