@@ -5,7 +5,6 @@
 use rustix::process::Signal;
 use serde_json::json;
 
-use super::resume_holder::via;
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::check::port_holder::HolderView;
 use crate::consent::Decision;
@@ -184,7 +183,7 @@ fn signal_all(handles: &[Handle], sig: Signal, out: &mut Applied, ctx: &mut Ctx<
                 "{} → PID {}{}",
                 crate::sys::signal::signal_name(sig),
                 h.id.pid,
-                via(h)
+                h.via_note()
             ),
         );
         if sig == Signal::TERM {

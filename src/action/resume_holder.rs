@@ -59,7 +59,10 @@ pub fn apply(procs: &[Identity], ctx: &mut Ctx<'_>) -> Applied {
             }
         };
         match handle.signal(Signal::CONT) {
-            Ok(()) => out.note(ctx, format!("SIGCONT → PID {}{}", id.pid, via(&handle))),
+            Ok(()) => out.note(
+                ctx,
+                format!("SIGCONT → PID {}{}", id.pid, handle.via_note()),
+            ),
             Err(e) => {
                 out.note(ctx, format!("SIGCONT → PID {} failed: {e}", id.pid));
                 return out.end(Outcome::Failed);
@@ -67,12 +70,4 @@ pub fn apply(procs: &[Identity], ctx: &mut Ctx<'_>) -> Applied {
         }
     }
     out
-}
-
-pub fn via(h: &Handle) -> &'static str {
-    if h.uses_pidfd() {
-        " (via pidfd)"
-    } else {
-        ""
-    }
 }

@@ -87,6 +87,15 @@ impl Handle {
         self.pidfd.is_some()
     }
 
+    /// " (via pidfd)" for evidence lines, so the operator sees a reused PID could not be hit.
+    pub fn via_note(&self) -> &'static str {
+        if self.uses_pidfd() {
+            " (via pidfd)"
+        } else {
+            ""
+        }
+    }
+
     pub fn signal(&self, sig: Signal) -> std::io::Result<()> {
         match &self.pidfd {
             Some(fd) => pidfd_send_signal(fd, sig).map_err(Into::into),
