@@ -173,6 +173,43 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
     assert!(end["evidence"].to_string().contains("SIGKILL"), "{end}");
 }
 
+/// Declining the SIGKILL leaves the holder running, starts nothing, and exits 4.
+#[test]
+fn declining_sigkill_leaves_the_stubborn_holder_alone() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let port = lab.backend_port;
+    let run = Run::new();
+    let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
+    let id = identity(stubborn.pid()).unwrap();
+    let mut cmd = run.fixer("fix");
+    cmd.args(["--backend", &format!("127.0.0.1:{port}")])
+        .args(["--match", r"stubborn-holder\.py"])
+        .args(["--restart-cmd", "true"])
+        .args(["--nginx-port", &lab.http_port.to_string()])
+        .args(["--health", &format!("http://127.0.0.1:{port}/api/health")])
+        .args(["--timeout", "1", "--grace", "0.5", "--audit-log"])
+        .arg(&run.audit);
+    let mut t = Pty::spawn(&cmd);
+    t.expect(&format!("(SIGTERM to PID {})?", id.0));
+    t.key("y");
+    t.expect(&format!(
+        "PID {} ignored SIGTERM. Send SIGKILL? [y/N]",
+        id.0
+    ));
+    t.key("n");
+    t.expect("SIGKILL declined; the holder is still running");
+    let (rest, code) = t.finish();
+    assert_eq!(code, 4, "{rest}");
+    assert!(!rest.contains("Start the backend"), "{rest}");
+    assert_eq!(
+        identity(id.0),
+        Some(id),
+        "the holder must still be the same process"
+    );
+    let end = &audit_of(&run.audit(), "kill-holder", "end")[0].clone();
+    assert_eq!(end["result"], "declined");
+}
+
 /// Between the plan and the answer the planned holder exits and another program takes the
 /// port: fixer must notice, signal nothing, and leave the newcomer alone.
 #[test]
