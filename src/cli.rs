@@ -65,6 +65,11 @@ pub struct TargetArgs {
     #[arg(long = "expected-ip", value_name = "IP")]
     pub expected_ips: Vec<String>,
 
+    /// Also ask this DNS server (IP or IP:port) what the domains resolve to: what users see,
+    /// where this host's resolver may answer from /etc/hosts.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
     /// Backend address nginx should reach: host:port or unix:/path.
     #[arg(long, value_name = "ADDR")]
     pub backend: Option<String>,

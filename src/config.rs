@@ -32,6 +32,7 @@ fn empty_target() -> Target {
         source: "command-line flags".to_string(),
         domains: Vec::new(),
         expected_ips: Vec::new(),
+        dns_server: None,
         nginx: crate::target::NginxSpec {
             ports: validate::DEFAULT_NGINX_PORTS.to_vec(),
             ..Default::default()
@@ -64,6 +65,12 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
                     .map_err(|_| flag_error("--expected-ip", format!("{s:?} is not an IP address")))
             })
             .collect::<Result<_, _>>()?;
+    }
+    if let Some(server) = &args.dns_server {
+        t.dns_server = Some(
+            crate::sys::dns_query::parse_server(server)
+                .map_err(|m| flag_error("--dns-server", m))?,
+        );
     }
     if !args.nginx_ports.is_empty() {
         t.nginx.ports = args.nginx_ports.clone();

@@ -17,6 +17,8 @@ pub struct Target {
     pub source: String,
     pub domains: Vec<String>,
     pub expected_ips: Vec<IpAddr>,
+    /// A DNS server to ask directly (what users see), besides this host's resolver.
+    pub dns_server: Option<SocketAddr>,
     pub nginx: NginxSpec,
     pub backend: Option<BackendSpec>,
     pub verify: Vec<VerifySpec>,

@@ -12,6 +12,7 @@ fn target(domains: &[&str], expected: &[&str]) -> Target {
         source: "test".into(),
         domains: domains.iter().map(|d| d.to_string()).collect(),
         expected_ips: expected.iter().map(|ip| ip.parse().unwrap()).collect(),
+        dns_server: None,
         nginx: NginxSpec::default(),
         backend: None,
         verify: vec![],

@@ -19,6 +19,7 @@ fn target(backend: Option<SocketAddr>, verify: Vec<VerifySpec>) -> Target {
         source: "test".into(),
         domains: vec![],
         expected_ips: vec![],
+        dns_server: None,
         nginx: NginxSpec::default(),
         backend: backend.map(|a| BackendSpec {
             address: BackendAddr::Tcp(a),

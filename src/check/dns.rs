@@ -9,14 +9,17 @@ use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::http::{self, Probe};
-use crate::sys::{ifaddr, resolve};
+use crate::sys::{dns_query, ifaddr, resolve};
 use crate::target::Target;
 
 /// What one domain resolved to and, when that is another machine, what answered there.
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainResult {
     pub domain: String,
+    /// What users get: the DNS server's answer when one is given, else this host's resolver's.
     pub ips: Vec<IpAddr>,
+    /// This host's resolver (getaddrinfo, /etc/hosts included), when a DNS server was asked too.
+    pub system_ips: Option<Vec<IpAddr>>,
     /// The addresses compared with: `expected_ips`, or this host's own addresses.
     pub expected: Vec<IpAddr>,
     pub on_this_host: bool,
@@ -56,6 +59,11 @@ pub fn run(target: &Target) -> StepResult {
         rec.see(format!("expected_ips: {}", list(&expected)));
     } else {
         rec.see(format!("this host's addresses: {}", list(&local)));
+    }
+    if let Some(server) = target.dns_server {
+        rec.see(format!(
+            "asking DNS server {server} (what users see) and this host's resolver"
+        ));
     }
     let behind_nat = !local.iter().any(ifaddr::is_public);
     // Only a mismatch that is a real failure is worth probing for "what answered there".
@@ -102,9 +110,25 @@ fn check_all(target: &Target, expected: &[IpAddr], probe_foreign: bool) -> Vec<D
 
 fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool) -> DomainResult {
     let started = Instant::now();
-    let ips = match resolve::resolve(domain, target.timeout) {
-        Ok(ips) => ips,
-        Err(e) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
+    let system = resolve::resolve(domain, target.timeout);
+    let (ips, system_ips) = match (target.dns_server, system) {
+        (None, Ok(ips)) => (ips, None),
+        (None, Err(e)) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
+        (Some(server), system) => match dns_query::query(server, domain, target.timeout) {
+            Ok(ips) if ips.is_empty() => {
+                let e = format!("DNS server {server} has no A/AAAA record for it");
+                return failed(domain, expected, e, started.elapsed().as_millis() as u64);
+            }
+            Ok(ips) => (ips, Some(system.unwrap_or_default())),
+            Err(e) => {
+                return failed(
+                    domain,
+                    expected,
+                    format!("DNS server {e}"),
+                    started.elapsed().as_millis() as u64,
+                )
+            }
+        },
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let foreign = ips.iter().find(|ip| !expected.contains(ip)).copied();
@@ -115,6 +139,7 @@ fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool)
         domain: domain.to_string(),
         on_this_host: foreign.is_none(),
         ips,
+        system_ips,
         expected: expected.to_vec(),
         error: None,
         answered,
@@ -126,6 +151,7 @@ fn failed(domain: &str, expected: &[IpAddr], error: String, elapsed_ms: u64) -> 
     DomainResult {
         domain: domain.to_string(),
         ips: Vec::new(),
+        system_ips: None,
         expected: expected.to_vec(),
         on_this_host: false,
         error: Some(error),
@@ -165,11 +191,37 @@ fn see_domain(rec: &mut Recorder, r: &DomainResult, by_expected: bool) {
             clean(e),
             r.elapsed_ms
         )),
-        None => rec.see(format!(
-            "getaddrinfo({domain}) → {} ({} ms)",
-            list(&r.ips),
-            r.elapsed_ms
-        )),
+        None => match &r.system_ips {
+            None => rec.see(format!(
+                "getaddrinfo({domain}) → {} ({} ms)",
+                list(&r.ips),
+                r.elapsed_ms
+            )),
+            Some(system) => {
+                rec.see(format!(
+                    "DNS server: {domain} → {} ({} ms)",
+                    list(&r.ips),
+                    r.elapsed_ms
+                ));
+                let mut sys_sorted = system.clone();
+                let mut dns_sorted = r.ips.clone();
+                sys_sorted.sort();
+                dns_sorted.sort();
+                let note = if sys_sorted == dns_sorted {
+                    "the same answer"
+                } else {
+                    "DIFFERENT: this host sees another answer than users (an /etc/hosts entry?)"
+                };
+                let seen = if system.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    list(system)
+                };
+                rec.see(format!(
+                    "getaddrinfo({domain}) on this host → {seen}: {note}"
+                ));
+            }
+        },
     }
     let foreign = foreign(r);
     if r.error.is_none() && !foreign.is_empty() {
@@ -281,8 +333,15 @@ fn points_elsewhere(r: &DomainResult, by_expected: bool) -> String {
         Some(a) => format!("; {}", answered_line(a)),
         None => String::new(),
     };
+    let hidden = match &r.system_ips {
+        Some(system) if !system.is_empty() && system.iter().all(|ip| r.expected.contains(ip)) => format!(
+            " (this host's own resolver says {}, probably from /etc/hosts, which hides the problem here)",
+            list(system)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{} resolves to {}, {not}, so clients reach another machine{there}",
+        "{} resolves to {}, {not}, so clients reach another machine{hidden}{there}",
         clean(&r.domain),
         list(&foreign(r))
     )
@@ -335,6 +394,7 @@ mod tests {
         DomainResult {
             domain: "example.com".into(),
             ips: vec!["47.84.111.158".parse().unwrap()],
+            system_ips: None,
             expected: vec!["127.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()],
             on_this_host: false,
             error: None,
@@ -386,5 +446,16 @@ mod tests {
             "; http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu))"
         ), "{}", f.cause);
         assert!(f.action.unwrap().contains("(203.0.113.10)"));
+    }
+
+    #[test]
+    fn an_etc_hosts_answer_that_hides_the_problem_is_named() {
+        let mut r = foreign_result();
+        r.system_ips = Some(vec!["127.0.0.1".parse().unwrap()]);
+        let cause = points_elsewhere(&r, true);
+        assert!(
+            cause.contains("this host's own resolver says 127.0.0.1, probably from /etc/hosts"),
+            "{cause}"
+        );
     }
 }

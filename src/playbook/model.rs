@@ -29,6 +29,8 @@ pub struct RawSite {
     pub domains: Vec<String>,
     #[serde(default)]
     pub expected_ips: Vec<Spanned<String>>,
+    /// Ask this DNS server (IP or IP:port) too: what users see, unlike /etc/hosts.
+    pub dns_server: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -125,6 +125,15 @@ impl Validator<'_> {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let dns_server = raw
+            .site
+            .dns_server
+            .as_ref()
+            .map(|s| {
+                crate::sys::dns_query::parse_server(s.get_ref())
+                    .map_err(|m| self.invalid(s, "site.dns_server", m))
+            })
+            .transpose()?;
         let timeout = match raw.timeout {
             Some(t) if !(t > 0.0 && t <= 300.0) => {
                 return Err(self.invalid_key("timeout", "must be between 0 and 300 seconds"))
@@ -144,6 +153,7 @@ impl Validator<'_> {
             source: self.source_name.to_string(),
             domains: raw.site.domains,
             expected_ips,
+            dns_server,
             nginx: NginxSpec {
                 ports: raw
                     .nginx

@@ -4,6 +4,7 @@
 
 pub mod bound;
 pub mod command;
+pub mod dns_query;
 pub mod holders;
 pub mod http;
 pub mod ifaddr;

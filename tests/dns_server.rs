@@ -1,0 +1,126 @@
+//! `--dns-server`: ask a DNS server directly (what users see), next to this host's resolver.
+//! A real dnsmasq on a loopback port serves the test names; every answer is a loopback address.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{deadline, fixer, step, wait_until};
+use serde_json::Value;
+
+struct Dnsmasq {
+    child: Child,
+    port: u16,
+}
+
+impl Dnsmasq {
+    fn start() -> Dnsmasq {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let binary = if std::path::Path::new("/usr/sbin/dnsmasq").exists() {
+            "/usr/sbin/dnsmasq"
+        } else {
+            "dnsmasq"
+        };
+        let child = Command::new(binary)
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+            ])
+            .args(["--listen-address=127.0.0.1", "--bind-interfaces"])
+            .arg(format!("--port={port}"))
+            .arg("--address=/here.fixer.test/127.0.0.1")
+            .arg("--address=/elsewhere.fixer.test/127.0.0.3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq is installed (apt-get install dnsmasq)");
+        let dns = Dnsmasq { child, port };
+        let server = format!("127.0.0.1:{port}").parse().unwrap();
+        let ready = wait_until(deadline(10.0), || {
+            fixer::sys::dns_query::query(server, "here.fixer.test", Duration::from_millis(200))
+                .is_ok()
+        });
+        assert!(ready, "dnsmasq did not answer");
+        dns
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dns_step(dns: &Dnsmasq, domain: &str) -> Value {
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "1", "--nginx-port", "9"])
+        .args(["--domain", domain, "--expected-ip", "127.0.0.1"])
+        .arg(format!("--dns-server=127.0.0.1:{}", dns.port))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    step(&doc, "dns").clone()
+}
+
+#[test]
+fn the_dns_servers_answer_is_what_counts() {
+    let dns = Dnsmasq::start();
+    let ok = dns_step(&dns, "here.fixer.test");
+    assert_eq!(ok["verdict"], "ok", "{ok:#}");
+    let evidence = ok["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("asking DNS server 127.0.0.1:{}", dns.port)),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("DNS server: here.fixer.test → 127.0.0.1"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("DIFFERENT"),
+        "this host's resolver does not know the name: {evidence}"
+    );
+
+    let bad = dns_step(&dns, "elsewhere.fixer.test");
+    assert_eq!(bad["verdict"], "fail", "{bad:#}");
+    assert_eq!(bad["finding"]["code"], "dns-points-elsewhere");
+    assert!(
+        bad["finding"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.3"),
+        "{bad:#}"
+    );
+}
+
+#[test]
+fn a_name_the_server_does_not_know_is_unresolved() {
+    let dns = Dnsmasq::start();
+    let s = dns_step(&dns, "nowhere.invalid");
+    assert_eq!(s["finding"]["code"], "dns-unresolved", "{s:#}");
+}
+
+#[test]
+fn a_bad_dns_server_flag_is_a_usage_error() {
+    let out = fixer()
+        .args([
+            "diagnose",
+            "--domain",
+            "x",
+            "--dns-server",
+            "resolver.example",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--dns-server"));
+}
