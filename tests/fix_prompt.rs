@@ -7,7 +7,7 @@ mod fix_support;
 
 use common::{deadline, gone, identity, lab, proc_state, status, wait_until};
 use fix_support::{audit_of, cmdline, lab_backends, listeners, silent_listener, Pty, Run};
-use fixer::lab::{Fault, Role};
+use fixer::lab::{Fault, Lab, Role};
 use rustix::process::Signal;
 
 #[test]
@@ -116,16 +116,10 @@ fn stuck_holder_answered_no_is_left_alone() {
     );
 }
 
-/// A holder that ignores SIGTERM, run with flags only (no playbook) against the lab's nginx:
-/// SIGTERM, the grace period, a second prompt, SIGKILL.
-#[test]
-fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes() {
-    let (_dir, lab) = lab(Fault::BackendDown);
+/// `fixer fix` with flags only (no playbook) for a stubborn holder on the lab's backend port,
+/// checked through the lab's nginx.
+fn stubborn_fix(run: &Run, lab: &Lab) -> std::process::Command {
     let port = lab.backend_port;
-    let run = Run::new();
-    let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
-    let id = identity(stubborn.pid()).unwrap();
-
     let mut cmd = run.fixer("fix");
     cmd.args(["--backend", &format!("127.0.0.1:{port}")])
         .args(["--match", r"stubborn-holder\.py"])
@@ -144,6 +138,20 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
         .args(["--expect", "200", "--timeout", "1", "--wait", "20"])
         .args(["--grace", "0.5", "--audit-log"])
         .arg(&run.audit);
+    cmd
+}
+
+/// A holder that ignores SIGTERM, run with flags only (no playbook) against the lab's nginx:
+/// SIGTERM, the grace period, a second prompt, SIGKILL.
+#[test]
+fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let port = lab.backend_port;
+    let run = Run::new();
+    let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
+    let id = identity(stubborn.pid()).unwrap();
+
+    let cmd = stubborn_fix(&run, &lab);
     let mut t = Pty::spawn(&cmd);
     t.expect("fixer fix — playbook command-line");
     t.expect(&format!(
@@ -181,14 +189,7 @@ fn declining_sigkill_leaves_the_stubborn_holder_alone() {
     let run = Run::new();
     let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
     let id = identity(stubborn.pid()).unwrap();
-    let mut cmd = run.fixer("fix");
-    cmd.args(["--backend", &format!("127.0.0.1:{port}")])
-        .args(["--match", r"stubborn-holder\.py"])
-        .args(["--restart-cmd", "true"])
-        .args(["--nginx-port", &lab.http_port.to_string()])
-        .args(["--health", &format!("http://127.0.0.1:{port}/api/health")])
-        .args(["--timeout", "1", "--grace", "0.5", "--audit-log"])
-        .arg(&run.audit);
+    let cmd = stubborn_fix(&run, &lab);
     let mut t = Pty::spawn(&cmd);
     t.expect(&format!("(SIGTERM to PID {})?", id.0));
     t.key("y");
