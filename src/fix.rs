@@ -14,8 +14,9 @@ use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
 
-/// Rounds of diagnose → act → verify. Two covers a second fault uncovered by the first fix
-/// (nginx down *and* backend down); more would be a loop.
+/// Rounds of diagnose → act → verify. Three covers a resumed holder that still does not answer
+/// (then kill and restart) and a second fault uncovered by a fix (nginx down *and* backend
+/// down); more would be a loop.
 const MAX_ROUNDS: usize = 3;
 
 pub struct Options {
