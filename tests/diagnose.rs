@@ -324,3 +324,30 @@ fn report_file_is_a_markdown_incident_report_without_secrets() {
         "the basic-auth password leaked into the report"
     );
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let (_dir, lab) = lab(Fault::None);
+    let run = |extra: &[&str], no_color: bool| {
+        let mut cmd = fixer();
+        cmd.args(["diagnose", "--timeout", "1", "-p"])
+            .arg(&lab.playbook)
+            .args(extra);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    };
+    assert!(
+        run(&["--color", "always"], false).contains("\x1b["),
+        "--color always colours"
+    );
+    assert!(!run(&[], false).contains('\x1b'), "no terminal, no colour");
+    assert!(!run(&["--color", "never"], false).contains('\x1b'));
+    assert!(
+        !run(&["--json", "--color", "always"], false).contains('\x1b'),
+        "JSON is never coloured"
+    );
+}

@@ -188,11 +188,12 @@ fn describe_process(
         " (shares the socket)".into()
     };
     rec.see(format!(
-        "PID {}{role}: user {}, state {} ({}), up {}, command line: {}",
+        "PID {}{role}: user {}, state {} ({}), started {} (up {}), command line: {}",
         p.pid,
         p.user,
         p.state,
         state_word(p.state),
+        crate::report::clock_time(p.started_unix),
         crate::report::age(p.age_secs()),
         p.cmdline_str()
     ));
