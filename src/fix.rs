@@ -90,6 +90,9 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         };
         let (verification, healthy, died) = verify_poll(target, wait, &mut started, out);
         if healthy {
+            if actions.iter().any(started_without_supervisor) {
+                out.message(UNSUPERVISED);
+            }
             out.verified(&verification, true);
             return finish(actions, Some(verification), true, ExitCode::Healthy);
         }
@@ -105,6 +108,17 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         out.message("Still unhealthy: walking the chain again.");
     }
     unreachable!("the loop returns on its last round")
+}
+
+/// Said after a backend was started by its command: the outage can come back, as it did in the
+/// Flask incident, until something restarts the backend when it dies.
+const UNSUPERVISED: &str = "Note: the backend was started by fixer, not by a supervisor: if it dies again, nothing restarts it. \
+    Run it under systemd with Restart=always and put `fixer verify` in cron (docs/fix.md shows a unit).";
+
+fn started_without_supervisor(r: &Record) -> bool {
+    r.code == action::ActionCode::RestartBackend
+        && r.result == Outcome::Done
+        && r.target.get("command").is_some()
 }
 
 fn run_one(

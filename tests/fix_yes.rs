@@ -98,6 +98,12 @@ fn dead_backend_is_started_from_the_playbook_command() {
         "{}",
         out.all()
     );
+    assert!(
+        out.stdout
+            .contains("Note: the backend was started by fixer, not by a supervisor"),
+        "a command-started backend is unsupervised, and the operator is told: {}",
+        out.all()
+    );
     let now = lab_backends(&lab);
     assert_eq!(now.len(), 1, "{now:?}");
     assert!(
