@@ -16,12 +16,18 @@ struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// dnsmasq binds UDP and TCP on its port, so the port must be free for both; another test
+    /// may take it in between, so a dnsmasq that exits at once is retried on a fresh port.
     fn start() -> Dnsmasq {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        for _ in 0..5 {
+            if let Some(dns) = Self::try_start(free_udp_and_tcp_port()) {
+                return dns;
+            }
+        }
+        panic!("dnsmasq did not start on any of 5 ports");
+    }
+
+    fn try_start(port: u16) -> Option<Dnsmasq> {
         let binary = if std::path::Path::new("/usr/sbin/dnsmasq").exists() {
             "/usr/sbin/dnsmasq"
         } else {
@@ -34,7 +40,11 @@ impl Dnsmasq {
                 "--no-resolv",
                 "--no-hosts",
             ])
-            .args(["--listen-address=127.0.0.1", "--bind-interfaces"])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--pid-file",
+            ])
             .arg(format!("--port={port}"))
             .arg("--address=/here.fixer.test/127.0.0.1")
             .arg("--address=/elsewhere.fixer.test/127.0.0.3")
@@ -42,15 +52,33 @@ impl Dnsmasq {
             .stderr(Stdio::null())
             .spawn()
             .expect("dnsmasq is installed (apt-get install dnsmasq)");
-        let dns = Dnsmasq { child, port };
+        let mut dns = Dnsmasq { child, port };
         let server = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut exited = false;
         let ready = wait_until(deadline(10.0), || {
-            fixer::sys::dns_query::query(server, "here.fixer.test", Duration::from_millis(200))
+            exited = matches!(dns.child.try_wait(), Ok(Some(_)));
+            exited
+                || fixer::sys::dns_query::query(
+                    server,
+                    "here.fixer.test",
+                    Duration::from_millis(200),
+                )
                 .is_ok()
         });
-        assert!(ready, "dnsmasq did not answer");
-        dns
+        assert!(ready, "dnsmasq neither answered nor exited");
+        (!exited).then_some(dns)
     }
+}
+
+fn free_udp_and_tcp_port() -> u16 {
+    for _ in 0..100 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP in 100 tries");
 }
 
 impl Drop for Dnsmasq {
