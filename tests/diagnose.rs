@@ -83,7 +83,9 @@ fn healthy_lab_passes_every_step() {
         .as_str()
         .unwrap()
         .contains("lab-backend.py"));
-    assert_eq!(holder["state"], "S");
+    // Sleeping in accept(), or running while it answers the probes of this very run.
+    let state = holder["state"].as_str().unwrap();
+    assert!(state == "S" || state == "R", "a healthy backend is S or R, not {state}");
     assert!(holder["unit"].is_null());
 }
 
