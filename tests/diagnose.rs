@@ -85,7 +85,10 @@ fn healthy_lab_passes_every_step() {
         .contains("lab-backend.py"));
     // Sleeping in accept(), or running while it answers the probes of this very run.
     let state = holder["state"].as_str().unwrap();
-    assert!(state == "S" || state == "R", "a healthy backend is S or R, not {state}");
+    assert!(
+        state == "S" || state == "R",
+        "a healthy backend is S or R, not {state}"
+    );
     assert!(holder["unit"].is_null());
 }
 
