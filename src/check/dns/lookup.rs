@@ -1,0 +1,141 @@
+//! Resolving one domain: this host's resolver, optionally a DNS server asked directly, and
+//! what answers at a foreign address.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::sys::http::{self, Probe};
+use crate::sys::{dns_query, resolve};
+use crate::target::Target;
+
+/// What one domain resolved to and, when that is another machine, what answered there.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainResult {
+    pub domain: String,
+    /// What users get: the DNS server's answer when one is given, else this host's resolver's.
+    pub ips: Vec<IpAddr>,
+    /// This host's resolver (getaddrinfo, /etc/hosts included), when a DNS server was asked too.
+    pub system_ips: Option<Vec<IpAddr>>,
+    /// The addresses compared with: `expected_ips`, or this host's own addresses.
+    pub expected: Vec<IpAddr>,
+    pub on_this_host: bool,
+    pub error: Option<String>,
+    pub answered: Option<Answered>,
+    #[serde(skip)]
+    pub(super) elapsed_ms: u64,
+}
+
+/// One `GET http://DOMAIN/` sent to the foreign address the domain resolves to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answered {
+    pub url: String,
+    pub ip: IpAddr,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub server: Option<String>,
+    pub error: Option<String>,
+}
+
+pub(super) fn check_all(
+    target: &Target,
+    expected: &[IpAddr],
+    probe_foreign: bool,
+) -> Vec<DomainResult> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = target
+            .domains
+            .iter()
+            .map(|d| s.spawn(move || check_domain(target, d, expected, probe_foreign)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(&target.domains)
+            .map(|(h, d)| {
+                h.join()
+                    .unwrap_or_else(|_| failed(d, expected, "the lookup thread panicked".into(), 0))
+            })
+            .collect()
+    })
+}
+
+fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool) -> DomainResult {
+    let started = Instant::now();
+    let system = resolve::resolve(domain, target.timeout);
+    let (ips, system_ips) = match (target.dns_server, system) {
+        (None, Ok(ips)) => (ips, None),
+        (None, Err(e)) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
+        (Some(server), system) => match dns_query::query(server, domain, target.timeout) {
+            Ok(ips) if ips.is_empty() => {
+                let e = format!("DNS server {server} has no A/AAAA record for it");
+                return failed(domain, expected, e, started.elapsed().as_millis() as u64);
+            }
+            Ok(ips) => (ips, Some(system.unwrap_or_default())),
+            Err(e) => {
+                return failed(
+                    domain,
+                    expected,
+                    format!("DNS server {e}"),
+                    started.elapsed().as_millis() as u64,
+                )
+            }
+        },
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let foreign = ips.iter().find(|ip| !expected.contains(ip)).copied();
+    let answered = foreign
+        .filter(|_| probe)
+        .map(|ip| what_answered(domain, ip, target));
+    DomainResult {
+        domain: domain.to_string(),
+        on_this_host: foreign.is_none(),
+        ips,
+        system_ips,
+        expected: expected.to_vec(),
+        error: None,
+        answered,
+        elapsed_ms,
+    }
+}
+
+pub(super) fn failed(
+    domain: &str,
+    expected: &[IpAddr],
+    error: String,
+    elapsed_ms: u64,
+) -> DomainResult {
+    DomainResult {
+        domain: domain.to_string(),
+        ips: Vec::new(),
+        system_ips: None,
+        expected: expected.to_vec(),
+        on_this_host: false,
+        error: Some(error),
+        answered: None,
+        elapsed_ms,
+    }
+}
+
+fn what_answered(domain: &str, ip: IpAddr, target: &Target) -> Answered {
+    let url = format!("http://{domain}/");
+    let probe = Probe {
+        url: url.clone(),
+        via: Some(ip.to_string()),
+        insecure: true,
+        basic_auth: None,
+        timeout: target.timeout,
+    };
+    let (status, reason, server, error) = match http::get(&probe) {
+        Ok(r) => (Some(r.status), Some(r.reason), r.server, None),
+        Err(f) => (None, None, None, Some(f.message)),
+    };
+    Answered {
+        url,
+        ip,
+        status,
+        reason,
+        server,
+        error,
+    }
+}

@@ -1,0 +1,81 @@
+//! The config reader against captured `nginx -T` dumps and hand-written edge cases.
+
+use super::*;
+
+const LAB: &str = include_str!("../../../tests/fixtures/nginx/lab-T.txt");
+const DEBIAN: &str = include_str!("../../../tests/fixtures/nginx/debian-default-T.txt");
+
+#[test]
+fn reads_upstream_blocks_with_file_and_line() {
+    let tree = parse_dump(LAB);
+    let servers = servers(&tree);
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].listen_ports, vec![18080, 18443]);
+    assert_eq!(servers[0].names, vec!["localhost"]);
+    let (loc, pass) = &servers[0].proxies[0];
+    assert_eq!(loc, "/api/health");
+    let eps = endpoints(&tree, pass);
+    assert_eq!(
+        eps[0].0,
+        Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: 18000
+        }
+    );
+    assert!(eps[0].1.ends_with("nginx.conf:14"), "{}", eps[0].1);
+    assert!(pass.at().ends_with("nginx.conf:25"), "{}", pass.at());
+}
+
+#[test]
+fn reads_debian_default_dump() {
+    let tree = parse_dump(DEBIAN);
+    let servers = servers(&tree);
+    assert!(servers.iter().any(|s| s.listen_ports.contains(&80)));
+    assert!(servers.iter().all(|s| s.proxies.is_empty()));
+    assert!(find_all(&tree, "types").len() == 1);
+}
+
+#[test]
+fn proxy_targets_of_every_shape() {
+    let conf = "server { listen 80; location / { proxy_pass http://localhost:8000/; }\n\
+                location /s { proxy_pass http://unix:/run/app.sock:/; }\n\
+                location /v { proxy_pass http://$backend; }\n\
+                location /6 { proxy_pass http://[::1]:8501; } }";
+    let tree = parse_file(conf, "t.conf", 1);
+    let s = &servers(&tree)[0];
+    let eps: Vec<_> = s
+        .proxies
+        .iter()
+        .map(|(_, p)| endpoints(&tree, p)[0].0.to_string())
+        .collect();
+    assert_eq!(
+        eps,
+        [
+            "localhost:8000",
+            "unix:/run/app.sock",
+            "http://$backend (variable)",
+            "[::1]:8501"
+        ]
+    );
+}
+
+#[test]
+fn listen_ports() {
+    assert_eq!(listen_port("80"), Some(80));
+    assert_eq!(listen_port("127.0.0.1:8080"), Some(8080));
+    assert_eq!(listen_port("[::]:443"), Some(443));
+    assert_eq!(listen_port("unix:/x"), None);
+    assert_eq!(listen_port("localhost"), Some(80));
+}
+
+#[test]
+fn comments_and_quotes() {
+    let tree = parse_file(
+        "# x { \nlog_format main '$a ; {';\nserver_name \"a b\"; # c\n",
+        "f",
+        1,
+    );
+    assert_eq!(tree.len(), 2);
+    assert_eq!(tree[0].args, vec!["main", "$a ; {"]);
+    assert_eq!(tree[1].line, 3);
+}
