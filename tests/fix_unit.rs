@@ -83,3 +83,67 @@ fn fix_via_fake_systemctl_on_path() {
     assert_eq!(end["target"]["unit"], "fake.service");
     assert_eq!(end["result"], "done");
 }
+
+/// The same thin stand-in, for a unit that hit systemd's start limit: `restart` fails and
+/// `show` says `Result=start-limit-hit` until `reset-failed` has run.
+const FAKE_SYSTEMCTL_LIMITED: &str = r#"#!/bin/sh
+echo "$*" >> "@CALLS@"
+case "$1" in
+  restart)
+    if [ ! -e "@RESET@" ]; then
+      echo "Job for fake.service failed because the start limit was hit." >&2; exit 1
+    fi
+    python3 "@LAB@/lab-backend.py" --port @PORT@ </dev/null >>"@LAB@/logs/fake-unit.log" 2>&1 & ;;
+  reset-failed) : > "@RESET@" ;;
+  is-active) echo active ;;
+  show)
+    if [ -e "@RESET@" ]; then r=success; else r=start-limit-hit; fi
+    printf 'NRestarts=5\nResult=%s\nExecMainStatus=1\n' "$r" ;;
+  *) echo "fake systemctl: $1 is not faked" >&2; exit 1 ;;
+esac
+"#;
+
+#[test]
+fn start_limit_hit_is_reset_then_restarted_via_fake_systemctl_on_path() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    let bin = run.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = run.path("systemctl-calls");
+    let script = FAKE_SYSTEMCTL_LIMITED
+        .replace("@CALLS@", &calls.display().to_string())
+        .replace("@RESET@", &run.path("reset-done").display().to_string())
+        .replace("@LAB@", &lab.dir.display().to_string())
+        .replace("@PORT@", &lab.backend_port.to_string());
+    run.script("bin/systemctl", &script);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let mut cmd = run.fix(&lab);
+    cmd.args(["--yes", "--restart-unit", "fake.service"])
+        .env("PATH", path);
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let called = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(
+        called.lines().collect::<Vec<_>>(),
+        [
+            "restart fake.service",
+            "show -p NRestarts,Result,ExecMainStatus fake.service",
+            "reset-failed fake.service",
+            "restart fake.service",
+            "is-active fake.service",
+        ]
+    );
+    assert!(out.stdout.contains("start limit was hit"), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("fake.service hit systemd's start limit (StartLimitBurst)"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+}
