@@ -185,11 +185,24 @@ fn record_master(rec: &mut Recorder, master: Option<&ProcessInfo>) {
     }
 }
 
+/// Without root, `nginx -t` fails on files only root may open (its error log, the pid file,
+/// certificate keys) even when the config is fine: that is a test fixer could not run, not an
+/// invalid config.
+pub fn needs_root(d: &Dump) -> bool {
+    !crate::state::is_root()
+        && d.messages
+            .iter()
+            .any(|m| m.contains("(13: Permission denied)"))
+}
+
 fn record_config_test(rec: &mut Recorder, view: &NginxView) {
     match (&view.invocation, &view.dump) {
         (None, _) => rec.see("nginx binary not found on PATH or in /usr/sbin: config not tested"),
         (Some(inv), None) => rec.see(format!("`{}` could not be run", inv.describe(&["-T"]))),
         (Some(_), Some(d)) => {
+            if needs_root(d) {
+                rec.see("the config test needs root here (permission denied on files nginx opens): not counted as an invalid config; run fixer as root");
+            }
             for m in &d.messages {
                 rec.see(format!("`{}`: {}", d.command, crate::sanitize::clean(m)));
             }
@@ -202,7 +215,7 @@ fn record_config_test(rec: &mut Recorder, view: &NginxView) {
 }
 
 fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView) -> StepResult {
-    let config_invalid = view.dump.as_ref().filter(|d| !d.ok);
+    let config_invalid = view.dump.as_ref().filter(|d| !d.ok && !needs_root(d));
     let test_error = config_invalid.map(|d| {
         d.messages
             .iter()
