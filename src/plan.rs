@@ -43,9 +43,19 @@ fn manual_reason(action: Option<&str>) -> String {
     )
 }
 
+/// The unit nginx runs under: the playbook's, or `nginx` when systemd is PID 1 — starting it by
+/// hand there would leave it outside its supervisor.
+fn nginx_unit(target: &Target) -> Option<String> {
+    target
+        .nginx
+        .unit
+        .clone()
+        .or_else(|| crate::sys::spawn::systemd_booted().then(|| "nginx".to_string()))
+}
+
 fn nginx_start(d: &Diagnosis, target: &Target) -> Decision {
     let inv = d.nginx.invocation.as_ref();
-    match action::nginx::plan_start(inv, target.nginx.unit.as_deref(), &target.nginx.ports) {
+    match action::nginx::plan_start(inv, nginx_unit(target).as_deref(), &target.nginx.ports) {
         Ok(p) => Decision::Act(vec![p]),
         Err(why) => Decision::Manual(why),
     }
@@ -55,7 +65,7 @@ fn nginx_reload(d: &Diagnosis, target: &Target) -> Decision {
     match (&d.nginx.invocation, &d.nginx.master) {
         (Some(inv), Some(m)) => Decision::Act(vec![action::nginx::plan_reload(
             inv,
-            target.nginx.unit.as_deref(),
+            nginx_unit(target).as_deref(),
             m.pid,
             &target.nginx.ports,
         )]),

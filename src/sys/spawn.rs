@@ -56,6 +56,11 @@ fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("opening log {}", path.display()))
 }
 
+/// Whether systemd is PID 1 (sd_booted): the directory exists only then.
+pub fn systemd_booted() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 /// The last `n` lines of a log file, for evidence when a backend dies.
 pub fn tail(path: &Path, n: usize) -> Vec<String> {
     let text = std::fs::read(path).unwrap_or_default();
