@@ -4,8 +4,8 @@ mod common;
 mod fix_support;
 
 use common::{lab, status};
-use fix_support::{lab_backends, output, Run};
-use fixer::lab::Fault;
+use fix_support::{lab_backends, output, Output, Run};
+use fixer::lab::{Fault, Lab};
 
 /// PID 1 on the test machines is not systemd, so the real `systemctl` cannot restart
 /// anything. This stand-in exists only for that reason and is deliberately thin: it records
@@ -22,15 +22,15 @@ case "$1" in
 esac
 "#;
 
-#[test]
-fn fix_via_fake_systemctl_on_path() {
-    let (_dir, lab) = lab(Fault::BackendDown);
-    let run = Run::new();
+/// Runs `fixer fix --yes --restart-unit fake.service` with `script` first on PATH as
+/// `systemctl`; returns the output and the calls the stand-in recorded.
+fn fix_with_fake_systemctl(run: &Run, lab: &Lab, script: &str) -> (Output, String) {
     let bin = run.path("bin");
     std::fs::create_dir(&bin).unwrap();
     let calls = run.path("systemctl-calls");
-    let script = FAKE_SYSTEMCTL
+    let script = script
         .replace("@CALLS@", &calls.display().to_string())
+        .replace("@RESET@", &run.path("reset-done").display().to_string())
         .replace("@LAB@", &lab.dir.display().to_string())
         .replace("@PORT@", &lab.backend_port.to_string());
     run.script("bin/systemctl", &script);
@@ -39,14 +39,21 @@ fn fix_via_fake_systemctl_on_path() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-
-    let mut cmd = run.fix(&lab);
+    let mut cmd = run.fix(lab);
     cmd.args(["--yes", "--restart-unit", "fake.service"])
         .env("PATH", path);
     let out = output(cmd);
+    let called = std::fs::read_to_string(&calls).unwrap_or_default();
+    (out, called)
+}
+
+#[test]
+fn fix_via_fake_systemctl_on_path() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    let (out, called) = fix_with_fake_systemctl(&run, &lab, FAKE_SYSTEMCTL);
     assert_eq!(out.code, 0, "{}", out.all());
 
-    let called = std::fs::read_to_string(&calls).unwrap();
     assert_eq!(
         called.lines().collect::<Vec<_>>(),
         [
@@ -107,27 +114,8 @@ esac
 fn start_limit_hit_is_reset_then_restarted_via_fake_systemctl_on_path() {
     let (_dir, lab) = lab(Fault::BackendDown);
     let run = Run::new();
-    let bin = run.path("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let calls = run.path("systemctl-calls");
-    let script = FAKE_SYSTEMCTL_LIMITED
-        .replace("@CALLS@", &calls.display().to_string())
-        .replace("@RESET@", &run.path("reset-done").display().to_string())
-        .replace("@LAB@", &lab.dir.display().to_string())
-        .replace("@PORT@", &lab.backend_port.to_string());
-    run.script("bin/systemctl", &script);
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-
-    let mut cmd = run.fix(&lab);
-    cmd.args(["--yes", "--restart-unit", "fake.service"])
-        .env("PATH", path);
-    let out = output(cmd);
+    let (out, called) = fix_with_fake_systemctl(&run, &lab, FAKE_SYSTEMCTL_LIMITED);
     assert_eq!(out.code, 0, "{}", out.all());
-    let called = std::fs::read_to_string(&calls).unwrap();
     assert_eq!(
         called.lines().collect::<Vec<_>>(),
         [
