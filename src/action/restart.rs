@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
-use crate::sys::{command, http, net, spawn};
+use crate::sys::{command, http, net, spawn, systemd};
 use crate::target::{BackendAddr, BackendSpec, RestartSpec};
 
 pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Plan, String> {
@@ -169,9 +169,14 @@ pub fn apply_unit(
     ctx: &mut Ctx<'_>,
 ) -> Applied {
     let mut out = Applied::new();
+    if systemd_restarted_it(unit, &mut out, ctx) {
+        return wait_healthy(address, health, out, ctx);
+    }
     if !restart_unit(unit, &mut out, ctx) {
         let result = show(unit, &mut out, ctx);
-        if result.as_deref() == Some("start-limit-hit") {
+        let limit = result.as_deref() == Some("start-limit-hit")
+            || systemd::journal(unit, 5).is_ok_and(|l| systemd::start_limit_in_journal(&l));
+        if limit {
             out.note(ctx, format!("{unit} hit systemd's start limit (StartLimitBurst): it must be reset before it can start"));
             match ctx.consent.ask(
                 &format!("Run `systemctl reset-failed {unit}` and try again?"),
@@ -196,6 +201,32 @@ pub fn apply_unit(
     }
     show(unit, &mut out, ctx);
     wait_healthy(address, health, out, ctx)
+}
+
+/// systemd is already bringing the unit back (Restart= after a crash, or a start in progress):
+/// a `systemctl restart` now would fight it. Waits for systemd's own restart and says whether
+/// the unit came up; if not, the caller restarts it as usual.
+fn systemd_restarted_it(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) -> bool {
+    const KEYS: [&str; 4] = ["ActiveState", "SubState", "NRestarts", "RestartUSec"];
+    match systemd::show(unit, &KEYS) {
+        Ok(p) if p.restarting() => out.note(
+            ctx,
+            format!(
+                "systemd is already restarting {unit} ({}): waiting for it instead of restarting it",
+                p.shown(&KEYS)
+            ),
+        ),
+        _ => return false,
+    }
+    poll_until(ctx.wait, || {
+        systemd::show(unit, &KEYS).is_ok_and(|p| !p.restarting())
+    });
+    let now = systemd::show(unit, &KEYS).unwrap_or_default();
+    out.note(
+        ctx,
+        format!("systemd's restart of {unit}: {}", now.shown(&KEYS)),
+    );
+    now.get("ActiveState") == Some("active")
 }
 
 fn code(o: &command::Output) -> String {

@@ -317,7 +317,10 @@ fn require_tool(tool: &str) {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(found, "{tool} is not installed: run ./scripts/setup-container");
+    assert!(
+        found,
+        "{tool} is not installed: run ./scripts/setup-container"
+    );
 }
 
 /// `fixer-test-` and something no other container on this host has right now.
@@ -370,9 +373,7 @@ fn children(parent: i32) -> Vec<i32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&p| {
-            stat_fields(p).and_then(|f| f.get(1)?.parse::<i32>().ok()) == Some(parent)
-        })
+        .filter(|&p| stat_fields(p).and_then(|f| f.get(1)?.parse::<i32>().ok()) == Some(parent))
         .collect()
 }
 
