@@ -7,7 +7,7 @@
 use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
-use crate::check::{dns, error_log, recurl, upstream};
+use crate::check::{dns, error_log, recurl, unit_history, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult, Verdict};
@@ -81,13 +81,15 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         } else {
             Vec::new()
         };
-        let (port_step, listening) = match &tcp {
+        let (mut port_step, listening) = match &tcp {
             Ok(tcp) => backend_port::run(target, tcp, &unix),
             Err(e) => (
                 Recorder::start(StepName::BackendPort).could_not_run(e),
                 Listening::default(),
             ),
         };
+        // Nothing listens and the backend has a unit: say how it died.
+        unit_history::explain(&mut port_step, target);
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);

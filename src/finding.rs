@@ -45,6 +45,10 @@ codes! {
     HttpTimeout => "http-timeout",
     HttpConnectFailed => "http-connect-failed",
     HttpRedirect => "http-redirect",
+    BackendKilled => "backend-killed",
+    BackendExited => "backend-exited",
+    BackendStartLimit => "backend-start-limit",
+    BackendOomKilled => "backend-oom-killed",
 }
 
 impl std::fmt::Display for FindingCode {

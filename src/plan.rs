@@ -24,7 +24,8 @@ pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
     match root.code {
         NginxNotRunning => nginx_start(d, target),
         NginxPortNotListening => nginx_reload(d, target),
-        BackendNotListening | HolderZombie => restart(target, None, Vec::new()),
+        BackendNotListening | BackendKilled | BackendExited | BackendStartLimit
+        | BackendOomKilled | HolderZombie => restart(target, None, Vec::new()),
         BackendPortBound => bound_holder(d, target),
         HolderStopped => match &d.holder {
             Some(h) => Decision::Act(vec![action::resume_holder::plan(h)]),

@@ -7,4 +7,5 @@ pub mod error_log;
 pub mod nginx;
 pub mod port_holder;
 pub mod recurl;
+pub mod unit_history;
 pub mod upstream;
