@@ -57,9 +57,12 @@ fn gather(step: &mut StepResult, unit: &str) {
         }
     };
     let journal = systemd::journal(unit, systemd::JOURNAL_LINES).unwrap_or_default();
-    let kernel = props
-        .get("ExecMainPID")
-        .and_then(|pid| oom_line(&kernel_log(), pid));
+    // Only kernel lines since the unit last became active: an older OOM kill of a process
+    // that had the same PID is not this one.
+    let kernel = match (props.get("ExecMainPID"), props.get("ActiveEnterTimestamp")) {
+        (Some(pid), Some(since)) => oom_line(&kernel_log(since), pid),
+        _ => None,
+    };
     step.evidence
         .push(format!("systemctl show {unit}: {}", props.shown(KEYS)));
     if let Some(k) = &kernel {
@@ -186,10 +189,13 @@ fn signal_name(status: &str) -> String {
     name.to_string()
 }
 
-fn kernel_log() -> Vec<String> {
+/// `journalctl -k --since SINCE` (systemd parses the timestamps it prints itself).
+fn kernel_log(since: &str) -> Vec<String> {
     let o = crate::sys::command::run(
         std::process::Command::new("journalctl").args([
             "-k",
+            "--since",
+            since,
             "-n",
             &KERNEL_LINES.to_string(),
             "-o",
