@@ -23,6 +23,36 @@ fn hierarchies() -> Vec<PathBuf> {
         .collect()
 }
 
+/// Ends containers that earlier test runs left behind: a test binary killed outright
+/// (SIGKILL, a CI timeout) never runs its Drop, and a container outlives its nspawn. Such a
+/// container is recognised by its cgroup, named `fixer-test-PID-TICKS-…` after the test process
+/// that started it (its PID and start time): when that process no longer exists, nobody owns
+/// the container. `cgroup.kill` ends exactly the processes in that cgroup.
+pub fn sweep_abandoned() {
+    let Some(unified) = hierarchies().into_iter().next() else {
+        return;
+    };
+    for e in fs::read_dir(&unified).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((pid, ticks)) = owner(&name) else {
+            continue;
+        };
+        if super::start_ticks(pid) == Some(ticks) {
+            continue;
+        }
+        eprintln!("removing container cgroup {name}: its test process {pid} is gone");
+        let _ = fs::write(e.path().join("cgroup.kill"), "1");
+        let dirs: Vec<PathBuf> = hierarchies().iter().map(|h| h.join(&name)).collect();
+        remove(&dirs);
+    }
+}
+
+/// `fixer-test-PID-TICKS-…` → (PID, TICKS).
+fn owner(name: &str) -> Option<(i32, u64)> {
+    let mut parts = name.strip_prefix("fixer-test-")?.split('-');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 pub fn create(name: &str) -> Vec<PathBuf> {
     let dirs: Vec<PathBuf> = hierarchies().iter().map(|h| h.join(name)).collect();
     assert!(

@@ -78,6 +78,8 @@ impl Container {
         let rootfs = rootfs();
         require_tool("systemd-nspawn");
         require_tool("nsenter");
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(cgroup::sweep_abandoned);
         let name = unique_name();
         let dir = tempfile::Builder::new()
             .prefix("fixer-container-")
@@ -323,14 +325,18 @@ fn require_tool(tool: &str) {
     );
 }
 
-/// `fixer-test-` and something no other container on this host has right now.
+/// `fixer-test-PID-TICKS-N-NONCE`: this test process (PID and start time, which is how
+/// `cgroup::sweep_abandoned` tells a live owner from a dead one) and something no other
+/// container of this process has.
 fn unique_name() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("fixer-test-{}-{n}-{nanos:x}", std::process::id())
+    let pid = std::process::id() as i32;
+    let ticks = start_ticks(pid).expect("reading this process's start time");
+    format!("fixer-test-{pid}-{ticks}-{n}-{nanos:x}")
 }
 
 /// Starts nspawn in its own process group, moved into `cgroups` before it execs.
