@@ -21,6 +21,12 @@ fn killed_backend_is_restarted_through_its_unit() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout
+            .contains("Root cause: app.service was killed by SIGKILL at "),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout
             .contains("Plan: restart-backend\n  systemctl restart app.service\n"),
         "{}",
         out.all()
@@ -166,6 +172,12 @@ fn backend_systemd_is_already_restarting_is_waited_for() {
     assert!(
         !out.stdout.contains("systemctl restart app.service: exit"),
         "fixer restarted what systemd was restarting:\n{}",
+        out.all()
+    );
+    assert!(
+        out.stdout
+            .contains("(systemd is restarting it); nothing listens"),
+        "{}",
         out.all()
     );
     assert!(
