@@ -64,7 +64,8 @@ pub struct Container {
     /// The container's PID 1 as the host sees it.
     pub pid: i32,
     start_ticks: u64,
-    init: OwnedFd,
+    /// pidfd of PID 1, once found.
+    init: Option<OwnedFd>,
     nspawn: Child,
     cgroups: Vec<PathBuf>,
     dir: tempfile::TempDir,
@@ -91,7 +92,7 @@ impl Container {
             name,
             pid: 0,
             start_ticks: 0,
-            init: std::os::fd::OwnedFd::from(fs::File::open("/dev/null").unwrap()),
+            init: None,
             nspawn,
             cgroups,
             dir,
@@ -135,7 +136,7 @@ impl Container {
                     .expect("pidfd_open of the container's PID 1");
                 // The pidfd names the process we checked only if it is still that one.
                 assert_eq!(start_ticks(pid), Some(ticks), "container PID 1 changed");
-                (self.pid, self.start_ticks, self.init) = (pid, ticks, fd);
+                (self.pid, self.start_ticks, self.init) = (pid, ticks, Some(fd));
                 return;
             }
             assert!(
@@ -286,7 +287,9 @@ impl Drop for Container {
     fn drop(&mut self) {
         // SIGKILL to a PID namespace's init ends every process in it. The pidfd names our
         // container's PID 1 even if that PID were reused.
-        let _ = rustix::process::pidfd_send_signal(&self.init, rustix::process::Signal::KILL);
+        if let Some(init) = &self.init {
+            let _ = rustix::process::pidfd_send_signal(init, rustix::process::Signal::KILL);
+        }
         let end = Instant::now() + STOP_DEADLINE;
         while matches!(self.nspawn.try_wait(), Ok(None)) && Instant::now() < end {
             thread::sleep(Duration::from_millis(20));
