@@ -237,5 +237,4 @@ fn anon_rss(line: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "unit_history_tests.rs"]
 mod tests;
