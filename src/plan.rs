@@ -17,6 +17,18 @@ pub enum Decision {
 }
 
 pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    let decision = decide_root(d, target);
+    match (&decision, d.root_cause()) {
+        // A site that works through nginx is not broken, whatever a direct reading says.
+        (Decision::Act(_), Some(root)) if d.site_works_through_nginx() => Decision::Manual(format!(
+            "every probe through nginx passes, so fixer plans no kill or restart; the other reading: {} [{}]",
+            root.cause, root.code
+        )),
+        _ => decision,
+    }
+}
+
+fn decide_root(d: &Diagnosis, target: &Target) -> Decision {
     let Some(root) = d.root_cause() else {
         return Decision::Wait;
     };
@@ -105,6 +117,8 @@ fn holder(d: &Diagnosis, target: &Target) -> Decision {
         return restart(target, Some(unit), Vec::new());
     }
     match action::kill_holder::plan(h, &backend.address) {
+        // Another listener on the address serves (SO_REUSEPORT): remove only the stuck one.
+        Ok(kill) if d.other_listeners_serve() => Decision::Act(vec![kill]),
         Ok(kill) => restart(target, None, vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this holder: {why}")),
     }

@@ -192,10 +192,12 @@ fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failu
             r.elapsed_ms = resp.elapsed_ms;
         }
         Err(f) => {
-            r.finding = Some(match f.kind {
-                FailureKind::ResponseTimeout => FindingCode::HttpTimeout,
-                _ => FindingCode::HttpConnectFailed,
-            });
+            // A request fixer could not make is no finding about the site: not probed.
+            r.finding = match f.kind {
+                FailureKind::Local => None,
+                FailureKind::ResponseTimeout => Some(FindingCode::HttpTimeout),
+                _ => Some(FindingCode::HttpConnectFailed),
+            };
             r.error_kind = Some(f.kind.as_str().to_string());
             r.failure_kind = Some(f.kind);
             r.error = Some(f.message);

@@ -1,0 +1,469 @@
+//! The verdict on the holder, from readings fixer actually made. Each listening socket is
+//! judged on its own; a finding against a process needs evidence that it is not serving.
+
+use crate::finding::{Finding, FindingCode};
+use crate::sanitize::clean;
+use crate::step::{Recorder, StepResult, Verdict};
+use crate::sys::accept::{self, AcceptReport};
+use crate::sys::http::{secs, Failure, FailureKind, Response};
+use crate::sys::process::FdTarget;
+use crate::target::{BackendSpec, Target};
+
+use super::describe::{pid_list, waiting};
+use super::nginx_wait::{self, ReadTimeout};
+use super::{details, Condition, Context, HolderView, Listener, Readings};
+
+/// What the evidence says about one listening socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Socket {
+    Stopped,
+    BlockedOnStdin,
+    /// Connections wait in its queue while its holders have nothing accepted to work on.
+    NotAccepting { queue: u32 },
+    /// Its holders accepted this many of fixer's connections.
+    Accepting(usize),
+    Unknown,
+}
+
+impl Socket {
+    fn not_serving(&self) -> bool {
+        matches!(
+            self,
+            Socket::Stopped | Socket::BlockedOnStdin | Socket::NotAccepting { .. }
+        )
+    }
+}
+
+/// What the direct request showed.
+enum Reading<'a> {
+    Answered,
+    /// Connected and sent; no answer within fixer's timeout.
+    NoAnswer(&'a Failure),
+    /// fixer could not make the request: says nothing about the holder.
+    NotSent(&'a Failure),
+    /// Refused, TLS, not HTTP, closed: no reading of the holder's health.
+    NoReading(&'a Failure),
+}
+
+fn reading(probe: &Result<Response, Failure>) -> Reading<'_> {
+    match probe {
+        Ok(_) => Reading::Answered,
+        Err(f) if f.kind.is_no_answer() => Reading::NoAnswer(f),
+        Err(f) if f.kind == FailureKind::Local => Reading::NotSent(f),
+        Err(f) => Reading::NoReading(f),
+    }
+}
+
+pub(super) fn judge(
+    mut rec: Recorder,
+    target: &Target,
+    backend: &BackendSpec,
+    r: &Readings,
+    ctx: &Context<'_>,
+) -> (StepResult, Option<HolderView>) {
+    probe_evidence(&mut rec, backend, &r.probe);
+    let accept = accept_evidence(&mut rec, r);
+    let pids: Vec<i32> = r
+        .listeners
+        .iter()
+        .flat_map(|l| l.holders.iter().map(|p| p.pid))
+        .collect();
+    let held = accept::socket_inodes(&pids);
+    let states: Vec<Socket> = r
+        .listeners
+        .iter()
+        .map(|l| socket_state(l, accept, &held))
+        .collect();
+    if r.listeners.len() > 1 {
+        for (l, s) in r.listeners.iter().zip(&states) {
+            rec.see(format!("{}: {}", socket_label(l), socket_word(s)));
+        }
+    }
+    let worst = states.iter().position(Socket::not_serving);
+    let index = worst.unwrap_or(0);
+    let l = &r.listeners[index];
+    let others_accept = states
+        .iter()
+        .enumerate()
+        .any(|(i, s)| i != index && matches!(s, Socket::Accepting(_)));
+    let condition = match (&states[index], reading(&r.probe)) {
+        (Socket::Stopped, _) => Condition::Stopped,
+        (Socket::BlockedOnStdin, _) => Condition::BlockedOnStdin,
+        (Socket::NotAccepting { .. }, _) => Condition::Stuck,
+        (_, Reading::Answered) => Condition::Answering,
+        (_, Reading::NoAnswer(_)) => Condition::Slow,
+        (_, Reading::NotSent(_) | Reading::NoReading(_)) => Condition::Unconfirmed,
+    };
+    let view = HolderView {
+        main: l.holders[0].clone(),
+        all: l.holders.clone(),
+        condition,
+        matches: backend.matches(&l.holders[0].cmdline.join(" ")),
+    };
+    let queue = accept
+        .and_then(|a| queue_after(a, l.inode))
+        .or(l.queue_before);
+    details(&mut rec, &view, r.probe.is_ok(), queue);
+    rec.detail("listeners", r.listeners.len());
+    rec.detail("others_accept", others_accept);
+    let result = verdict(rec, target, backend, &view, r, &states[index], others_accept, ctx);
+    (reconcile(result, ctx), Some(view))
+}
+
+fn probe_evidence(rec: &mut Recorder, backend: &BackendSpec, probe: &Result<Response, Failure>) {
+    match probe {
+        Ok(r) => rec.see(format!(
+            "GET {} straight to {} → {} {} in {} ms",
+            clean(&backend.health_path),
+            backend.address,
+            r.status,
+            clean(&r.reason),
+            r.elapsed_ms
+        )),
+        Err(f) => rec.see(format!(
+            "GET {} straight to {} → {} ({} ms)",
+            clean(&backend.health_path),
+            backend.address,
+            clean(&f.message),
+            f.elapsed_ms
+        )),
+    }
+}
+
+fn accept_evidence<'a>(rec: &mut Recorder, r: &'a Readings) -> Option<&'a AcceptReport> {
+    match &r.accept {
+        None => None,
+        Some(Err(e)) => {
+            rec.see(format!(
+                "accept probe: not made ({}); no accept-queue reading",
+                clean(e)
+            ));
+            None
+        }
+        Some(Ok(a)) => {
+            let not_connected = a.fates.len() - a.accepted() - a.waiting();
+            rec.see(format!(
+                "accept probe: {} connection(s) opened, nothing sent: {} accepted, {} still waiting to be accepted after {} ms{}",
+                a.fates.len(),
+                a.accepted(),
+                a.waiting(),
+                a.waited.as_millis(),
+                if not_connected > 0 {
+                    format!(", {not_connected} not connected")
+                } else {
+                    String::new()
+                }
+            ));
+            Some(a)
+        }
+    }
+}
+
+fn queue_after(a: &AcceptReport, inode: u64) -> Option<u32> {
+    a.listeners_after
+        .iter()
+        .find(|s| s.inode == inode)
+        .map(|s| s.rx_queue)
+}
+
+fn socket_state(
+    l: &Listener,
+    accept: Option<&AcceptReport>,
+    held: &std::collections::BTreeMap<i32, std::collections::HashSet<u64>>,
+) -> Socket {
+    if l.holders.iter().any(|p| matches!(p.state, 'T' | 't')) {
+        return Socket::Stopped;
+    }
+    if l.holders.iter().any(|p| p.blocked_reading_stdin()) {
+        return Socket::BlockedOnStdin;
+    }
+    let Some(a) = accept else {
+        return Socket::Unknown;
+    };
+    let pids: Vec<i32> = l.holders.iter().map(|p| p.pid).collect();
+    let ours = a.accepted_by(&pids);
+    if ours > 0 {
+        return Socket::Accepting(ours);
+    }
+    let busy = a.open_accepted.iter().any(|inode| {
+        pids.iter()
+            .any(|p| held.get(p).is_some_and(|s| s.contains(inode)))
+    });
+    match queue_after(a, l.inode) {
+        Some(queue) if queue > 0 && !busy => Socket::NotAccepting { queue },
+        // One listener that accepted fixer's connection, though the acceptor had closed it
+        // again before it could be named.
+        _ if a.accepted() > 0 && a.listeners_after.len() <= 1 => Socket::Accepting(a.accepted()),
+        _ => Socket::Unknown,
+    }
+}
+
+fn socket_label(l: &Listener) -> String {
+    format!(
+        "socket {} (inode {}, PID {})",
+        l.local,
+        l.inode,
+        pid_list(&l.holders)
+    )
+}
+
+fn socket_word(s: &Socket) -> String {
+    match s {
+        Socket::Stopped => "its holder is stopped (state T)".into(),
+        Socket::BlockedOnStdin => "its holder is blocked reading stdin".into(),
+        Socket::NotAccepting { queue } => format!(
+            "does not accept: {} in its accept queue and its holders have no accepted connection open",
+            waiting(*queue)
+        ),
+        Socket::Accepting(n) => format!("accepts connections ({n} of fixer's accepted)"),
+        Socket::Unknown => "the evidence cannot tell whether it accepts".into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verdict(
+    rec: Recorder,
+    target: &Target,
+    backend: &BackendSpec,
+    v: &HolderView,
+    r: &Readings,
+    socket: &Socket,
+    others_accept: bool,
+    ctx: &Context<'_>,
+) -> StepResult {
+    let who = if r.listeners.len() > 1 {
+        format!(
+            "one of {} listening sockets on {} is held by PID {} ({})",
+            r.listeners.len(),
+            backend.address,
+            v.main.pid,
+            v.main.cmdline_str()
+        )
+    } else {
+        format!(
+            "{} is held by PID {} ({})",
+            backend.address,
+            v.main.pid,
+            v.main.cmdline_str()
+        )
+    };
+    let restart = match (v.main.restartable_unit(), others_accept) {
+        (Some(u), false) => format!("restart its systemd unit {u}"),
+        (_, true) => format!(
+            "kill that holder (PID {}) only; the other listener keeps serving",
+            pid_list(&v.all)
+        ),
+        (None, false) => format!(
+            "kill the holder (PID {}) and start the backend again",
+            pid_list(&v.all)
+        ),
+    };
+    let queue_note = match (socket, r.accept.as_ref()) {
+        (Socket::NotAccepting { queue }, Some(Ok(a))) if a.waiting() > 0 => format!(
+            "; {} in its accept queue (fixer's own probes among them)",
+            waiting(*queue)
+        ),
+        (Socket::NotAccepting { queue }, _) => {
+            format!("; {} in its accept queue", waiting(*queue))
+        }
+        _ => String::new(),
+    };
+    let foreign = || {
+        Finding::new(
+            FindingCode::HolderForeign,
+            format!(
+                "{who}, which does not match the backend's pattern: another program has the backend's port{}",
+                match v.condition {
+                    Condition::Answering => " (it answers HTTP)",
+                    _ => "",
+                }
+            ),
+        )
+        .with_action("find out what that program is before touching it; fixer kills it only after an explicit warning")
+    };
+    let reading = reading(&r.probe);
+    let finding = match (v.condition, v.matches) {
+        (Condition::Answering, Some(false)) => foreign(),
+        (Condition::Answering, _) => {
+            let also = if r.listeners.len() > 1 {
+                format!(" (every one of its {} listening sockets accepts)", r.listeners.len())
+            } else {
+                String::new()
+            };
+            return rec.ok(format!(
+                "PID {} ({}) holds {} and answers HTTP{also}",
+                v.main.pid,
+                v.main.cmdline_str(),
+                backend.address
+            ));
+        }
+        (Condition::Slow | Condition::Unconfirmed, Some(false)) => foreign(),
+        (Condition::Slow, _) => return slow(rec, target, backend, v, &reading, ctx),
+        (Condition::Unconfirmed, _) => return unconfirmed(rec, backend, v, &reading),
+        (_, Some(false)) => foreign(),
+        (Condition::Stopped, _) => Finding::new(
+            FindingCode::HolderStopped,
+            format!("{who}, which is stopped (state T) and cannot serve{queue_note}"),
+        )
+        .with_action("resume it with SIGCONT; if it still does not answer, ".to_string() + &restart),
+        (Condition::BlockedOnStdin, _) => Finding::new(
+            FindingCode::HolderBlockedOnStdin,
+            format!(
+                "{who}, which is blocked reading its {} and cannot serve{queue_note}",
+                if matches!(v.main.stdin, FdTarget::Tty(_)) { "terminal" } else { "stdin" }
+            ),
+        )
+        .with_action(format!("{restart}, with stdin from /dev/null")),
+        (Condition::Stuck, _) => Finding::new(
+            FindingCode::HolderStuck,
+            format!(
+                "{who}, which does not accept connections{queue_note}, none taken in {} of watching, and it has no accepted connection to work on",
+                secs(target.timeout)
+            ),
+        )
+        .with_action(restart),
+    };
+    rec.fail(finding)
+}
+
+/// Took the request, no answer within fixer's timeout. Stuck only if nginx gives up too.
+fn slow(
+    rec: Recorder,
+    target: &Target,
+    backend: &BackendSpec,
+    v: &HolderView,
+    reading: &Reading<'_>,
+    ctx: &Context<'_>,
+) -> StepResult {
+    let mut rec = rec;
+    let timeout = ctx
+        .nginx
+        .and_then(|n| nginx_wait::read_timeout(n, &backend.address));
+    let mut gave_up = nginx_wait::gave_up(ctx.error_log, ctx.recurl, &backend.address, &v.all);
+    if let Some(t) = timeout.as_ref().filter(|t| target.timeout >= t.wait) {
+        gave_up.push(format!(
+            "fixer waited {}, at least as long as nginx does ({}, {}), and got no answer",
+            secs(target.timeout),
+            secs(t.wait),
+            t.source
+        ));
+    }
+    let who = format!(
+        "PID {} ({}) holds {}",
+        v.main.pid,
+        v.main.cmdline_str(),
+        backend.address
+    );
+    if !gave_up.is_empty() {
+        for g in &gave_up {
+            rec.see(g.clone());
+        }
+        let restart = match v.main.restartable_unit() {
+            Some(u) => format!("restart its systemd unit {u}"),
+            None => format!(
+                "kill the holder (PID {}) and start the backend again",
+                pid_list(&v.all)
+            ),
+        };
+        return rec.fail(
+            Finding::new(
+                FindingCode::HolderStuck,
+                format!("{who} and accepts connections but does not answer in time: nginx itself gives up on it ({})", gave_up[0]),
+            )
+            .with_action(restart),
+        );
+    }
+    let waited = match reading {
+        Reading::NoAnswer(f) => f.elapsed_ms,
+        _ => target.timeout.as_millis() as u64,
+    };
+    let nginx_waits = match &timeout {
+        Some(ReadTimeout { wait, source }) => format!("nginx waits {} for it here ({source})", secs(*wait)),
+        None => format!(
+            "nginx's own wait for it is not known here ({} unless the config says otherwise)",
+            secs(nginx_wait::DEFAULT_READ_TIMEOUT)
+        ),
+    };
+    rec.warn(
+        format!("PID {} answers slower than {}", v.main.pid, secs(target.timeout)),
+        Some(
+            Finding::new(
+                FindingCode::HolderSlow,
+                format!(
+                    "{who} and took fixer's request, but answers slower than {} (no answer after {waited} ms); {nginx_waits}, so users get slow pages, not 502/504",
+                    secs(target.timeout)
+                ),
+            )
+            .with_action("not stuck: fixer does not kill or restart it; find out why it is slow (its own log, load), or raise --timeout to see its answer"),
+        ),
+    )
+}
+
+/// The direct probe made no reading that counts, and nothing else shows the holder stuck.
+fn unconfirmed(
+    rec: Recorder,
+    backend: &BackendSpec,
+    v: &HolderView,
+    reading: &Reading<'_>,
+) -> StepResult {
+    let who = format!(
+        "PID {} ({}) holds {}",
+        v.main.pid,
+        v.main.cmdline_str(),
+        backend.address
+    );
+    match reading {
+        Reading::NotSent(f) => {
+            let err = anyhow::anyhow!(
+                "the direct probe of {} could not be made ({}); this says nothing about {who}",
+                backend.address,
+                clean(&f.message)
+            );
+            rec.could_not_run(&err)
+        }
+        Reading::NoReading(f) => rec.warn(
+            format!("PID {} holds {}; the direct probe got no reading", v.main.pid, backend.address),
+            Some(
+                Finding::new(
+                    FindingCode::HolderUnconfirmed,
+                    format!(
+                        "{who}; the direct probe got no HTTP answer ({}), which is not evidence that it is stuck (it may speak another protocol, e.g. TLS or FastCGI), and nothing else shows it is stuck",
+                        clean(&f.message)
+                    ),
+                )
+                .with_action("no action: judge it by the probes through nginx"),
+            ),
+        ),
+        _ => rec.skip("no reading of the holder"),
+    }
+}
+
+/// When every probe through nginx that defines health passes, a finding against the holder
+/// is a disagreement, not a cause: it becomes a warning with both readings.
+fn reconcile(result: StepResult, ctx: &Context<'_>) -> StepResult {
+    if result.verdict != Verdict::Fail || crate::chain::nginx_probes_pass(ctx.recurl) != Some(true)
+    {
+        return result;
+    }
+    let Some(f) = result.finding.clone() else {
+        return result;
+    };
+    let passed = nginx_wait::urls(ctx.recurl)
+        .iter()
+        .filter(|u| u["route"] == "nginx")
+        .count();
+    let finding = Finding::new(
+        FindingCode::ProbesDisagree,
+        format!(
+            "every probe through nginx passes ({passed} URL(s)), but the holder check read: {} [{}]",
+            f.cause, f.code
+        ),
+    )
+    .with_action("no kill or restart while the site works through nginx; look at the direct reading by hand");
+    StepResult {
+        verdict: Verdict::Warn,
+        summary: finding.cause.clone(),
+        finding: Some(finding),
+        ..result
+    }
+}
