@@ -104,7 +104,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(holder_step, progress);
 
         progress.begin(StepName::Recurl);
-        report(recurl, progress);
+        report(direct_disagrees(recurl), progress);
 
         Diagnosis {
             started_at,
@@ -180,6 +180,31 @@ pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
         .filter(|u| u["route"] == "nginx")
         .collect();
     (!urls.is_empty()).then(|| urls.iter().all(|u| u["healthy"] == true))
+}
+
+/// Backend URLs failing while every URL through nginx passes: a disagreement between direct
+/// readings and what users get, reported with both readings, not a failure of the site.
+fn direct_disagrees(recurl: StepResult) -> StepResult {
+    if recurl.verdict != Verdict::Fail || nginx_probes_pass(Some(&recurl)) != Some(true) {
+        return recurl;
+    }
+    let Some(f) = recurl.finding.clone() else {
+        return recurl;
+    };
+    let finding = Finding::new(
+        FindingCode::ProbesDisagree,
+        format!(
+            "every URL through nginx answers as expected, but a direct probe does not: {} [{}]",
+            f.cause, f.code
+        ),
+    )
+    .with_action("no kill or restart while the site works through nginx; check the direct URL (scheme, port, expected status)");
+    StepResult {
+        verdict: Verdict::Warn,
+        summary: finding.cause.clone(),
+        finding: Some(finding),
+        ..recurl
+    }
 }
 
 impl Diagnosis {

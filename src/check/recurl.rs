@@ -264,8 +264,8 @@ fn explain(code: FindingCode, r: &UrlResult, what: &str) -> (String, &'static st
             "check the URL, its credentials and its expected statuses (a 401 is healthy behind basic auth if listed in expect)",
         ),
         FindingCode::HttpTimeout => (
-            format!("{what}: {error} — the peer is stuck"),
-            "find the process that holds the port without answering (port_holder step) and restart it",
+            format!("{what}: {error} — slower than fixer's --timeout, or stuck"),
+            "the port_holder step tells slow from stuck; only a holder shown not to serve is restarted",
         ),
         _ => (
             format!("{what}: {error}"),

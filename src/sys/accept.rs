@@ -81,7 +81,10 @@ pub fn probe(
                 open.push((i, s, local));
             }
             Err(e) if super::http::is_local(&e) => {
-                return Err(format!("opening a connection: {}", super::http::io_message(&e)))
+                return Err(format!(
+                    "opening a connection: {}",
+                    super::http::io_message(&e)
+                ))
             }
             Err(e) => *fate = Fate::NotConnected(super::http::io_message(&e)),
         }
@@ -225,7 +228,13 @@ mod tests {
         );
 
         let idle = TcpListener::bind("127.0.0.1:0").unwrap();
-        let r = probe(idle.local_addr().unwrap(), 2, Duration::from_millis(200), &[]).unwrap();
+        let r = probe(
+            idle.local_addr().unwrap(),
+            2,
+            Duration::from_millis(200),
+            &[],
+        )
+        .unwrap();
         assert_eq!(r.waiting(), 2, "{r:?}");
         assert_eq!(r.listeners_after.len(), 1);
         assert_eq!(r.listeners_after[0].rx_queue, 2);

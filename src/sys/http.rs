@@ -49,7 +49,7 @@ pub enum FailureKind {
     Connect,
     /// The TCP connection did not complete in time (e.g. accept queue full).
     ConnectTimeout,
-    /// Connected, but no response arrived in time: the peer is stuck.
+    /// Connected and sent, but no response arrived in time: the peer is slow or stuck.
     ResponseTimeout,
     Tls,
     Dns,
@@ -360,7 +360,11 @@ fn classify(
         ureq::Error::Io(e) => (F::Protocol, io_message(&e)),
         e @ (ureq::Error::BadUri(_)
         | ureq::Error::InvalidProxyUrl
-        | ureq::Error::RequireHttpsOnly(_)) if stage == STAGE_NONE => (F::Local, e.to_string()),
+        | ureq::Error::RequireHttpsOnly(_))
+            if stage == STAGE_NONE =>
+        {
+            (F::Local, e.to_string())
+        }
         other => (F::Protocol, other.to_string()),
     }
 }

@@ -19,7 +19,9 @@ enum Socket {
     Stopped,
     BlockedOnStdin,
     /// Connections wait in its queue while its holders have nothing accepted to work on.
-    NotAccepting { queue: u32 },
+    NotAccepting {
+        queue: u32,
+    },
     /// Its holders accepted this many of fixer's connections.
     Accepting(usize),
     Unknown,
@@ -106,7 +108,16 @@ pub(super) fn judge(
     details(&mut rec, &view, r.probe.is_ok(), queue);
     rec.detail("listeners", r.listeners.len());
     rec.detail("others_accept", others_accept);
-    let result = verdict(rec, target, backend, &view, r, &states[index], others_accept, ctx);
+    let result = verdict(
+        rec,
+        target,
+        backend,
+        &view,
+        r,
+        &states[index],
+        others_accept,
+        ctx,
+    );
     (reconcile(result, ctx), Some(view))
 }
 
@@ -378,7 +389,9 @@ fn slow(
         _ => target.timeout.as_millis() as u64,
     };
     let nginx_waits = match &timeout {
-        Some(ReadTimeout { wait, source }) => format!("nginx waits {} for it here ({source})", secs(*wait)),
+        Some(ReadTimeout { wait, source }) => {
+            format!("nginx waits {} for it here ({source})", secs(*wait))
+        }
         None => format!(
             "nginx's own wait for it is not known here ({} unless the config says otherwise)",
             secs(nginx_wait::DEFAULT_READ_TIMEOUT)

@@ -223,13 +223,20 @@ fn probe_both(
     backend: &BackendSpec,
     holders: &[i32],
     listeners: usize,
-) -> (Result<Response, Failure>, Option<Result<AcceptReport, String>>) {
+) -> (
+    Result<Response, Failure>,
+    Option<Result<AcceptReport, String>>,
+) {
     let BackendAddr::Tcp(addr) = backend.address else {
         return (direct_probe(target, backend), None);
     };
     // With several listeners the kernel spreads connections by a hash of the address pair;
     // a few per listener reach each of them with high probability.
-    let count = if listeners > 1 { (4 * listeners).min(16) } else { 1 };
+    let count = if listeners > 1 {
+        (4 * listeners).min(16)
+    } else {
+        1
+    };
     std::thread::scope(|s| {
         let accept = std::thread::Builder::new()
             .name("accept-probe".into())

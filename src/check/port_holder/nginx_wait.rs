@@ -96,7 +96,9 @@ pub(super) fn parse_time(text: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let n: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         let unit = rest
@@ -141,9 +143,10 @@ pub(super) fn gave_up(
         .and_then(|s| s.details.get("groups"))
         .and_then(|g| g.as_array());
     for g in groups.into_iter().flatten() {
-        let ours = g["upstreams"]
-            .as_array()
-            .is_some_and(|u| u.iter().any(|u| u.as_str().is_some_and(|u| u.contains(&address))));
+        let ours = g["upstreams"].as_array().is_some_and(|u| {
+            u.iter()
+                .any(|u| u.as_str().is_some_and(|u| u.contains(&address)))
+        });
         let newest = g["newest"].as_str().and_then(local_unix);
         if g["cause"] == "TimedOut" && ours && newest.is_some_and(|t| t >= started) {
             out.push(format!(

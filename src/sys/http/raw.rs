@@ -87,7 +87,12 @@ fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
     let limit = connect_timeout(timeout);
     let deadline = Instant::now() + limit;
     let io = |e: rustix::io::Errno| std::io::Error::from(e);
-    let local = |e: rustix::io::Errno| (FailureKind::Local, format!("not sent: {}", io_message(&io(e))));
+    let local = |e: rustix::io::Errno| {
+        (
+            FailureKind::Local,
+            format!("not sent: {}", io_message(&io(e))),
+        )
+    };
     let addr = SocketAddrUnix::new(path).map_err(local)?;
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
