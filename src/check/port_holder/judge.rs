@@ -37,22 +37,22 @@ impl Socket {
 }
 
 /// What the direct request showed.
-enum Reading<'a> {
+enum Direct<'a> {
     Answered,
     /// Connected and sent; no answer within fixer's timeout.
     NoAnswer(&'a Failure),
     /// fixer could not make the request: says nothing about the holder.
     NotSent(&'a Failure),
     /// Refused, TLS, not HTTP, closed: no reading of the holder's health.
-    NoReading(&'a Failure),
+    Unreadable(&'a Failure),
 }
 
-fn reading(probe: &Result<Response, Failure>) -> Reading<'_> {
+fn reading(probe: &Result<Response, Failure>) -> Direct<'_> {
     match probe {
-        Ok(_) => Reading::Answered,
-        Err(f) if f.kind.is_no_answer() => Reading::NoAnswer(f),
-        Err(f) if f.kind == FailureKind::Local => Reading::NotSent(f),
-        Err(f) => Reading::NoReading(f),
+        Ok(_) => Direct::Answered,
+        Err(f) if f.kind.is_no_answer() => Direct::NoAnswer(f),
+        Err(f) if f.kind == FailureKind::Local => Direct::NotSent(f),
+        Err(f) => Direct::Unreadable(f),
     }
 }
 
@@ -92,9 +92,9 @@ pub(super) fn judge(
         (Socket::Stopped, _) => Condition::Stopped,
         (Socket::BlockedOnStdin, _) => Condition::BlockedOnStdin,
         (Socket::NotAccepting { .. }, _) => Condition::Stuck,
-        (_, Reading::Answered) => Condition::Answering,
-        (_, Reading::NoAnswer(_)) => Condition::Slow,
-        (_, Reading::NotSent(_) | Reading::NoReading(_)) => Condition::Unconfirmed,
+        (_, Direct::Answered) => Condition::Answering,
+        (_, Direct::NoAnswer(_)) => Condition::Slow,
+        (_, Direct::NotSent(_) | Direct::Unreadable(_)) => Condition::Unconfirmed,
     };
     let view = HolderView {
         main: l.holders[0].clone(),
@@ -343,7 +343,7 @@ fn slow(
     target: &Target,
     backend: &BackendSpec,
     v: &HolderView,
-    reading: &Reading<'_>,
+    reading: &Direct<'_>,
     ctx: &Context<'_>,
 ) -> StepResult {
     let mut rec = rec;
@@ -385,7 +385,7 @@ fn slow(
         );
     }
     let waited = match reading {
-        Reading::NoAnswer(f) => f.elapsed_ms,
+        Direct::NoAnswer(f) => f.elapsed_ms,
         _ => target.timeout.as_millis() as u64,
     };
     let nginx_waits = match &timeout {
@@ -417,7 +417,7 @@ fn unconfirmed(
     rec: Recorder,
     backend: &BackendSpec,
     v: &HolderView,
-    reading: &Reading<'_>,
+    reading: &Direct<'_>,
 ) -> StepResult {
     let who = format!(
         "PID {} ({}) holds {}",
@@ -426,7 +426,7 @@ fn unconfirmed(
         backend.address
     );
     match reading {
-        Reading::NotSent(f) => {
+        Direct::NotSent(f) => {
             let err = anyhow::anyhow!(
                 "the direct probe of {} could not be made ({}); this says nothing about {who}",
                 backend.address,
@@ -434,7 +434,7 @@ fn unconfirmed(
             );
             rec.could_not_run(&err)
         }
-        Reading::NoReading(f) => rec.warn(
+        Direct::Unreadable(f) => rec.warn(
             format!("PID {} holds {}; the direct probe got no reading", v.main.pid, backend.address),
             Some(
                 Finding::new(

@@ -1,0 +1,80 @@
+//! The `port_holder` step against real listeners on loopback, called directly with a target
+//! that no playbook validation stands in front of: even a probe that reaches the check in a
+//! form fixer cannot send is never evidence against the holder.
+
+mod http_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fixer::check::{backend_port, port_holder};
+use fixer::step::Verdict;
+use fixer::sys::net;
+use fixer::target::*;
+use http_support::*;
+
+fn target(addr: SocketAddr, health_path: &str) -> Target {
+    Target {
+        name: "test".into(),
+        source: "test".into(),
+        domains: vec![],
+        expected_ips: vec![],
+        dns_server: None,
+        nginx: NginxSpec::default(),
+        backend: Some(BackendSpec {
+            address: BackendAddr::Tcp(addr),
+            matcher: None,
+            health_path: health_path.into(),
+            restart: None,
+        }),
+        verify: vec![],
+        timeout: Duration::from_secs(1),
+    }
+}
+
+fn holder_step(t: &Target) -> fixer::step::StepResult {
+    let tcp = net::tcp_sockets().unwrap();
+    let (_, listening) = backend_port::run(t, &tcp, &[]);
+    port_holder::run(t, &listening).0
+}
+
+#[test]
+fn a_request_fixer_refuses_to_send_is_could_not_run() {
+    let server = HttpServer::fixed("200 OK", &[]);
+    for path in ["/api/health check", "/api/health\r\nX-Evil: 1"] {
+        let r = holder_step(&target(server.addr, path));
+        assert_eq!(r.verdict, Verdict::Skip, "{path:?}: {r:#?}");
+        assert!(r.finding.is_none(), "{r:#?}");
+        let error = r.error.as_deref().unwrap();
+        assert!(
+            error.contains("could not be made") && error.contains("says nothing about"),
+            "{error}"
+        );
+    }
+    // Only the accept probe's connections arrived, with nothing sent on them.
+    let heads = server.requests.lock().unwrap().clone();
+    assert!(heads.iter().all(String::is_empty), "{heads:?}");
+}
+
+#[test]
+fn accepting_and_not_answering_in_time_is_slow_not_stuck_without_nginx_evidence() {
+    let server = SilentServer::start();
+    let r = holder_step(&target(server.addr, "/"));
+    assert_eq!(r.verdict, Verdict::Warn, "{r:#?}");
+    let f = r.finding.unwrap();
+    assert_eq!(f.code.as_str(), "holder-slow");
+    assert!(f.cause.contains("answers slower than 1 s"), "{}", f.cause);
+    assert!(
+        r.evidence.iter().any(|e| e.contains("1 accepted")),
+        "{:#?}",
+        r.evidence
+    );
+}
+
+#[test]
+fn a_healthy_holder_is_ok() {
+    let server = HttpServer::fixed("200 OK", &[]);
+    let r = holder_step(&target(server.addr, "/"));
+    assert_eq!(r.verdict, Verdict::Ok, "{r:#?}");
+    assert_eq!(r.details["answering"], true);
+}
