@@ -11,6 +11,7 @@
 mod describe;
 mod judge;
 mod nginx_wait;
+mod unproven;
 
 use serde_json::json;
 
