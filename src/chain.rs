@@ -74,17 +74,18 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let recurl = background(s, || recurl::run(target));
 
         progress.begin(StepName::BackendPort);
+        // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
         let unix = if matches!(
             target.backend.as_ref().map(|b| &b.address),
             Some(crate::target::BackendAddr::Unix(_))
         ) {
-            net::unix_sockets().unwrap_or_default()
+            net::unix_sockets()
         } else {
-            Vec::new()
+            Ok(Vec::new())
         };
-        let (port_step, listening) = match &tcp {
-            Ok(tcp) => backend_port::run(target, tcp, &unix),
-            Err(e) => (
+        let (port_step, listening) = match (&tcp, &unix) {
+            (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
+            (Err(e), _) | (_, Err(e)) => (
                 Recorder::start(StepName::BackendPort).could_not_run(e),
                 Listening::default(),
             ),

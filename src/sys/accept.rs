@@ -185,7 +185,8 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 }
 
 /// Socket inodes each pid holds open (`/proc/PID/fd/* -> socket:[N]`). Only the few holders of
-/// a backend's socket are read, so this never walks the whole process table.
+/// a backend's socket are read, so this never walks the whole process table. A pid whose fd
+/// table cannot be read is left out: "unknown", never "holds nothing".
 pub fn socket_inodes(pids: &[i32]) -> BTreeMap<i32, HashSet<u64>> {
     let mut out = BTreeMap::new();
     for &pid in pids {

@@ -200,8 +200,10 @@ fn socket_state(
         pids.iter()
             .any(|p| held.get(p).is_some_and(|s| s.contains(inode)))
     });
+    // Without every holder's fd table, "has nothing accepted to work on" is not known.
+    let fds_read = pids.iter().all(|p| held.contains_key(p));
     match queue_after(a, l.inode) {
-        Some(queue) if queue > 0 && !busy => Socket::NotAccepting { queue },
+        Some(queue) if queue > 0 && !busy && fds_read => Socket::NotAccepting { queue },
         // One listener that accepted fixer's connection, though the acceptor had closed it
         // again before it could be named.
         _ if a.accepted() > 0 && a.listeners_after.len() <= 1 => Socket::Accepting(a.accepted()),

@@ -73,19 +73,15 @@ pub(super) fn slow(
             secs(nginx_wait::DEFAULT_READ_TIMEOUT)
         ),
     };
-    rec.warn(
-        format!("PID {} answers slower than {}", v.main.pid, secs(target.timeout)),
-        Some(
-            Finding::new(
-                FindingCode::HolderSlow,
-                format!(
-                    "{who} and took fixer's request, but answers slower than {} (no answer after {waited} ms); {nginx_waits}, so users get slow pages, not 502/504",
-                    secs(target.timeout)
-                ),
-            )
-            .with_action("not stuck: fixer does not kill or restart it; find out why it is slow (its own log, load), or raise --timeout to see its answer"),
+    let finding = Finding::new(
+        FindingCode::HolderSlow,
+        format!(
+            "{who} and took fixer's request, but answers slower than {} (no answer after {waited} ms); {nginx_waits}, so users get slow pages, not 502/504",
+            secs(target.timeout)
         ),
     )
+    .with_action("not stuck: fixer does not kill or restart it; find out why it is slow (its own log, load), or raise --timeout to see its answer");
+    rec.warn(finding.cause.clone(), Some(finding))
 }
 
 /// The direct probe made no reading that counts, and nothing else shows the holder stuck.
@@ -110,19 +106,17 @@ pub(super) fn unconfirmed(
             );
             rec.could_not_run(&err)
         }
-        Direct::Unreadable(f) => rec.warn(
-            format!("PID {} holds {}; the direct probe got no reading", v.main.pid, backend.address),
-            Some(
-                Finding::new(
-                    FindingCode::HolderUnconfirmed,
-                    format!(
-                        "{who}; the direct probe got no HTTP answer ({}), which is not evidence that it is stuck (it may speak another protocol, e.g. TLS or FastCGI), and nothing else shows it is stuck",
-                        clean(&f.message)
-                    ),
-                )
-                .with_action("no action: judge it by the probes through nginx"),
-            ),
-        ),
+        Direct::Unreadable(f) => {
+            let finding = Finding::new(
+                FindingCode::HolderUnconfirmed,
+                format!(
+                    "{who}; the direct probe got no HTTP answer ({}), which is not evidence that it is stuck (it may speak another protocol, e.g. TLS or FastCGI), and nothing else shows it is stuck",
+                    clean(&f.message)
+                ),
+            )
+            .with_action("no action: judge it by the probes through nginx");
+            rec.warn(finding.cause.clone(), Some(finding))
+        }
         _ => rec.skip("no reading of the holder"),
     }
 }
