@@ -78,3 +78,75 @@ fn a_healthy_holder_is_ok() {
     assert_eq!(r.verdict, Verdict::Ok, "{r:#?}");
     assert_eq!(r.details["answering"], true);
 }
+
+#[test]
+fn a_unix_socket_whose_queue_stays_full_is_stuck_and_one_that_accepts_slowly_is_not() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sock");
+    let addr = SocketAddrUnix::new(&path).unwrap();
+    let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+    rustix::net::bind(&fd, &addr).unwrap();
+    rustix::net::listen(&fd, 0).unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        let s =
+            rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None).unwrap();
+        if rustix::net::connect(&s, &addr).is_err() {
+            break;
+        }
+        fillers.push(s);
+    }
+    let mut t = target("127.0.0.1:1".parse().unwrap(), "/");
+    if let Some(b) = t.backend.as_mut() {
+        b.address = BackendAddr::Unix(path.clone());
+    }
+    let unix = net::unix_sockets().unwrap();
+    let (_, listening) = backend_port::run(&t, &[], &unix);
+    let r = port_holder::run(&t, &listening).0;
+    assert_eq!(r.verdict, Verdict::Fail, "{r:#?}");
+    let f = r.finding.unwrap();
+    assert_eq!(f.code.as_str(), "holder-stuck");
+    assert!(
+        f.cause.contains("its accept queue stayed full"),
+        "{}",
+        f.cause
+    );
+    drop(fillers);
+    drop(fd);
+
+    // A unix backend that takes the connection and answers late is slow, not stuck.
+    let slow = UnixListenerThatHolds::start(dir.path());
+    if let Some(b) = t.backend.as_mut() {
+        b.address = BackendAddr::Unix(slow.path.clone());
+    }
+    let unix = net::unix_sockets().unwrap();
+    let (_, listening) = backend_port::run(&t, &[], &unix);
+    let r = port_holder::run(&t, &listening).0;
+    assert_eq!(r.verdict, Verdict::Warn, "{r:#?}");
+    assert_eq!(r.finding.unwrap().code.as_str(), "holder-slow");
+}
+
+/// Accepts unix connections and keeps them without a word.
+struct UnixListenerThatHolds {
+    path: std::path::PathBuf,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl UnixListenerThatHolds {
+    fn start(dir: &std::path::Path) -> Self {
+        let path = dir.join("holds.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming().take(4) {
+                held.extend(s.ok());
+            }
+        });
+        UnixListenerThatHolds {
+            path,
+            _thread: thread,
+        }
+    }
+}

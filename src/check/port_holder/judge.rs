@@ -22,6 +22,8 @@ enum Socket {
     NotAccepting {
         queue: u32,
     },
+    /// A unix socket whose accept queue stayed full for the whole connect timeout.
+    QueueFull,
     /// Its holders accepted this many of fixer's connections.
     Accepting(usize),
     Unknown,
@@ -31,7 +33,10 @@ impl Socket {
     fn not_serving(&self) -> bool {
         matches!(
             self,
-            Socket::Stopped | Socket::BlockedOnStdin | Socket::NotAccepting { .. }
+            Socket::Stopped
+                | Socket::BlockedOnStdin
+                | Socket::NotAccepting { .. }
+                | Socket::QueueFull
         )
     }
 }
@@ -74,7 +79,7 @@ pub(super) fn judge(
     let states: Vec<Socket> = r
         .listeners
         .iter()
-        .map(|l| socket_state(l, accept, &held))
+        .map(|l| socket_state(l, accept, &held, &r.probe))
         .collect();
     if r.listeners.len() > 1 {
         for (l, s) in r.listeners.iter().zip(&states) {
@@ -91,7 +96,7 @@ pub(super) fn judge(
     let condition = match (&states[index], reading(&r.probe)) {
         (Socket::Stopped, _) => Condition::Stopped,
         (Socket::BlockedOnStdin, _) => Condition::BlockedOnStdin,
-        (Socket::NotAccepting { .. }, _) => Condition::Stuck,
+        (Socket::NotAccepting { .. } | Socket::QueueFull, _) => Condition::Stuck,
         (_, Direct::Answered) => Condition::Answering,
         (_, Direct::NoAnswer(_)) => Condition::Slow,
         (_, Direct::NotSent(_) | Direct::Unreadable(_)) => Condition::Unconfirmed,
@@ -181,6 +186,7 @@ fn socket_state(
     l: &Listener,
     accept: Option<&AcceptReport>,
     held: &std::collections::BTreeMap<i32, std::collections::HashSet<u64>>,
+    probe: &Result<Response, Failure>,
 ) -> Socket {
     if l.holders.iter().any(|p| matches!(p.state, 'T' | 't')) {
         return Socket::Stopped;
@@ -189,7 +195,14 @@ fn socket_state(
         return Socket::BlockedOnStdin;
     }
     let Some(a) = accept else {
-        return Socket::Unknown;
+        // A unix connect fails at once while the queue is full; the probe retried until its
+        // connect timeout, so nobody accepted in all that time.
+        return match probe {
+            Err(f) if f.kind == FailureKind::ConnectTimeout && l.queue_before.is_none() => {
+                Socket::QueueFull
+            }
+            _ => Socket::Unknown,
+        };
     };
     let pids: Vec<i32> = l.holders.iter().map(|p| p.pid).collect();
     let ours = a.accepted_by(&pids);
@@ -228,6 +241,7 @@ fn socket_word(s: &Socket) -> String {
             "does not accept: {} in its accept queue and its holders have no accepted connection open",
             waiting(*queue)
         ),
+        Socket::QueueFull => "does not accept: its accept queue stayed full".into(),
         Socket::Accepting(n) => format!("accepts connections ({n} of fixer's accepted)"),
         Socket::Unknown => "the evidence cannot tell whether it accepts".into(),
     }
@@ -279,6 +293,10 @@ fn verdict(
         (Socket::NotAccepting { queue }, _) => {
             format!("; {} in its accept queue", waiting(*queue))
         }
+        (Socket::QueueFull, _) => format!(
+            "; its accept queue stayed full for {}",
+            secs(crate::sys::http::connect_timeout(target.timeout))
+        ),
         _ => String::new(),
     };
     let foreign = || {
@@ -327,6 +345,11 @@ fn verdict(
             ),
         )
         .with_action(format!("{restart}, with stdin from /dev/null")),
+        (Condition::Stuck, _) if *socket == Socket::QueueFull => Finding::new(
+            FindingCode::HolderStuck,
+            format!("{who}, which does not accept connections{queue_note}"),
+        )
+        .with_action(restart),
         (Condition::Stuck, _) => Finding::new(
             FindingCode::HolderStuck,
             format!(
