@@ -462,3 +462,34 @@ fn could_not_run_is_never_healthy() {
     );
     assert!(out.stdout.contains("recurl"), "{}", out.all());
 }
+
+#[test]
+fn a_backend_nginx_itself_gives_up_on_is_stuck() {
+    // The lab's nginx waits 1 s (proxy_read_timeout 1s); this backend needs 5 s.
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    let port = lab.backend_port.to_string();
+    let slow = backend(
+        &run,
+        "slow-backend.py",
+        &["--port".into(), port, "--delay".into(), "5".into()],
+    );
+    assert!(
+        wait_until(deadline(20.0), || fix_support::listeners(lab.backend_port)
+            .contains(&slow.pid())),
+        "the slow backend never listened"
+    );
+    let book = playbook(&run, &lab, r#"slow-backend\.py"#, &nginx_url(&lab));
+    let (code, doc) = diagnose(&run, &book, "2");
+    assert_eq!(code, 1, "{doc:#}");
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["finding"]["code"], "holder-stuck", "{holder:#}");
+    let cause = holder["finding"]["cause"].as_str().unwrap();
+    assert!(cause.contains("nginx itself gives up on it"), "{cause}");
+    let evidence = holder["evidence"].to_string();
+    assert!(
+        evidence.contains("nginx answered 504 Gateway Timeout")
+            && evidence.contains("at least as long as nginx does (1 s, proxy_read_timeout at "),
+        "{evidence}"
+    );
+}
