@@ -92,7 +92,9 @@ pub(super) fn judge(
     let others_accept = states
         .iter()
         .enumerate()
-        .any(|(i, s)| i != index && matches!(s, Socket::Accepting(_)));
+        .any(|(i, s)| i != index && matches!(s, Socket::Accepting(_)))
+        // A socket that does not serve cannot have answered the direct probe: another did.
+        || worst.is_some() && r.listeners.len() > 1 && r.probe.is_ok();
     let condition = match (&states[index], reading(&r.probe)) {
         (Socket::Stopped, _) => Condition::Stopped,
         (Socket::BlockedOnStdin, _) => Condition::BlockedOnStdin,

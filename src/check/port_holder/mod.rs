@@ -234,7 +234,7 @@ fn probe_both(
     // With several listeners the kernel spreads connections by a hash of the address pair;
     // a few per listener reach each of them with high probability.
     let count = if listeners > 1 {
-        (4 * listeners).min(16)
+        (8 * listeners).min(32)
     } else {
         1
     };
