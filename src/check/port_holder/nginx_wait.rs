@@ -124,10 +124,16 @@ pub(super) fn gave_up(
     recurl: Option<&StepResult>,
     backend: &BackendAddr,
     holders: &[ProcessInfo],
+    read_timeout: Option<Duration>,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    // A 504 that came sooner than nginx waits for this backend came from another location.
+    let waited_enough = |u: &serde_json::Value| {
+        let ms = u["elapsed_ms"].as_u64().unwrap_or(0) as f64;
+        read_timeout.is_none_or(|t| ms >= t.as_millis() as f64 * 0.9)
+    };
     for u in urls(recurl) {
-        if u["route"] == "nginx" && u["status"] == 504 {
+        if u["route"] == "nginx" && u["status"] == 504 && waited_enough(u) {
             out.push(format!(
                 "nginx answered 504 Gateway Timeout to GET {}: it gave up waiting for the backend",
                 crate::sanitize::clean(u["url"].as_str().unwrap_or("?"))

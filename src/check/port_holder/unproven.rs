@@ -26,7 +26,13 @@ pub(super) fn slow(
     let timeout = ctx
         .nginx
         .and_then(|n| nginx_wait::read_timeout(n, &backend.address));
-    let mut gave_up = nginx_wait::gave_up(ctx.error_log, ctx.recurl, &backend.address, &v.all);
+    let mut gave_up = nginx_wait::gave_up(
+        ctx.error_log,
+        ctx.recurl,
+        &backend.address,
+        &v.all,
+        timeout.as_ref().map(|t| t.wait),
+    );
     if let Some(t) = timeout.as_ref().filter(|t| target.timeout >= t.wait) {
         gave_up.push(format!(
             "fixer waited {}, at least as long as nginx does ({}, {}), and got no answer",
