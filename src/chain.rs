@@ -44,7 +44,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     let started = std::time::Instant::now();
     let started_at = crate::clock::now_rfc3339();
     std::thread::scope(|s| {
-        let dns = s.spawn(|| dns::run(target));
+        let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();
         let mut report = |r: StepResult, p: &mut dyn Progress| {
             p.done(&r);
@@ -68,22 +68,24 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(upstream::run(target, &nginx_view), progress);
 
         progress.begin(StepName::ErrorLog);
-        report(error_log::run(target, &nginx_view), progress);
+        let log_step = error_log::run(target, &nginx_view);
+        report(log_step.clone(), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
-        let recurl = s.spawn(|| recurl::run(target));
+        let recurl = background(s, || recurl::run(target));
 
         progress.begin(StepName::BackendPort);
+        // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
         let unix = if matches!(
             target.backend.as_ref().map(|b| &b.address),
             Some(crate::target::BackendAddr::Unix(_))
         ) {
-            net::unix_sockets().unwrap_or_default()
+            net::unix_sockets()
         } else {
-            Vec::new()
+            Ok(Vec::new())
         };
-        let (mut port_step, listening) = match &tcp {
-            Ok(tcp) => backend_port::run(target, tcp, &unix),
-            Err(e) => (
+        let (mut port_step, listening) = match (&tcp, &unix) {
+            (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
+            (Err(e), _) | (_, Err(e)) => (
                 Recorder::start(StepName::BackendPort).could_not_run(e),
                 Listening::default(),
             ),
@@ -93,11 +95,19 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);
-        let (holder_step, holder) = port_holder::run(target, &listening);
+        let gathered = port_holder::gather(target, &listening);
+        // The holder is judged against what nginx answered, so recurl is awaited first.
+        let recurl = join(recurl, StepName::Recurl);
+        let context = port_holder::Context {
+            nginx: Some(&nginx_view),
+            error_log: Some(&log_step),
+            recurl: Some(&recurl),
+        };
+        let (holder_step, holder) = port_holder::judge(target, gathered, &context);
         report(holder_step, progress);
 
         progress.begin(StepName::Recurl);
-        report(join(recurl, StepName::Recurl), progress);
+        report(direct_disagrees(recurl), progress);
 
         Diagnosis {
             started_at,
@@ -110,16 +120,144 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     })
 }
 
+/// A check run on its own thread, or right here when no thread can be started (a resource
+/// limit of fixer's own must not become a finding, nor a crash).
+enum Background<'scope, F> {
+    Thread(std::thread::ScopedJoinHandle<'scope, StepResult>),
+    Inline(F),
+}
+
+fn background<'scope, 'env, F>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    f: F,
+) -> Background<'scope, F>
+where
+    F: FnOnce() -> StepResult + Send + Clone + 'scope,
+{
+    match std::thread::Builder::new().spawn_scoped(s, f.clone()) {
+        Ok(h) => Background::Thread(h),
+        Err(_) => Background::Inline(f),
+    }
+}
+
 /// A check that panicked is reported as a check that could not run, never as a crash.
-fn join(handle: std::thread::ScopedJoinHandle<'_, StepResult>, name: StepName) -> StepResult {
-    handle.join().unwrap_or_else(|_| {
+fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) -> StepResult {
+    let crashed = || {
         Recorder::start(name).could_not_run(&anyhow::anyhow!("the {} check crashed", name.as_str()))
-    })
+    };
+    match handle {
+        Background::Thread(h) => h.join().unwrap_or_else(|_| crashed()),
+        Background::Inline(f) => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| crashed())
+        }
+    }
+}
+
+/// The one rule for the whole product: healthy means every check ran and passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Healthy,
+    /// A check found a problem.
+    Problem,
+    /// Nothing failed, but some check could not run: health is not proven.
+    Incomplete,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Healthy => "healthy",
+            Outcome::Problem => "problem",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Whether every verify URL that goes through nginx answered as expected; `None` when the
+/// playbook has none. When they all pass the site works, whatever a direct probe says, and
+/// no kill or restart is planned.
+pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
+    let urls: Vec<_> = port_holder::recurl_urls(recurl)
+        .into_iter()
+        .filter(|u| u["route"] == "nginx")
+        .collect();
+    (!urls.is_empty()).then(|| urls.iter().all(|u| u["healthy"] == true))
+}
+
+/// Backend URLs failing while every URL through nginx passes: a disagreement between direct
+/// readings and what users get, reported with both readings, not a failure of the site.
+fn direct_disagrees(recurl: StepResult) -> StepResult {
+    if recurl.verdict != Verdict::Fail || nginx_probes_pass(Some(&recurl)) != Some(true) {
+        return recurl;
+    }
+    let Some(f) = recurl.finding.clone() else {
+        return recurl;
+    };
+    let finding = Finding::new(
+        FindingCode::ProbesDisagree,
+        format!(
+            "every URL through nginx answers as expected, but a direct probe does not: {} [{}]",
+            f.cause, f.code
+        ),
+    )
+    .with_action("no kill or restart while the site works through nginx; check the direct URL (scheme, port, expected status)");
+    StepResult {
+        verdict: Verdict::Warn,
+        summary: finding.cause.clone(),
+        finding: Some(finding),
+        ..recurl
+    }
 }
 
 impl Diagnosis {
+    pub fn outcome(&self) -> Outcome {
+        match self.root_cause() {
+            Some(f) if f.code == FindingCode::HolderUninspectable => Outcome::Incomplete,
+            Some(_) => Outcome::Problem,
+            None if !self.could_not_run().is_empty() => Outcome::Incomplete,
+            None => Outcome::Healthy,
+        }
+    }
+
+    /// Every check ran and passed (warnings allowed).
     pub fn healthy(&self) -> bool {
-        !self.steps.iter().any(|s| s.verdict == Verdict::Fail)
+        self.outcome() == Outcome::Healthy
+    }
+
+    /// The steps that could not run, each with why: what an incomplete outcome names.
+    pub fn could_not_run(&self) -> Vec<&StepResult> {
+        self.steps.iter().filter(|s| s.error.is_some()).collect()
+    }
+
+    /// "recurl (basic-auth password: …); port_holder (…)": what kept the outcome incomplete.
+    pub fn incomplete_reason(&self) -> String {
+        let mut parts: Vec<String> = self
+            .could_not_run()
+            .iter()
+            .map(|s| format!("{} ({})", s.name.as_str(), s.error.as_deref().unwrap_or("")))
+            .collect();
+        if let Some(f) = self
+            .root_cause()
+            .filter(|f| f.code == FindingCode::HolderUninspectable)
+        {
+            parts.push(format!("port_holder ({})", f.cause));
+        }
+        parts.join("; ")
+    }
+
+    /// Another listening socket on the backend's address accepts connections (SO_REUSEPORT),
+    /// so removing the holder that does not is enough.
+    pub fn other_listeners_serve(&self) -> bool {
+        self.step(StepName::PortHolder)
+            .and_then(|s| s.details.get("others_accept"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// Whether the probes through nginx all pass (see [`nginx_probes_pass`]).
+    pub fn site_works_through_nginx(&self) -> bool {
+        nginx_probes_pass(self.step(StepName::Recurl)) == Some(true)
     }
 
     /// The first failure in chain order: an earlier break explains the later symptoms.
@@ -145,11 +283,10 @@ impl Diagnosis {
     }
 
     pub fn exit_code(&self) -> ExitCode {
-        match self.root_cause() {
-            Some(f) if f.code == FindingCode::HolderUninspectable => ExitCode::CheckFailed,
-            Some(_) => ExitCode::Problem,
-            None if self.steps.iter().any(|s| s.error.is_some()) => ExitCode::CheckFailed,
-            None => ExitCode::Healthy,
+        match self.outcome() {
+            Outcome::Healthy => ExitCode::Healthy,
+            Outcome::Problem => ExitCode::Problem,
+            Outcome::Incomplete => ExitCode::CheckFailed,
         }
     }
 }

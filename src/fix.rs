@@ -55,6 +55,13 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             let v = d.step(crate::step::StepName::Recurl).cloned();
             return finish(actions, v, true, d.exit_code());
         }
+        if d.outcome() == chain::Outcome::Incomplete && round == 0 {
+            out.message(&format!(
+                "Incomplete: nothing was changed; health is not proven because a check could not run: {}.",
+                d.incomplete_reason()
+            ));
+            return finish(actions, None, false, ExitCode::CheckFailed);
+        }
         let plans = match plan::decide(&d, target) {
             Decision::Act(plans) => plans,
             Decision::Manual(why) => {

@@ -17,6 +17,27 @@ pub enum Decision {
 }
 
 pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    let decision = decide_root(d, target);
+    match (&decision, d.root_cause()) {
+        // A site that works through nginx is not broken, whatever a direct reading says.
+        (Decision::Act(plans), Some(root))
+            if d.site_works_through_nginx() && plans.iter().any(touches_backend) =>
+        {
+            Decision::Manual(format!(
+                "every probe through nginx passes, so fixer plans no kill or restart; the other reading: {} [{}]",
+                root.cause, root.code
+            ))
+        }
+        _ => decision,
+    }
+}
+
+fn touches_backend(p: &Plan) -> bool {
+    use action::ActionCode::*;
+    matches!(p.code, ResumeHolder | KillHolder | RestartBackend)
+}
+
+fn decide_root(d: &Diagnosis, target: &Target) -> Decision {
     let Some(root) = d.root_cause() else {
         return Decision::Wait;
     };
@@ -106,6 +127,8 @@ fn holder(d: &Diagnosis, target: &Target) -> Decision {
         return restart(target, Some(unit), Vec::new());
     }
     match action::kill_holder::plan(h, &backend.address) {
+        // Another listener on the address serves (SO_REUSEPORT): remove only the stuck one.
+        Ok(kill) if d.other_listeners_serve() => Decision::Act(vec![kill]),
         Ok(kill) => restart(target, None, vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this holder: {why}")),
     }
@@ -135,5 +158,69 @@ fn bound_holder(d: &Diagnosis, target: &Target) -> Decision {
     match action::kill_holder::plan(&view, &backend.address) {
         Ok(kill) => restart(target, None, vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+    use crate::step::{Recorder, StepName};
+    use crate::target::{BackendAddr, BackendSpec, NginxSpec, RestartSpec};
+
+    fn target() -> Target {
+        Target {
+            name: "t".into(),
+            source: "t".into(),
+            domains: vec![],
+            expected_ips: vec![],
+            dns_server: None,
+            nginx: NginxSpec::default(),
+            backend: Some(BackendSpec {
+                address: BackendAddr::Tcp("127.0.0.1:8080".parse().unwrap()),
+                matcher: None,
+                health_path: "/".into(),
+                restart: Some(RestartSpec::Systemd { unit: "app".into() }),
+            }),
+            verify: vec![],
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    fn diagnosis(nginx_urls_healthy: bool) -> Diagnosis {
+        let down = Recorder::start(StepName::BackendPort).fail(Finding::new(
+            FindingCode::BackendNotListening,
+            "nothing listens on 127.0.0.1:8080",
+        ));
+        let mut recurl = Recorder::start(StepName::Recurl);
+        recurl.detail(
+            "urls",
+            serde_json::json!([{"url": "http://example.com/", "route": "nginx", "healthy": nginx_urls_healthy}]),
+        );
+        Diagnosis {
+            started_at: String::new(),
+            elapsed_ms: 0,
+            steps: vec![down, recurl.ok("")],
+            nginx: Default::default(),
+            listening: Default::default(),
+            holder: None,
+        }
+    }
+
+    #[test]
+    fn a_site_that_works_through_nginx_gets_no_restart() {
+        assert!(matches!(
+            decide(&diagnosis(false), &target()),
+            Decision::Act(ref p) if p[0].code == action::ActionCode::RestartBackend
+        ));
+        match decide(&diagnosis(true), &target()) {
+            Decision::Manual(why) => assert!(
+                why.starts_with(
+                    "every probe through nginx passes, so fixer plans no kill or restart"
+                ) && why.contains("[backend-not-listening]"),
+                "{why}"
+            ),
+            _ => panic!("planned an action for a site that works"),
+        }
     }
 }

@@ -129,7 +129,8 @@ fn stuck_holder_is_found_by_socket_not_by_name() {
     assert_eq!(d["pids"].as_array().unwrap().len(), 1);
     let cause = run.doc["root_cause"].as_str().unwrap();
     assert!(
-        cause.contains("accepts connections but does not answer HTTP"),
+        cause.contains("which does not accept connections; ")
+            && cause.contains("(fixer's own probes among them)"),
         "{cause}"
     );
 }
@@ -157,7 +158,7 @@ fn stdin_holder_is_blocked_on_stdin_like_the_streamlit_incident() {
         "{cause}"
     );
     assert!(
-        cause.contains("which is blocked reading its stdin and does not answer HTTP"),
+        cause.contains("which is blocked reading its stdin and cannot serve"),
         "{cause}"
     );
     let evidence = step(&run.doc, "port_holder")["evidence"].to_string();

@@ -195,8 +195,27 @@ fn a_bad_via_is_reported_not_guessed() {
         ..probe("http://fixer.test/")
     };
     let f = http::get(&p).unwrap_err();
-    assert_eq!(f.kind, FailureKind::Protocol);
+    assert_eq!(
+        f.kind,
+        FailureKind::Local,
+        "fixer's own input, not the peer's answer"
+    );
     assert!(f.message.contains("via"), "{}", f.message);
+}
+
+#[test]
+fn a_path_fixer_refuses_is_never_sent_and_never_a_timeout() {
+    let server = HttpServer::fixed("200 OK", &[]);
+    for path in ["/api/health check", "/a\r\nX: y", "api"] {
+        let f = http::raw_get(&BackendAddr::Tcp(server.addr), path, T).unwrap_err();
+        assert_eq!(f.kind, FailureKind::Local, "{path:?}: {f:?}");
+        assert!(!f.kind.is_no_answer());
+        assert!(f.message.starts_with("not sent: "), "{}", f.message);
+    }
+    assert!(
+        server.requests.lock().unwrap().is_empty(),
+        "something was sent"
+    );
 }
 
 #[test]

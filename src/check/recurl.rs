@@ -192,10 +192,12 @@ fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failu
             r.elapsed_ms = resp.elapsed_ms;
         }
         Err(f) => {
-            r.finding = Some(match f.kind {
-                FailureKind::ResponseTimeout => FindingCode::HttpTimeout,
-                _ => FindingCode::HttpConnectFailed,
-            });
+            // A request fixer could not make is no finding about the site: not probed.
+            r.finding = match f.kind {
+                FailureKind::Local => None,
+                FailureKind::ResponseTimeout => Some(FindingCode::HttpTimeout),
+                _ => Some(FindingCode::HttpConnectFailed),
+            };
             r.error_kind = Some(f.kind.as_str().to_string());
             r.failure_kind = Some(f.kind);
             r.error = Some(f.message);
@@ -262,8 +264,8 @@ fn explain(code: FindingCode, r: &UrlResult, what: &str) -> (String, &'static st
             "check the URL, its credentials and its expected statuses (a 401 is healthy behind basic auth if listed in expect)",
         ),
         FindingCode::HttpTimeout => (
-            format!("{what}: {error} — the peer is stuck"),
-            "find the process that holds the port without answering (port_holder step) and restart it",
+            format!("{what}: {error} — slower than fixer's --timeout, or stuck"),
+            "the port_holder step tells slow from stuck; only a holder shown not to serve is restarted",
         ),
         _ => (
             format!("{what}: {error}"),

@@ -129,9 +129,28 @@ impl Human {
                     .apply_to("Root cause:");
                 println!("{label} {} [{}]", clean(&f.cause), f.code);
             }
+            None if !d.healthy() => {
+                let label = self
+                    .paint(Paint::new().yellow().bold())
+                    .apply_to("Incomplete:");
+                println!(
+                    "{label} no check failed, but health is not proven: could not run {}",
+                    clean(&d.incomplete_reason())
+                );
+            }
             None => {
                 let label = self.paint(Paint::new().green().bold()).apply_to("Healthy:");
-                println!("{label} every check passed ({} ms).", d.elapsed_ms);
+                let warnings = d
+                    .steps
+                    .iter()
+                    .filter(|s| s.verdict == crate::step::Verdict::Warn)
+                    .count();
+                let note = match warnings {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                };
+                println!("{label} every check passed ({} ms{note}).", d.elapsed_ms);
             }
         }
     }

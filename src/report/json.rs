@@ -14,6 +14,8 @@ pub fn diagnosis(command: &str, target: &Target, d: &Diagnosis) -> Value {
         "started_at": d.started_at,
         "elapsed_ms": d.elapsed_ms,
         "healthy": d.healthy(),
+        "outcome": d.outcome(),
+        "could_not_run": d.could_not_run().iter().map(|s| json!({"step": s.name, "error": s.error})).collect::<Vec<_>>(),
         "root_cause": root.map(|f| f.cause.clone()),
         "root_cause_code": root.map(|f| f.code.as_str()),
         "exit_code": d.exit_code().code(),
@@ -34,6 +36,9 @@ pub fn fix(target: &Target, run: &crate::fix::FixRun) -> Value {
     doc["verification"] = json!(run.verification);
     doc["verified"] = json!(run.verified);
     doc["exit_code"] = json!(run.exit.code());
+    if run.verified {
+        doc["outcome"] = json!(crate::chain::Outcome::Healthy);
+    }
     doc
 }
 
@@ -47,6 +52,11 @@ pub fn verify(
         "command": "verify",
         "playbook": {"name": target.name, "source": target.source},
         "healthy": code == crate::exit_code::ExitCode::Healthy,
+        "outcome": match code {
+            crate::exit_code::ExitCode::Healthy => "healthy",
+            crate::exit_code::ExitCode::CheckFailed => "incomplete",
+            _ => "problem",
+        },
         "exit_code": code.code(),
         "steps": [step],
     })

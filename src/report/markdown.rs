@@ -48,21 +48,29 @@ pub fn render(i: &Incident<'_>) -> String {
         env!("CARGO_PKG_VERSION")
     );
     let root = d.root_cause();
+    let none = if d.healthy() {
+        "none — every check passed".to_string()
+    } else {
+        format!(
+            "none found, but not every check ran: {}",
+            cell(&d.incomplete_reason())
+        )
+    };
     let _ = writeln!(
         md,
         "- **Root cause:** {}",
-        root.map_or("none — every check passed".to_string(), |f| format!(
-            "{} (`{}`)",
-            cell(&f.cause),
-            f.code
-        ))
+        root.map_or(none, |f| format!("{} (`{}`)", cell(&f.cause), f.code))
     );
-    let outcome = match i.verified {
-        Some(true) => "fixed and verified",
-        Some(false) if i.actions.is_empty() => "not fixed: no action was taken",
-        Some(false) => "still unhealthy after the actions",
-        None if d.healthy() => "healthy",
-        None => "diagnosed only (no action taken)",
+    let outcome = match (i.verified, d.outcome()) {
+        (Some(true), _) => "fixed and verified".to_string(),
+        (_, crate::chain::Outcome::Incomplete) => format!(
+            "incomplete — could not run {}",
+            cell(&d.incomplete_reason())
+        ),
+        (Some(false), _) if i.actions.is_empty() => "not fixed: no action was taken".into(),
+        (Some(false), _) => "still unhealthy after the actions".into(),
+        (None, crate::chain::Outcome::Healthy) => "healthy".into(),
+        (None, _) => "diagnosed only (no action taken)".into(),
     };
     let _ = writeln!(md, "- **Outcome:** {outcome}\n");
     timeline(&mut md, i);

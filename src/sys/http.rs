@@ -49,11 +49,14 @@ pub enum FailureKind {
     Connect,
     /// The TCP connection did not complete in time (e.g. accept queue full).
     ConnectTimeout,
-    /// Connected, but no response arrived in time: the peer is stuck.
+    /// Connected and sent, but no response arrived in time: the peer is slow or stuck.
     ResponseTimeout,
     Tls,
     Dns,
     Protocol,
+    /// fixer could not make or send the request itself (a path it refuses, no file descriptors
+    /// or ports left, a permission): nothing reached the peer, so nothing is known about it.
+    Local,
 }
 
 impl FailureKind {
@@ -66,7 +69,15 @@ impl FailureKind {
             FailureKind::Tls => "tls",
             FailureKind::Dns => "dns",
             FailureKind::Protocol => "protocol",
+            FailureKind::Local => "local",
         }
+    }
+
+    /// The only failure that says something about the peer's health: it took the request and
+    /// did not answer in time. Refused, unreachable, a TLS or protocol mismatch, and failures of
+    /// fixer's own are no evidence that a process is stuck.
+    pub fn is_no_answer(self) -> bool {
+        self == FailureKind::ResponseTimeout
     }
 }
 
@@ -172,9 +183,9 @@ pub fn get(probe: &Probe) -> Result<Response, Failure> {
         message,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
-    let url = UrlParts::parse(&probe.url).map_err(|m| fail(FailureKind::Protocol, m))?;
+    let url = UrlParts::parse(&probe.url).map_err(|m| fail(FailureKind::Local, m))?;
     let via = match &probe.via {
-        Some(v) => Some(parse_via(v, url.port).map_err(|m| fail(FailureKind::Protocol, m))?),
+        Some(v) => Some(parse_via(v, url.port).map_err(|m| fail(FailureKind::Local, m))?),
         None => None,
     };
     let stage = Arc::new(AtomicU8::new(STAGE_NONE));
@@ -343,11 +354,41 @@ fn classify(
         ureq::Error::Tls(m) => (F::Tls, format!("TLS: {m}")),
         ureq::Error::Rustls(e) => (F::Tls, format!("TLS: {e}")),
         ureq::Error::Io(e) if matches!(e.kind(), K::TimedOut | K::WouldBlock) => timed_out(stage),
+        ureq::Error::Io(e) if stage == STAGE_NONE && is_local(&e) => (F::Local, io_message(&e)),
         ureq::Error::Io(e) if stage == STAGE_NONE => (F::Connect, io_message(&e)),
         ureq::Error::Io(e) if in_handshake => (F::Tls, format!("TLS handshake failed: {e}")),
         ureq::Error::Io(e) => (F::Protocol, io_message(&e)),
+        e @ (ureq::Error::BadUri(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::RequireHttpsOnly(_))
+            if stage == STAGE_NONE =>
+        {
+            (F::Local, e.to_string())
+        }
         other => (F::Protocol, other.to_string()),
     }
+}
+
+/// Errors that come from this host before anything reached the peer: out of file descriptors,
+/// buffers or local ports, or not allowed to open a socket.
+pub(crate) fn is_local(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    let Some(code) = e.raw_os_error() else {
+        return false;
+    };
+    let errno = Errno::from_raw_os_error(code);
+    [
+        Errno::MFILE,
+        Errno::NFILE,
+        Errno::NOBUFS,
+        Errno::NOMEM,
+        Errno::ACCESS,
+        Errno::PERM,
+        Errno::ADDRNOTAVAIL,
+        Errno::AFNOSUPPORT,
+        Errno::INVAL,
+    ]
+    .contains(&errno)
 }
 
 /// An I/O error as an operator says it: "connection refused", not "Connection refused (os error 111)".

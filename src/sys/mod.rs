@@ -2,6 +2,7 @@
 //! Checks and actions speak in domain terms (a listening socket, a process) and never touch
 //! file paths under /proc themselves.
 
+pub mod accept;
 pub mod bound;
 pub mod command;
 pub mod dns_query;

@@ -7,7 +7,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{canonical_reason, connect_timeout, io_message, secs, Failure, FailureKind, Response};
+use super::{
+    canonical_reason, connect_timeout, io_message, is_local, secs, Failure, FailureKind, Response,
+};
 use crate::target::BackendAddr;
 
 /// The response head is read up to this size; a backend's status line and headers fit.
@@ -40,8 +42,8 @@ pub fn get(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Response
     };
     if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
         return Err(fail(
-            FailureKind::Protocol,
-            format!("bad request path {path:?}"),
+            FailureKind::Local,
+            format!("not sent: fixer refuses the request path {path:?}"),
         ));
     }
     let (mut conn, host): (Box<dyn Conn>, String) = match addr {
@@ -73,6 +75,7 @@ fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Fail> 
             FailureKind::ConnectTimeout,
             format!("no TCP connection within {}", secs(limit)),
         ),
+        _ if is_local(&e) => (FailureKind::Local, format!("not sent: {}", io_message(&e))),
         _ => (FailureKind::Connect, io_message(&e)),
     })
 }
@@ -84,10 +87,16 @@ fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
     let limit = connect_timeout(timeout);
     let deadline = Instant::now() + limit;
     let io = |e: rustix::io::Errno| std::io::Error::from(e);
-    let addr = SocketAddrUnix::new(path).map_err(|e| (FailureKind::Connect, io_message(&io(e))))?;
+    let local = |e: rustix::io::Errno| {
+        (
+            FailureKind::Local,
+            format!("not sent: {}", io_message(&io(e))),
+        )
+    };
+    let addr = SocketAddrUnix::new(path).map_err(local)?;
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
-        .map_err(|e| (FailureKind::Connect, io_message(&io(e))))?;
+        .map_err(local)?;
     let mut pause = Duration::from_millis(5);
     loop {
         match rustix::net::connect(&fd, &addr) {
@@ -102,6 +111,7 @@ fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
                     format!("accept queue full: not accepted within {}", secs(limit)),
                 ))
             }
+            Err(e) if is_local(&io(e)) => return Err(local(e)),
             Err(e) => return Err((FailureKind::Connect, io_message(&io(e)))),
         }
     }

@@ -1,0 +1,99 @@
+//! Evidence lines about a holder process: who it is, what state it is in, what it waits on.
+
+use crate::step::Recorder;
+use crate::sys::process::{FdTarget, ProcessInfo};
+use crate::target::BackendSpec;
+
+pub(super) fn state_word(state: char) -> &'static str {
+    match state {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "in uninterruptible I/O",
+        'T' => "stopped",
+        't' => "stopped by a debugger",
+        'Z' => "zombie",
+        'I' => "idle",
+        _ => "unknown state",
+    }
+}
+
+fn stdin_word(fd: &FdTarget) -> String {
+    match fd {
+        FdTarget::Tty(p) => format!("a terminal ({p})"),
+        FdTarget::Pipe => "a pipe".into(),
+        FdTarget::Fifo(p) => format!("a named pipe ({p})"),
+        FdTarget::DevNull => "/dev/null".into(),
+        FdTarget::File(p) => format!("file {p}"),
+        FdTarget::Socket => "a socket".into(),
+        FdTarget::Closed => "closed".into(),
+        FdTarget::Unreadable => "not readable".into(),
+    }
+}
+
+pub(super) fn process(
+    rec: &mut Recorder,
+    p: &ProcessInfo,
+    main: &ProcessInfo,
+    backend: &BackendSpec,
+) {
+    let role = if p.pid == main.pid {
+        String::new()
+    } else if p.ppid == main.pid {
+        format!(" (child of {})", main.pid)
+    } else {
+        " (shares the socket)".into()
+    };
+    rec.see(format!(
+        "PID {}{role}: user {}, state {} ({}), started {} (up {}), command line: {}",
+        p.pid,
+        p.user,
+        p.state,
+        state_word(p.state),
+        crate::report::clock_time(p.started_unix),
+        crate::report::age(p.age_secs()),
+        p.cmdline_str()
+    ));
+    let syscall = match &p.syscall {
+        Some(s) if s.name.contains("read") || s.name.starts_with("recv") => {
+            format!(", in {}(fd {})", s.name, s.arg0)
+        }
+        Some(s) => format!(", in {}()", s.name),
+        None => String::new(),
+    };
+    rec.see(format!(
+        "  blocked on: wchan {}{syscall}; stdin is {}",
+        p.wchan.as_deref().unwrap_or("-"),
+        stdin_word(&p.stdin)
+    ));
+    if p.pid == main.pid {
+        let unit = match (&p.unit, &p.container) {
+            (_, Some(c)) => format!("runs in container {c}"),
+            (Some(u), None) => format!("systemd unit {u}"),
+            (None, None) => "no systemd unit".into(),
+        };
+        let matched = match (backend.matches(&p.cmdline.join(" ")), &backend.matcher) {
+            (Some(true), Some(re)) => format!("; command line matches /{re}/"),
+            (Some(false), Some(re)) => format!("; command line does NOT match /{re}/"),
+            _ => String::new(),
+        };
+        rec.see(format!("  {unit}{matched}"));
+    }
+}
+
+/// "PID 1, 2, 3".
+pub(super) fn pid_list(procs: &[ProcessInfo]) -> String {
+    procs
+        .iter()
+        .map(|p| p.pid.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "1 connection waits" / "3 connections wait".
+pub(super) fn waiting(n: u32) -> String {
+    if n == 1 {
+        "1 connection waits".into()
+    } else {
+        format!("{n} connections wait")
+    }
+}

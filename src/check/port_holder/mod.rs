@@ -1,0 +1,320 @@
+//! `port_holder`: which process owns the backend's listening socket, what state it is in, and
+//! whether it serves. Found by socket inode, never by process name: the Streamlit incident's
+//! `pgrep streamlit` missed a `python3 -m streamlit` holder.
+//!
+//! A holder is called stuck only on evidence that it is not serving: it is stopped, it is
+//! blocked reading its stdin or terminal, connections wait in its accept queue while it has
+//! nothing accepted to work on, or nginx itself gives up on it. A direct probe that got no
+//! answer in time shows only that the holder is slower than fixer's timeout; a probe fixer
+//! could not send, or in a protocol the holder does not speak, shows nothing at all.
+
+mod describe;
+mod judge;
+mod nginx_wait;
+mod unproven;
+
+use serde_json::json;
+
+use crate::check::backend_port::Listening;
+use crate::check::nginx::NginxView;
+use crate::finding::{Finding, FindingCode};
+use crate::step::{Recorder, StepName, StepResult};
+use crate::sys::accept::{self, AcceptReport};
+use crate::sys::holders;
+use crate::sys::http::{self, Failure, Response};
+use crate::sys::process::ProcessInfo;
+use crate::target::{BackendAddr, BackendSpec, Target};
+
+pub(crate) use nginx_wait::urls as recurl_urls;
+
+/// How the holder behaves, as far as the evidence shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Answering,
+    Stopped,
+    BlockedOnStdin,
+    Stuck,
+    /// Took the request and is slower than fixer's timeout, while nginx still waits for it.
+    Slow,
+    /// No reading that counts either way (a protocol fixer did not speak, a refused connect).
+    Unconfirmed,
+}
+
+/// What later actions need: who holds the port and in what condition.
+#[derive(Debug, Clone)]
+pub struct HolderView {
+    /// The pre-fork master, or the only holder.
+    pub main: ProcessInfo,
+    /// Every living process that holds the socket, main first.
+    pub all: Vec<ProcessInfo>,
+    pub condition: Condition,
+    /// Whether the holder's command line matches the playbook's `match` (None: no regex).
+    pub matches: Option<bool>,
+}
+
+/// One listening socket on the backend's address and the processes holding it. Several exist
+/// with SO_REUSEPORT (and for a `[::]` plus a `0.0.0.0` socket); each is judged on its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Listener {
+    pub local: String,
+    pub inode: u64,
+    /// Its accept queue when the chain read /proc/net/tcp (None for a unix socket).
+    pub queue_before: Option<u32>,
+    /// Living holders, main first.
+    pub holders: Vec<ProcessInfo>,
+}
+
+/// What the other steps saw, which the holder is judged against.
+#[derive(Default)]
+pub struct Context<'a> {
+    pub nginx: Option<&'a NginxView>,
+    pub error_log: Option<&'a StepResult>,
+    pub recurl: Option<&'a StepResult>,
+}
+
+/// The step's readings, taken while the network probes of other steps run.
+pub struct Gathered(Gathering);
+
+enum Gathering {
+    Done(StepResult),
+    Read(Recorder, Readings),
+}
+
+pub(crate) struct Readings {
+    pub listeners: Vec<Listener>,
+    pub probe: Result<Response, Failure>,
+    /// `None` for a unix socket; `Err` when fixer could not look (its own failure).
+    pub accept: Option<Result<AcceptReport, String>>,
+}
+
+/// Reads the holders and probes them; [`judge`] then decides.
+pub fn gather(target: &Target, listening: &Listening) -> Gathered {
+    let mut rec = Recorder::start(StepName::PortHolder);
+    let done = |r: StepResult| Gathered(Gathering::Done(r));
+    let Some(backend) = &target.backend else {
+        return done(rec.skip("no backend configured"));
+    };
+    if listening.is_empty() {
+        return done(rec.skip(format!(
+            "nothing listens on {}, so there is no holder",
+            backend.address
+        )));
+    }
+    let inodes = listening.inodes();
+    let scan = holders::find_holders(&inodes, &holders::likely_pids(backend.matcher.as_ref()));
+    let mut pids: Vec<i32> = scan.holders.values().flatten().copied().collect();
+    pids.sort_unstable();
+    pids.dedup();
+    rec.see(format!(
+        "/proc/*/fd: socket inode {} held by {} ({} processes read{})",
+        inodes
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        if pids.is_empty() {
+            "no visible process".to_string()
+        } else {
+            format!(
+                "PID {}",
+                pids.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        scan.scanned,
+        if scan.full_scan { ", full scan" } else { "" }
+    ));
+    let procs: Vec<ProcessInfo> = pids
+        .iter()
+        .filter_map(|&p| ProcessInfo::read(p).ok())
+        .collect();
+    let (zombies, living): (Vec<_>, Vec<_>) = procs.into_iter().partition(|p| p.state == 'Z');
+    for z in &zombies {
+        rec.see(format!(
+            "PID {} is a zombie (state Z) and cannot serve the socket",
+            z.pid
+        ));
+    }
+    if living.is_empty() {
+        return done(uninspectable(rec, backend, &scan, !zombies.is_empty()));
+    }
+    let listeners = listeners(listening, &scan, &living);
+    for l in &listeners {
+        if listeners.len() > 1 {
+            rec.see(format!(
+                "listening socket {} (inode {}), one of {} on this address:",
+                l.local,
+                l.inode,
+                listeners.len()
+            ));
+        }
+        if let Some(main) = l.holders.first() {
+            for p in &l.holders {
+                describe::process(&mut rec, p, main, backend);
+            }
+        }
+    }
+    let all: Vec<i32> = living.iter().map(|p| p.pid).collect();
+    let (probe, accept) = probe_both(target, backend, &all, listeners.len());
+    Gathered(Gathering::Read(
+        rec,
+        Readings {
+            listeners,
+            probe,
+            accept,
+        },
+    ))
+}
+
+/// Judges the readings against what nginx saw; see the module doc for the rules.
+pub fn judge(target: &Target, g: Gathered, ctx: &Context<'_>) -> (StepResult, Option<HolderView>) {
+    match (g.0, &target.backend) {
+        (Gathering::Done(r), _) => (r, None),
+        (Gathering::Read(rec, readings), Some(backend)) => {
+            judge::judge(rec, target, backend, &readings, ctx)
+        }
+        (Gathering::Read(rec, _), None) => (rec.skip("no backend configured"), None),
+    }
+}
+
+/// [`gather`] and [`judge`] without the other steps' readings.
+pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<HolderView>) {
+    judge(target, gather(target, listening), &Context::default())
+}
+
+/// Groups the living holders by the listening socket they hold.
+fn listeners(
+    listening: &Listening,
+    scan: &holders::HolderScan,
+    living: &[ProcessInfo],
+) -> Vec<Listener> {
+    let tcp = listening
+        .tcp
+        .iter()
+        .map(|s| (s.local.to_string(), s.inode, Some(s.rx_queue)));
+    let unix = listening.unix.iter().map(|s| {
+        let path = s.path.clone().unwrap_or_else(|| "(unnamed)".into());
+        (path, s.inode, None)
+    });
+    tcp.chain(unix)
+        .map(|(local, inode, queue_before)| {
+            let pids = scan.holders.get(&inode).cloned().unwrap_or_default();
+            let held: Vec<ProcessInfo> = living
+                .iter()
+                .filter(|p| pids.contains(&p.pid))
+                .cloned()
+                .collect();
+            Listener {
+                local,
+                inode,
+                queue_before,
+                holders: order_family(held),
+            }
+        })
+        .filter(|l| !l.holders.is_empty())
+        .collect()
+}
+
+/// The direct request to the backend and, on TCP, the accept probe, at the same time so a
+/// stuck holder costs one timeout. Failing to start a thread is fixer's own failure.
+fn probe_both(
+    target: &Target,
+    backend: &BackendSpec,
+    holders: &[i32],
+    listeners: usize,
+) -> (
+    Result<Response, Failure>,
+    Option<Result<AcceptReport, String>>,
+) {
+    let BackendAddr::Tcp(addr) = backend.address else {
+        return (direct_probe(target, backend), None);
+    };
+    // With several listeners the kernel spreads connections by a hash of the address pair;
+    // a few per listener reach each of them with high probability.
+    let count = if listeners > 1 {
+        (8 * listeners).min(32)
+    } else {
+        1
+    };
+    std::thread::scope(|s| {
+        let accept = std::thread::Builder::new()
+            .name("accept-probe".into())
+            .spawn_scoped(s, || accept::probe(addr, count, target.timeout, holders));
+        let probe = direct_probe(target, backend);
+        let accept = match accept {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err("the accept probe crashed".into())),
+            Err(e) => Err(format!("could not start the accept probe: {e}")),
+        };
+        (probe, Some(accept))
+    })
+}
+
+/// The one request straight to the backend.
+fn direct_probe(target: &Target, backend: &BackendSpec) -> Result<Response, Failure> {
+    http::raw_get(&backend.address, &backend.health_path, target.timeout)
+}
+
+/// Main holder first (the process whose parent does not hold the socket), then its family.
+fn order_family(mut procs: Vec<ProcessInfo>) -> Vec<ProcessInfo> {
+    let pids: Vec<i32> = procs.iter().map(|p| p.pid).collect();
+    procs.sort_by_key(|p| (pids.contains(&p.ppid), p.pid));
+    procs
+}
+
+/// The JSON details every judged holder carries.
+fn details(rec: &mut Recorder, v: &HolderView, answering: bool, queue: Option<u32>) {
+    let main = &v.main;
+    rec.detail("pid", main.pid);
+    rec.detail("pids", v.all.iter().map(|p| p.pid).collect::<Vec<_>>());
+    rec.detail("cmdline", main.cmdline_str());
+    rec.detail("state", main.state.to_string());
+    rec.detail("user", &main.user);
+    rec.detail("unit", &main.unit);
+    rec.detail("container", &main.container);
+    rec.detail("answering", answering);
+    rec.detail("matches", v.matches);
+    rec.detail("wchan", &main.wchan);
+    rec.detail("stdin", &main.stdin);
+    rec.detail("started_unix", main.started_unix);
+    rec.detail("age_secs", main.age_secs().round());
+    rec.detail("accept_queue", queue);
+    rec.detail("processes", v.all.iter().map(|p| json!({"pid": p.pid, "ppid": p.ppid, "cmdline": p.cmdline_str(), "state": p.state.to_string()})).collect::<Vec<_>>());
+}
+
+fn uninspectable(
+    rec: Recorder,
+    backend: &BackendSpec,
+    scan: &holders::HolderScan,
+    zombie: bool,
+) -> StepResult {
+    if zombie {
+        return rec.fail(
+            Finding::new(
+                FindingCode::HolderZombie,
+                format!(
+                    "{} is held only by a zombie process; no living process serves it",
+                    backend.address
+                ),
+            )
+            .with_action("restart the backend"),
+        );
+    }
+    let root = rustix::process::geteuid().is_root();
+    let cause = if root {
+        format!("{} is held by a process fixer cannot see (another PID namespace, or a process whose fds are unreadable)", backend.address)
+    } else {
+        format!(
+            "{} is held by a process fixer cannot inspect ({} processes unreadable); run as root",
+            backend.address,
+            scan.denied.len()
+        )
+    };
+    rec.fail(
+        Finding::new(FindingCode::HolderUninspectable, cause)
+            .with_action("run fixer as root (sudo fixer diagnose)"),
+    )
+}
