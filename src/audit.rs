@@ -25,6 +25,7 @@ impl AuditLog {
         let mut entry = json!({
             "time": crate::clock::now_rfc3339(),
             "user": crate::state::operator(),
+            "identity": crate::state::Identity::current(),
             "host": crate::state::hostname(),
             "pid": std::process::id(),
             "playbook": playbook,

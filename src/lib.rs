@@ -12,6 +12,7 @@ pub mod exit_code;
 pub mod finding;
 pub mod fix;
 pub mod lab;
+pub mod limits;
 pub mod lock;
 pub mod nginx;
 pub mod plan;

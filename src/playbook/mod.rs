@@ -3,6 +3,7 @@
 pub mod error;
 pub mod lookup;
 pub mod model;
+pub mod trust;
 pub mod validate;
 
 pub use error::PlaybookError;

@@ -27,7 +27,7 @@ pub fn parse(text: &str, source_name: &str, fallback_name: &str) -> Result<Targe
 }
 
 /// toml's own message already names the key; add the line so the operator can jump to it.
-fn parse_message(e: &toml::de::Error, text: &str) -> String {
+pub(crate) fn parse_message(e: &toml::de::Error, text: &str) -> String {
     let first = e
         .message()
         .lines()

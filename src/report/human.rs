@@ -167,7 +167,7 @@ pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["name", "source", "description"]);
+        .set_header(["name", "source", "status", "description"]);
     for p in list {
         let source = if p.shadowed {
             format!("{} (hidden by the one above)", p.source)
@@ -177,6 +177,7 @@ pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
         table.add_row([
             clean(&p.name),
             clean(&source),
+            clean(p.problem.as_deref().unwrap_or("ok")),
             clean(p.description.as_deref().unwrap_or("")),
         ]);
     }
