@@ -24,3 +24,4 @@ pub mod state;
 pub mod step;
 pub mod sys;
 pub mod target;
+pub mod text;

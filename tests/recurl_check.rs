@@ -109,7 +109,7 @@ fn gateway_errors_are_told_apart() {
         assert_eq!((r.verdict, code(&r)), (Verdict::Fail, "http-gateway-error"));
         let cause = &r.finding.as_ref().unwrap().cause;
         assert!(
-            cause.contains(meaning) && cause.contains("(1 of 1 URLs failed)"),
+            cause.contains(meaning) && cause.contains("(the one URL failed)"),
             "{cause}"
         );
     }

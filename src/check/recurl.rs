@@ -55,7 +55,11 @@ pub fn run(target: &Target) -> StepResult {
     let failed: Vec<&UrlResult> = results.iter().filter(|r| !r.healthy).collect();
     let total = results.len();
     if failed.is_empty() {
-        return rec.ok(format!("all {total} URLs answered as expected"));
+        let all = match total {
+            1 => "the one URL".to_string(),
+            n => format!("all {n} URLs"),
+        };
+        return rec.ok(format!("{all} answered as expected"));
     }
     let Some(worst) = failed
         .iter()
@@ -234,7 +238,14 @@ fn finding(r: &UrlResult, failed: usize, total: usize) -> Finding {
         Route::Nginx => clean(&r.url),
     };
     let (cause, action) = explain(code, r, &what);
-    Finding::new(code, format!("{cause} ({failed} of {total} URLs failed)")).with_action(action)
+    let failed = match total {
+        1 => "the one URL failed".to_string(),
+        _ => format!(
+            "{failed} of {} failed",
+            crate::text::count(total, "URL", "URLs")
+        ),
+    };
+    Finding::new(code, format!("{cause} ({failed})")).with_action(action)
 }
 
 fn explain(code: FindingCode, r: &UrlResult, what: &str) -> (String, &'static str) {

@@ -41,6 +41,9 @@ pub enum PlaybookError {
     /// Root would run what another user wrote (see `trust`).
     #[error("refusing {path} as root: {reason}; {}", super::trust::REMEDY)]
     Untrusted { path: String, reason: String },
+    /// Not a regular file, too large, unreadable.
+    #[error(transparent)]
+    File(#[from] crate::sys::regular_file::FileError),
     /// A bad command-line value: the flag is the location.
     #[error("{flag}: {message}")]
     Flag { flag: String, message: String },

@@ -157,12 +157,8 @@ fn trusted_text(
     cap: u64,
 ) -> Result<String, Option<PlaybookError>> {
     let shown = super::trust::absolute(path).display().to_string();
-    let (bytes, meta) = crate::sys::regular_file::read(what, path, cap).map_err(|e| {
-        (!e.is_not_found()).then(|| PlaybookError::Read {
-            path: shown.clone(),
-            message: e.to_string(),
-        })
-    })?;
+    let (bytes, meta) = crate::sys::regular_file::read(what, path, cap)
+        .map_err(|e| (!e.is_not_found()).then_some(PlaybookError::File(e)))?;
     if super::trust::required() {
         super::trust::check(path, &meta).map_err(|reason| {
             Some(PlaybookError::Untrusted {

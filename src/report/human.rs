@@ -192,7 +192,11 @@ pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) 
         }
         return;
     }
-    println!("{} ({} entries)", path.display(), entries.len());
+    println!(
+        "{} ({})",
+        path.display(),
+        crate::text::count(entries.len(), "entry", "entries")
+    );
     let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
