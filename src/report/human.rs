@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Style;
 use crate::chain::{Diagnosis, Progress};
-use crate::sanitize::clean;
+// Every line printed here is escaped and cut to what a terminal shows (`--json` keeps it whole).
+use crate::sanitize::shown as clean;
 use crate::step::{StepName, StepResult, Verdict};
 use crate::target::Target;
 
