@@ -1,48 +1,137 @@
-//! One `fixer fix` at a time per host: two operators paged for the same outage must not both
-//! kill and restart things.
+//! One `fixer fix` at a time: per state directory (one operator's runs), and per target in a
+//! system location (so two runs with different `FIXER_STATE_DIR`s still cannot both kill and
+//! restart the same backend). The kernel drops a lock when its holder dies.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rustix::fs::{flock, FlockOperation};
 
-/// Held for as long as this value lives; the kernel drops the lock if fixer dies.
+use crate::sys::regular_file;
+use crate::target::{BackendAddr, Target};
+
+/// Held for as long as this value lives.
 pub struct FixLock {
-    _file: File,
+    _files: Vec<File>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another `fixer fix` is already running (PID {0}); wait for it to finish or stop it")]
-    Held(String),
+    #[error(
+        "another `fixer fix` is already running for {what} (PID {pid}, lock {}); wait for it to \
+         finish or stop it",
+        path.display()
+    )]
+    Held {
+        what: String,
+        pid: String,
+        path: PathBuf,
+    },
+    /// The lock cannot be created (no root, no writable state directory): fixer may diagnose
+    /// but not act.
     #[error(transparent)]
-    Other(#[from] anyhow::Error),
+    CannotLock(#[from] anyhow::Error),
 }
 
-pub fn acquire() -> Result<FixLock, LockError> {
-    let dir = crate::state::state_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("fix.lock");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
+pub fn acquire(target: &Target) -> Result<FixLock, LockError> {
+    let state = crate::state::state_dir();
+    let host = take(&state, "fix.lock", "this state directory")?;
+    let what = describe(target);
+    let dir = target_dir().unwrap_or(state);
+    let per_target = take(&dir, &format!("{}.lock", key(target)), &what)?;
+    Ok(FixLock {
+        _files: vec![host, per_target],
+    })
+}
+
+/// Where per-target locks live: `/run/lock/fixer` as root, `/run/lock/fixer-UID` for others
+/// (their own, so nobody else can plant or hold it); `None` when the system has no such place.
+fn target_dir() -> Option<PathBuf> {
+    let base = ["/run/lock", "/var/lock"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_dir())?;
+    let uid = rustix::process::geteuid().as_raw();
+    let dir = if uid == 0 {
+        base.join("fixer")
+    } else {
+        base.join(format!("fixer-{uid}"))
+    };
+    let _ = std::fs::DirBuilder::new().mode(0o755).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    let ours = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0;
+    ours.then_some(dir)
+}
+
+/// A file name for the target: its backend's port (whatever address: 0.0.0.0:8080 and
+/// 127.0.0.1:8080 are one socket to kill), its socket path, else its nginx ports.
+fn key(target: &Target) -> String {
+    let raw = match target.backend.as_ref().map(|b| &b.address) {
+        Some(BackendAddr::Tcp(a)) => format!("backend-tcp-{}", a.port()),
+        Some(BackendAddr::Unix(p)) => format!("backend-unix-{}", p.display()),
+        None => format!("nginx-{}", crate::target::port_list(&target.nginx.ports)),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+fn describe(target: &Target) -> String {
+    match target.backend.as_ref().map(|b| &b.address) {
+        Some(a) => format!("backend {a}"),
+        None => format!("nginx port(s) {}", target.nginx.ports_list()),
+    }
+}
+
+fn take(dir: &Path, name: &str, what: &str) -> Result<File, LockError> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let mut file = regular_file::open_rw("lock file", &path, false).context("opening the lock")?;
     if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-        let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
-        let holder = holder.trim();
-        return Err(LockError::Held(if holder.is_empty() {
-            "unknown".into()
-        } else {
-            holder.to_string()
-        }));
+        let mut pid = String::new();
+        let cap = crate::limits::LOCK_FILE_MAX_BYTES;
+        let _ = (&mut file).take(cap).read_to_string(&mut pid);
+        let pid = pid.trim();
+        return Err(LockError::Held {
+            what: what.to_string(),
+            pid: if pid.is_empty() {
+                "unknown".into()
+            } else {
+                pid.to_string()
+            },
+            path,
+        });
     }
     file.set_len(0).context("truncating lock file")?;
     file.rewind().context("rewinding lock file")?;
     write!(file, "{}", std::process::id()).context("writing lock file")?;
-    Ok(FixLock { _file: file })
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_file_names() {
+        let mut t = crate::config::resolve(&crate::cli::TargetArgs {
+            backend: Some("[::1]:8080".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(key(&t), "backend-tcp-8080");
+        t.backend = None;
+        t.nginx.ports = vec![80, 443];
+        assert_eq!(key(&t), "nginx-80__443");
+    }
 }
