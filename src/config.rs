@@ -53,6 +53,9 @@ fn flag_error(key: &str, message: impl Into<String>) -> PlaybookError {
 
 /// Values a flag may carry that clap's types do not rule out; the playbook checks the same.
 fn check_flags(args: &TargetArgs) -> Result<(), PlaybookError> {
+    for d in &args.domains {
+        validate::check_domain(d).map_err(|m| flag_error("--domain", m))?;
+    }
     if let Some(secs) = args.timeout {
         validate::check_timeout(secs).map_err(|m| flag_error("--timeout", m))?;
     }

@@ -59,8 +59,14 @@ fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
 /// which describes the site, not the paperwork.
 fn write_report(path: Option<&std::path::Path>, incident: &report::markdown::Incident<'_>) {
     let Some(path) = path else { return };
-    if let Err(e) = std::fs::write(path, report::markdown::render(incident)) {
-        report::error(&anyhow::anyhow!("writing report {}: {e}", path.display()));
+    let written = crate::sys::regular_file::create("report", path)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, report::markdown::render(incident).as_bytes())
+                .map_err(|e| anyhow::anyhow!("writing report {}: {e}", path.display()))
+        });
+    if let Err(e) = written {
+        report::error(&e);
     }
 }
 

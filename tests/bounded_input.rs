@@ -114,7 +114,7 @@ fn a_password_file_that_is_a_fifo_or_a_device_cannot_run_and_says_why() {
         let error = urls["error"].as_str().unwrap();
         assert_eq!(
             error,
-            format!("basic-auth password file {file} {said}; fixer reads only regular files")
+            format!("basic-auth password file {file} {said}; fixer uses only regular files")
         );
     }
 }

@@ -132,6 +132,9 @@ impl Validator<'_> {
                     .map_err(|m| self.invalid(s, "site.dns_server", m))
             })
             .transpose()?;
+        for d in &raw.site.domains {
+            check_domain(d).map_err(|m| self.invalid_key("site.domains", m))?;
+        }
         let timeout = match raw.timeout {
             Some(t) => check_timeout(t).map_err(|m| self.invalid_key("timeout", m))?,
             None => DEFAULT_TIMEOUT,
@@ -359,6 +362,22 @@ fn char_name(c: char) -> String {
     }
 }
 
+/// A domain goes into DNS queries, Host headers and SNI; one with a space or a slash would
+/// fail to resolve and look like a DNS problem of the site.
+pub fn check_domain(domain: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_');
+    match domain.chars().find(|&c| !ok(c)) {
+        _ if domain.is_empty() => Err("an empty domain".into()),
+        None => Ok(()),
+        Some(c) if c.is_whitespace() || c.is_control() => unsendable(domain),
+        Some(c) => Err(format!(
+            "{:?} is not a domain name ({c:?} is not allowed; give the name alone, no scheme, \
+             port or path)",
+            quoted(domain)
+        )),
+    }
+}
+
 pub fn check_url(url: &str) -> Result<(), String> {
     let shown = quoted(url);
     let rest = url
@@ -473,6 +492,18 @@ mod tests {
         assert!(check_url("http://[::1]:0/").is_err());
         assert!(check_url("http://u:p@h:80/x").is_ok());
         assert!(check_url("https://[::1]/").is_ok());
+    }
+
+    #[test]
+    fn domains_are_names() {
+        assert!(check_domain("example.com").is_ok());
+        assert!(check_domain("bücher.example").is_ok());
+        assert!(check_domain("example.com/x")
+            .unwrap_err()
+            .contains("'/' is not allowed"));
+        assert!(
+            err("[site]\ndomains = [\"a b\"]\n").contains("site.domains: \"a b\" contains a space")
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum FileError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("{what} {} is {kind}, not a regular file; fixer reads only regular files", path.display())]
+    #[error("{what} {} is {kind}, not a regular file; fixer uses only regular files", path.display())]
     NotRegular {
         what: &'static str,
         path: PathBuf,
@@ -109,6 +109,25 @@ pub fn open_append(what: &'static str, path: &Path) -> Result<File, FileError> {
     open_rw(what, path, true)
 }
 
+/// Creates or truncates a regular file to write (a report), never blocking on a FIFO.
+pub fn create(what: &'static str, path: &Path) -> Result<File, FileError> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        regular(what, path, &meta)?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(flags())
+        .open(path)
+        .map_err(|source| FileError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(file)
+}
+
 /// Opens (creating it 0600 if missing) a regular file for reading and writing.
 pub fn open_rw(what: &'static str, path: &Path, append: bool) -> Result<File, FileError> {
     let io = |source| FileError::Io {
@@ -165,7 +184,7 @@ mod tests {
         let e = read("password file", Path::new("/dev/zero"), 16).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "password file /dev/zero is a character device, not a regular file; fixer reads only regular files"
+            "password file /dev/zero is a character device, not a regular file; fixer uses only regular files"
         );
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("p");
