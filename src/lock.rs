@@ -21,8 +21,8 @@ pub struct FixLock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another `fixer fix` is already running for {what} (PID {pid}, lock {}); wait for it to \
-         finish or stop it",
+        "another `fixer fix` is already running{what} (PID {pid}, lock {}); wait for it to finish \
+         or stop it",
         path.display()
     )]
     Held {
@@ -38,8 +38,8 @@ pub enum LockError {
 
 pub fn acquire(target: &Target) -> Result<FixLock, LockError> {
     let state = crate::state::state_dir();
-    let host = take(&state, "fix.lock", "this state directory")?;
-    let what = describe(target);
+    let host = take(&state, "fix.lock", "")?;
+    let what = format!(" for {}", describe(target));
     let dir = target_dir().unwrap_or(state);
     let per_target = take(&dir, &format!("{}.lock", key(target)), &what)?;
     Ok(FixLock {
@@ -47,20 +47,25 @@ pub fn acquire(target: &Target) -> Result<FixLock, LockError> {
     })
 }
 
-/// Where per-target locks live: `/run/lock/fixer` as root, `/run/lock/fixer-UID` for others
-/// (their own, so nobody else can plant or hold it); `None` when the system has no such place.
+/// Where per-target locks live: `/run/lock/fixer` as root (`/var/lib/fixer/locks` on a system
+/// without /run/lock), `/run/lock/fixer-UID` for others (their own, so nobody else can plant or
+/// hold it); `None` when there is no such place.
 fn target_dir() -> Option<PathBuf> {
+    let uid = rustix::process::geteuid().as_raw();
     let base = ["/run/lock", "/var/lock"]
         .iter()
         .map(Path::new)
-        .find(|p| p.is_dir())?;
-    let uid = rustix::process::geteuid().as_raw();
-    let dir = if uid == 0 {
-        base.join("fixer")
-    } else {
-        base.join(format!("fixer-{uid}"))
+        .find(|p| p.is_dir());
+    let dir = match (base, uid) {
+        (Some(base), 0) => base.join("fixer"),
+        (Some(base), _) => base.join(format!("fixer-{uid}")),
+        (None, 0) => PathBuf::from("/var/lib/fixer/locks"),
+        (None, _) => return None,
     };
-    let _ = std::fs::DirBuilder::new().mode(0o755).create(&dir);
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&dir);
     let meta = std::fs::symlink_metadata(&dir).ok()?;
     let ours = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0;
     ours.then_some(dir)
