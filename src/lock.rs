@@ -13,9 +13,19 @@ use rustix::fs::{flock, FlockOperation};
 use crate::sys::regular_file;
 use crate::target::{BackendAddr, Target};
 
-/// Held for as long as this value lives.
+/// Held for as long as this value lives; the lock files are removed when it is dropped.
 pub struct FixLock {
-    _files: Vec<File>,
+    held: Vec<(File, PathBuf)>,
+}
+
+impl Drop for FixLock {
+    /// Unlinked while still locked: a run that opened the old file meanwhile finds, once it
+    /// gets the lock, that the path no longer names that file, and starts over.
+    fn drop(&mut self) {
+        for (_, path) in &self.held {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +53,7 @@ pub fn acquire(target: &Target) -> Result<FixLock, LockError> {
     let dir = target_dir().unwrap_or(state);
     let per_target = take(&dir, &format!("{}.lock", key(target)), &what)?;
     Ok(FixLock {
-        _files: vec![host, per_target],
+        held: vec![host, per_target],
     })
 }
 
@@ -98,34 +108,74 @@ fn describe(target: &Target) -> String {
     }
 }
 
-fn take(dir: &Path, name: &str, what: &str) -> Result<File, LockError> {
+fn take(dir: &Path, name: &str, what: &str) -> Result<(File, PathBuf), LockError> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(name);
-    let mut file = regular_file::open_rw("lock file", &path, false).context("opening the lock")?;
-    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-        let mut pid = String::new();
-        let cap = crate::limits::LOCK_FILE_MAX_BYTES;
-        let _ = (&mut file).take(cap).read_to_string(&mut pid);
-        let pid = pid.trim();
-        return Err(LockError::Held {
-            what: what.to_string(),
-            pid: if pid.is_empty() {
-                "unknown".into()
-            } else {
-                pid.to_string()
-            },
-            path,
-        });
+    // A few tries: each lost race means another run just finished and removed its file.
+    for _ in 0..5 {
+        let mut file =
+            regular_file::open_rw("lock file", &path, false).context("opening the lock")?;
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Err(held(&mut file, what, path));
+        }
+        if !still_at(&file, &path) {
+            continue;
+        }
+        file.set_len(0).context("truncating lock file")?;
+        file.rewind().context("rewinding lock file")?;
+        write!(file, "{}", std::process::id()).context("writing lock file")?;
+        return Ok((file, path));
     }
-    file.set_len(0).context("truncating lock file")?;
-    file.rewind().context("rewinding lock file")?;
-    write!(file, "{}", std::process::id()).context("writing lock file")?;
-    Ok(file)
+    Err(anyhow::anyhow!("{}: kept changing while fixer took it", path.display()).into())
+}
+
+/// Whether `path` still names the open `file` (its holder may have removed it meanwhile).
+fn still_at(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn held(file: &mut File, what: &str, path: PathBuf) -> LockError {
+    let mut pid = String::new();
+    let _ = file
+        .take(crate::limits::LOCK_FILE_MAX_BYTES)
+        .read_to_string(&mut pid);
+    let pid = pid.trim();
+    LockError::Held {
+        what: what.to_string(),
+        pid: if pid.is_empty() {
+            "unknown".into()
+        } else {
+            pid.to_string()
+        },
+        path,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_names_its_pid_and_is_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = take(dir.path(), "t.lock", " for backend x").unwrap();
+        let e = take(dir.path(), "t.lock", " for backend x")
+            .unwrap_err()
+            .to_string();
+        let want = format!(
+            "another `fixer fix` is already running for backend x (PID {}, lock {})",
+            std::process::id(),
+            first.1.display()
+        );
+        assert!(e.starts_with(&want), "{e}");
+        let lock = FixLock { held: vec![first] };
+        drop(lock);
+        assert!(!dir.path().join("t.lock").exists());
+        assert!(take(dir.path(), "t.lock", "").is_ok());
+    }
 
     #[test]
     fn keys_are_file_names() {
