@@ -266,6 +266,38 @@ mod tests {
     }
 
     #[test]
+    fn the_config_names_the_default_and_is_held_to_the_same_rules() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        assert_eq!(
+            configured_default(&config).unwrap(),
+            None,
+            "no file, no setting"
+        );
+        std::fs::write(&config, "default_playbook = \"login-502\"\n").unwrap();
+        assert_eq!(
+            configured_default(&config).unwrap().as_deref(),
+            Some("login-502")
+        );
+        std::fs::write(&config, "default_playbook = \n").unwrap();
+        let e = configured_default(&config).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}: line 1", config.display())),
+            "{e}"
+        );
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::fs::write(&config, "default_playbook = \"login-502\"\n").unwrap();
+        match configured_default(&config) {
+            Err(PlaybookError::Untrusted { reason, .. }) if super::super::trust::required() => {
+                assert_eq!(reason, "it is writable by group and others (mode 0666)")
+            }
+            Ok(Some(_)) if !super::super::trust::required() => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_typo_suggests_the_closest_name() {
         let known = ["login-502".to_string(), "streamlit-502".to_string()];
         assert_eq!(closest("login502", &known).as_deref(), Some("login-502"));
