@@ -5,6 +5,7 @@ pub mod lookup;
 pub mod model;
 pub mod trust;
 pub mod validate;
+pub mod values;
 
 pub use error::PlaybookError;
 
