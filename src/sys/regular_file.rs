@@ -140,11 +140,17 @@ pub fn open_rw(what: &'static str, path: &Path, append: bool) -> Result<File, Fi
         regular(what, path, &meta)?;
     }
     let mut options = OpenOptions::new();
-    options.create(true).custom_flags(flags()).mode(0o600);
+    options.create(true).mode(0o600);
     if append {
-        options.append(true);
+        options.append(true).custom_flags(flags());
     } else {
-        options.read(true).write(true).truncate(false);
+        // A file fixer rewrites (a lock) is never reached through a symlink someone planted.
+        let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+        options
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .custom_flags(flags() | nofollow);
     }
     let file = options.open(path).map_err(io)?;
     regular(what, path, &file.metadata().map_err(io)?)?;
