@@ -2,12 +2,16 @@
 //! fixer did survives even if it is killed halfway. An action whose start cannot be recorded
 //! does not run.
 
-use std::fs::OpenOptions;
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::{json, Value};
+
+use crate::limits;
+use crate::sys::regular_file;
 
 pub struct AuditLog {
     pub path: PathBuf,
@@ -25,6 +29,7 @@ impl AuditLog {
         let mut entry = json!({
             "time": crate::clock::now_rfc3339(),
             "user": crate::state::operator(),
+            "identity": crate::state::Identity::current(),
             "host": crate::state::hostname(),
             "pid": std::process::id(),
             "playbook": playbook,
@@ -40,11 +45,8 @@ impl AuditLog {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening audit log {}", self.path.display()))?;
+        // Non-blocking and regular only: a FIFO here would hang fix while it holds the lock.
+        let mut file = regular_file::open_append("audit log", &self.path)?;
         let mut line = serde_json::to_string(entry)?;
         line.push('\n');
         file.write_all(line.as_bytes())
@@ -54,13 +56,134 @@ impl AuditLog {
     }
 }
 
-/// The last `n` entries; unreadable lines are skipped, not fatal.
+/// The last `n` entries; unreadable lines (not JSON, not UTF-8, absurdly long) are skipped, not
+/// fatal. Read backwards from the end in chunks, so `-n 3` on a 1 GB log reads kilobytes.
 pub fn recent(path: &Path, n: usize) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading audit log {}", path.display()))?;
-    let entries: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    Ok(entries[entries.len().saturating_sub(n)..].to_vec())
+    let opened = regular_file::open("audit log", path, u64::MAX)?;
+    let mut tail = Tail::new(opened.file, opened.meta.len());
+    let mut entries = Vec::new();
+    while entries.len() < n {
+        let Some(line) = tail
+            .prev_line()
+            .with_context(|| format!("reading audit log {}", path.display()))?
+        else {
+            break;
+        };
+        let parsed = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok());
+        entries.extend(parsed);
+    }
+    entries.reverse();
+    Ok(entries)
+}
+
+/// Lines of a file from the last to the first.
+struct Tail {
+    file: File,
+    /// Bytes before `buf` not read yet.
+    pos: u64,
+    /// Read but not yet returned: the start of the file's unread part, up to a line end.
+    buf: Vec<u8>,
+    /// Inside a line longer than the cap: its bytes are dropped as they are read.
+    skipping: bool,
+}
+
+impl Tail {
+    fn new(file: File, len: u64) -> Tail {
+        Tail {
+            file,
+            pos: len,
+            buf: Vec::new(),
+            skipping: false,
+        }
+    }
+
+    /// The previous line, without its newline; `None` at the start of the file. A line longer
+    /// than the cap comes back empty (and so is skipped as unreadable).
+    fn prev_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(nl) = self.buf.iter().rposition(|&b| b == b'\n') {
+                let line = self.buf.split_off(nl + 1);
+                self.buf.pop();
+                if line.is_empty() {
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            if self.pos == 0 {
+                return Ok((!self.buf.is_empty()).then(|| std::mem::take(&mut self.buf)));
+            }
+            if self.buf.len() > limits::AUDIT_LINE_MAX_BYTES {
+                self.buf.clear();
+                self.skipping = true;
+            }
+            self.read_chunk()?;
+        }
+    }
+
+    fn read_chunk(&mut self) -> std::io::Result<()> {
+        let size = limits::AUDIT_CHUNK_BYTES.min(self.pos);
+        self.pos -= size;
+        let mut chunk = vec![0; size as usize];
+        self.file.read_exact_at(&mut chunk, self.pos)?;
+        if self.skipping {
+            // Keep what precedes the long line, and a stand-in for it that no parser accepts.
+            if let Some(nl) = chunk.iter().rposition(|&b| b == b'\n') {
+                chunk.truncate(nl + 1);
+                chunk.push(0);
+                self.skipping = false;
+                self.buf = chunk;
+            }
+            return Ok(());
+        }
+        chunk.extend_from_slice(&self.buf);
+        self.buf = chunk;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_with(text: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_and_the_last_n_kept_in_order() {
+        let mut text = Vec::new();
+        for i in 0..5 {
+            text.extend_from_slice(format!("{{\"i\":{i}}}\n").as_bytes());
+            text.extend_from_slice(b"not json\n\xff\xfe\n\n");
+        }
+        let (_d, path) = log_with(&text);
+        let got: Vec<i64> = recent(&path, 3)
+            .unwrap()
+            .iter()
+            .map(|e| e["i"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, [2, 3, 4]);
+        assert_eq!(recent(&path, 100).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn lines_longer_than_a_chunk_and_than_the_cap_are_handled() {
+        let long = format!(
+            "{{\"s\":\"{}\"}}",
+            "x".repeat(3 * limits::AUDIT_CHUNK_BYTES as usize)
+        );
+        let huge = "y".repeat(limits::AUDIT_LINE_MAX_BYTES + 10);
+        let text = format!("{{\"i\":1}}\n{long}\n{huge}\n{{\"i\":2}}");
+        let (_d, path) = log_with(text.as_bytes());
+        let got = recent(&path, 10).unwrap();
+        assert_eq!(got.len(), 3, "the huge line is skipped");
+        assert_eq!(got[0]["i"], 1);
+        assert_eq!(got[1]["s"].as_str().unwrap().len(), long.len() - 8);
+        assert_eq!(got[2]["i"], 2);
+    }
 }

@@ -75,7 +75,7 @@ pub struct TargetArgs {
     pub backend: Option<String>,
 
     /// Port nginx should listen on (repeatable).
-    #[arg(long = "nginx-port", value_name = "PORT")]
+    #[arg(long = "nginx-port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub nginx_ports: Vec<u16>,
 
     /// URL that proves health (repeatable); replaces the playbook's [[verify]] list.
@@ -83,7 +83,7 @@ pub struct TargetArgs {
     pub health: Vec<String>,
 
     /// Healthy HTTP status for the --health URLs (repeatable); default: any below 500.
-    #[arg(long = "expect", value_name = "STATUS")]
+    #[arg(long = "expect", value_name = "STATUS", value_parser = clap::value_parser!(u16).range(100..=599))]
     pub expect: Vec<u16>,
 
     /// Regex on the backend's full command line (never just the process name).
@@ -122,11 +122,12 @@ pub struct FixArgs {
 
     /// Answer yes to every prompt (cron, automation). A foreign process still needs
     /// --force-foreign.
-    #[arg(short, long, env = "FIXER_YES")]
+    #[arg(short, long, env = "FIXER_YES", value_parser = clap::builder::BoolishValueParser::new())]
     pub yes: bool,
 
+    // Wins over --yes, so a FIXER_YES in the environment does not make --dry-run an error.
     /// Show every action it would take; change nothing.
-    #[arg(long, conflicts_with = "yes")]
+    #[arg(long)]
     pub dry_run: bool,
 
     /// Let --yes also kill a port holder that does not match the backend's pattern.

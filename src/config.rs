@@ -14,6 +14,7 @@ fn describes_target(args: &TargetArgs) -> bool {
 }
 
 pub fn resolve(args: &TargetArgs) -> Result<Target, PlaybookError> {
+    check_flags(args)?;
     let mut target = match (&args.playbook, describes_target(args)) {
         (Some(name), _) => playbook::load(Some(name))?,
         (None, true) => empty_target(),
@@ -44,12 +45,33 @@ fn empty_target() -> Target {
 }
 
 fn flag_error(key: &str, message: impl Into<String>) -> PlaybookError {
-    PlaybookError::Invalid {
-        source_name: "command line".to_string(),
-        line: 0,
-        key: key.to_string(),
+    PlaybookError::Flag {
+        flag: key.to_string(),
         message: message.into(),
     }
+}
+
+/// Values a flag may carry that clap's types do not rule out; the playbook checks the same.
+fn check_flags(args: &TargetArgs) -> Result<(), PlaybookError> {
+    for d in &args.domains {
+        validate::check_domain(d).map_err(|m| flag_error("--domain", m))?;
+    }
+    if let Some(secs) = args.timeout {
+        validate::check_timeout(secs).map_err(|m| flag_error("--timeout", m))?;
+    }
+    if !args.nginx_ports.is_empty() {
+        validate::check_ports(&args.nginx_ports).map_err(|m| flag_error("--nginx-port", m))?;
+    }
+    if args.health.len() > crate::limits::VERIFY_URLS_MAX {
+        let m = validate::too_many_urls(args.health.len(), "--health URLs");
+        return Err(flag_error("--health", m));
+    }
+    if let Some(addr) = &args.backend {
+        BackendAddr::parse(addr)
+            .and_then(validate::check_backend)
+            .map_err(|m| flag_error("--backend", m))?;
+    }
+    Ok(())
 }
 
 fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
@@ -76,9 +98,6 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
         t.nginx.ports = args.nginx_ports.clone();
     }
     if let Some(secs) = args.timeout {
-        if !(secs > 0.0 && secs <= 300.0) {
-            return Err(flag_error("--timeout", "must be between 0 and 300 seconds"));
-        }
         t.timeout = Duration::from_secs_f64(secs);
     }
     apply_backend(t, args)?;

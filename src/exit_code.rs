@@ -32,18 +32,52 @@ impl From<ExitCode> for std::process::ExitCode {
 mod tests {
     use super::*;
 
+    /// Every variant, with a phrase its row in docs/output.md must contain.
+    const DOCUMENTED_AS: &[(ExitCode, &str)] = &[
+        (ExitCode::Healthy, "healthy"),
+        (ExitCode::Problem, "a problem was found"),
+        (ExitCode::Usage, "usage or playbook error"),
+        (ExitCode::CheckFailed, "a check could not run"),
+        (ExitCode::Declined, "declined"),
+        (ExitCode::ActionFailed, "an action failed"),
+    ];
+
+    /// `(code, meaning)` of each row of the exit-code table in docs/output.md.
+    fn documented() -> Vec<(i32, String)> {
+        let doc = include_str!("../docs/output.md");
+        let table = doc
+            .split("## Exit codes")
+            .nth(1)
+            .expect("docs/output.md has an Exit codes section");
+        table
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.trim().strip_prefix('|')?.split('|');
+                let code = cells.next()?.trim().parse().ok()?;
+                Some((code, cells.next()?.trim().to_string()))
+            })
+            .collect()
+    }
+
     #[test]
     fn codes_match_the_documented_table() {
-        let table = [
-            (ExitCode::Healthy, 0),
-            (ExitCode::Problem, 1),
-            (ExitCode::Usage, 2),
-            (ExitCode::CheckFailed, 3),
-            (ExitCode::Declined, 4),
-            (ExitCode::ActionFailed, 5),
-        ];
-        for (c, n) in table {
-            assert_eq!(c.code(), n);
+        let rows = documented();
+        assert_eq!(
+            rows.len(),
+            DOCUMENTED_AS.len(),
+            "one row per code: {rows:?}"
+        );
+        for (code, phrase) in DOCUMENTED_AS {
+            let row = rows
+                .iter()
+                .find(|(n, _)| *n == code.code())
+                .unwrap_or_else(|| panic!("{code:?} ({}) is not in docs/output.md", code.code()));
+            assert!(
+                row.1.contains(phrase),
+                "docs/output.md says {} is {:?}; the code means {phrase:?}",
+                row.0,
+                row.1
+            );
         }
     }
 }

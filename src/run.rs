@@ -59,8 +59,14 @@ fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
 /// which describes the site, not the paperwork.
 fn write_report(path: Option<&std::path::Path>, incident: &report::markdown::Incident<'_>) {
     let Some(path) = path else { return };
-    if let Err(e) = std::fs::write(path, report::markdown::render(incident)) {
-        report::error(&anyhow::anyhow!("writing report {}: {e}", path.display()));
+    let written = crate::sys::regular_file::create("report", path)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, report::markdown::render(incident).as_bytes())
+                .map_err(|e| anyhow::anyhow!("writing report {}: {e}", path.display()))
+        });
+    if let Err(e) = written {
+        report::error(&e);
     }
 }
 
@@ -110,15 +116,18 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         (Ok(w), Ok(g)) => (w, g),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    let _lock = match crate::lock::acquire() {
-        Ok(l) => l,
+    let (_lock, cannot_lock) = match crate::lock::acquire(&target) {
+        Ok(l) => (Some(l), None),
+        Err(crate::lock::LockError::CannotLock(e)) => (None, Some(e)),
         Err(e) => {
             report::error(&e.into());
             return ExitCode::CheckFailed;
         }
     };
+    // Without a lock fixer may not act, but the diagnosis and the plan are still worth showing.
+    let dry_run = args.dry_run || cannot_lock.is_some();
     let opts = crate::fix::Options {
-        consent: crate::consent::Consent::from_flags(args.yes, args.dry_run, args.force_foreign),
+        consent: crate::consent::Consent::from_flags(args.yes, dry_run, args.force_foreign),
         wait,
         grace,
         audit: crate::audit::AuditLog::new(args.audit_log),
@@ -132,13 +141,16 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         } else {
             report::fix::SilentFix::new()
         };
-        let run = crate::fix::fix(&target, &opts, &mut out);
+        let mut run = crate::fix::fix(&target, &opts, &mut out);
+        unlocked(&mut run, cannot_lock.as_ref());
         report::json::print(&report::json::fix(&target, &run));
         run
     } else {
         let mut out = report::fix::HumanFix::new(Style::detect(color, false));
         out.human().header("fix", &target);
-        crate::fix::fix(&target, &opts, &mut out)
+        let mut run = crate::fix::fix(&target, &opts, &mut out);
+        unlocked(&mut run, cannot_lock.as_ref());
+        run
     };
     let incident = report::markdown::Incident {
         command: "fix",
@@ -150,6 +162,20 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
     };
     write_report(target_args.report.as_deref(), &incident);
     run.exit
+}
+
+/// A fix that had to stay a dry run for want of a lock says so, and why, unless there was
+/// nothing to do anyway.
+fn unlocked(run: &mut crate::fix::FixRun, why: Option<&anyhow::Error>) {
+    let Some(why) = why else { return };
+    if run.exit == ExitCode::Healthy {
+        return;
+    }
+    report::error(&anyhow::anyhow!(
+        "{why:#}: fixer cannot take its lock, so it only showed the plan; acting needs root \
+         (sudo fixer fix …) or a writable FIXER_STATE_DIR"
+    ));
+    run.exit = ExitCode::CheckFailed;
 }
 
 fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {

@@ -37,15 +37,57 @@ pub fn default_audit_log() -> PathBuf {
 
 /// The login name for audit lines: who ran fixer, through sudo if that is how.
 pub fn operator() -> String {
-    let uid = rustix::process::getuid().as_raw();
-    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name);
-    match std::env::var("SUDO_USER") {
-        Ok(sudo) if !sudo.is_empty() => format!("{sudo} (as {name})"),
+    let who = Identity::current();
+    let name = user_name(who.uid);
+    if let Some(sudo) = &who.sudo_user {
+        return format!("{sudo} (as {name})");
+    }
+    match who.login_uid {
+        Some(login) if login != who.uid => format!("{} (as {name})", user_name(login)),
         _ => name,
     }
+}
+
+/// Who acted, for the audit log: the effective user alone says only `root`. `sudo_user` comes
+/// from sudo's environment; `login_uid` from the kernel's audit login id, which sudo and su
+/// cannot change, so it names the person who logged in even when the environment lies.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Identity {
+    pub uid: u32,
+    pub sudo_user: Option<String>,
+    pub sudo_uid: Option<u32>,
+    pub login_uid: Option<u32>,
+    pub login_user: Option<String>,
+}
+
+impl Identity {
+    pub fn current() -> Identity {
+        let login_uid = login_uid();
+        Identity {
+            uid: rustix::process::getuid().as_raw(),
+            sudo_user: std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty()),
+            sudo_uid: std::env::var("SUDO_UID").ok().and_then(|s| s.parse().ok()),
+            login_uid,
+            login_user: login_uid.map(user_name),
+        }
+    }
+}
+
+/// `/proc/self/loginuid`; 4294967295 means "not set" (a daemon, or no PAM login).
+fn login_uid() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/loginuid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&uid| uid != u32::MAX)
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 pub fn hostname() -> String {

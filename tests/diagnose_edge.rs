@@ -27,7 +27,12 @@ while True:
 "#;
 
 fn diagnose(args: &[&str], as_nobody: bool) -> Value {
-    let mut cmd = fixer();
+    // As nobody, from a copy anyone can run (the checkout may sit under a 0700 directory).
+    let copy = as_nobody.then(common::fixer_for_anyone);
+    let mut cmd = match &copy {
+        Some((_dir, bin)) => std::process::Command::new(bin),
+        None => fixer(),
+    };
     cmd.args(["diagnose", "--json", "--timeout", "1", "--nginx-port", "9"])
         .args(args);
     if as_nobody {

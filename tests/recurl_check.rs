@@ -109,7 +109,7 @@ fn gateway_errors_are_told_apart() {
         assert_eq!((r.verdict, code(&r)), (Verdict::Fail, "http-gateway-error"));
         let cause = &r.finding.as_ref().unwrap().cause;
         assert!(
-            cause.contains(meaning) && cause.contains("(1 of 1 URLs failed)"),
+            cause.contains(meaning) && cause.contains("(the one URL failed)"),
             "{cause}"
         );
     }
@@ -163,23 +163,97 @@ fn backend_5xx_redirects_and_other_statuses() {
     assert_eq!(code(&r), "http-unexpected-status");
 }
 
+/// As many stuck URLs as the probe pool runs at once: together they cost one timeout, where
+/// probing them one after another would cost `PROBE_THREADS` timeouts (16 s) and fail here.
 #[test]
 fn hanging_urls_cost_one_timeout_not_one_each() {
-    let stuck: Vec<SilentServer> = (0..3).map(|_| SilentServer::start()).collect();
-    let specs = stuck
-        .iter()
-        .map(|s| spec(&format!("http://{}/", s.addr), &[200]))
+    let stuck = SilentServer::start();
+    let n = fixer::limits::PROBE_THREADS;
+    let specs = (0..n)
+        .map(|i| spec(&format!("http://{}/{i}", stuck.addr), &[200]))
         .collect();
     let started = Instant::now();
     let r = recurl::run(&target(None, specs));
-    let limit = T + http::connect_timeout(T) + Duration::from_secs(2);
-    assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
+    let one = T + http::connect_timeout(T);
+    let sequential = T * n as u32;
+    assert!(one * 2 < sequential, "the test could not tell them apart");
+    let took = started.elapsed();
+    assert!(
+        took < one * 2,
+        "{n} stuck URLs took {took:?}; one timeout is {one:?}, one after another {sequential:?}"
+    );
     assert_eq!(code(&r), "http-timeout");
     assert!(r
         .finding
         .unwrap()
         .cause
         .contains("slower than fixer's --timeout, or stuck"));
+}
+
+/// One more stuck URL than the pool holds waits for a free worker: the number of probes in
+/// flight is bounded (a lower bound, so a slow machine cannot make it fail).
+#[test]
+fn the_probe_pool_is_bounded() {
+    let stuck = SilentServer::start();
+    let n = fixer::limits::PROBE_THREADS + 1;
+    let specs = (0..n)
+        .map(|i| spec(&format!("http://{}/{i}", stuck.addr), &[200]))
+        .collect();
+    let started = Instant::now();
+    let r = recurl::run(&target(None, specs));
+    assert!(started.elapsed() >= T * 2, "took {:?}", started.elapsed());
+    assert_eq!(code(&r), "http-timeout");
+}
+
+/// Thousands of URLs (more than a playbook may hold) neither panic nor spawn a thread each.
+#[test]
+fn thousands_of_urls_are_probed_through_the_pool() {
+    let closed = closed_port();
+    let specs: Vec<VerifySpec> = (0..5000)
+        .map(|i| spec(&format!("http://{closed}/{i}"), &[200]))
+        .collect();
+    let results = recurl::probe_all(&target(None, specs));
+    assert_eq!(results.len(), 5000);
+    assert!(results
+        .iter()
+        .all(|r| r.error_kind.as_deref() == Some("connect")));
+    assert!(
+        results[4999].url.ends_with("/4999"),
+        "playbook order is kept"
+    );
+}
+
+/// A whole `fixer diagnose` with several stuck URLs: well under what probing them one after
+/// another would take (N × timeout), whatever else the host runs.
+#[test]
+fn a_whole_diagnose_with_stuck_urls_costs_one_timeout() {
+    let stuck = SilentServer::start();
+    let n = 12;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fixer"));
+    cmd.args(["diagnose", "--json", "--timeout", "1", "--nginx-port", "9"]);
+    for i in 0..n {
+        cmd.args(["--health", &format!("http://{}/{i}", stuck.addr)]);
+    }
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
+    let took = started.elapsed();
+    let sequential = T * n;
+    assert!(
+        took < sequential,
+        "diagnose took {took:?}, as long as {n} timeouts"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recurl = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "recurl")
+        .unwrap();
+    assert_eq!(recurl["finding"]["code"], "http-timeout", "{recurl:#}");
+    assert_eq!(
+        recurl["details"]["urls"].as_array().unwrap().len(),
+        n as usize
+    );
 }
 
 #[test]

@@ -197,10 +197,10 @@ fn prompt_on_a_fifo_blocks_reading_stdin() {
 
 #[test]
 fn prompt_on_a_terminal_blocks_reading_stdin() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("`script` (util-linux) missing; skipped");
-        return;
-    }
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux, Debian package bsdutils) is missing: run scripts/setup"
+    );
     let inner = "python3 -c 'import os; print(os.getpid(), flush=True); input()'";
     let mut cmd = Command::new("script");
     cmd.args(["-qfec", inner, "/dev/null"])
@@ -266,10 +266,11 @@ time.sleep(600)
 "#;
     let proc = Spawned::python(script, &[]);
     let port = proc.numbers()[0] as u16;
-    if port == 0 {
-        eprintln!("IPv6 loopback unavailable here; skipped");
-        return;
-    }
+    assert_ne!(
+        port, 0,
+        "IPv6 loopback (::1) is unavailable here; fixer checks [::1] listeners, so enable it \
+         (sysctl net.ipv6.conf.lo.disable_ipv6=0)"
+    );
     let local = format!("[::1]:{port}").parse().unwrap();
     let sock = wait_until("the v6 listener", || {
         tcp_sockets()

@@ -1,13 +1,17 @@
 //! `recurl`: the HTTP requests that prove health, straight to the backend and through nginx.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
 use crate::finding::{Finding, FindingCode};
+use crate::limits;
 use crate::sanitize::clean;
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::http::{self, Failure, FailureKind, Probe, Response, UrlParts};
+use crate::sys::regular_file;
 use crate::target::{BackendAddr, PasswordSource, Target, VerifySpec};
 
 /// Whether a URL goes straight to the backend or through nginx.
@@ -31,8 +35,9 @@ pub struct UrlResult {
     pub server: Option<String>,
     pub location: Option<String>,
     pub elapsed_ms: u64,
-    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`, or
-    /// `credentials` when the basic-auth password could not be read.
+    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`,
+    /// `credentials` when the basic-auth password could not be read, or `probe-failed` when
+    /// fixer itself could not run the probe.
     pub error_kind: Option<String>,
     pub error: Option<String>,
     pub healthy: bool,
@@ -55,7 +60,11 @@ pub fn run(target: &Target) -> StepResult {
     let failed: Vec<&UrlResult> = results.iter().filter(|r| !r.healthy).collect();
     let total = results.len();
     if failed.is_empty() {
-        return rec.ok(format!("all {total} URLs answered as expected"));
+        let all = match total {
+            1 => "the one URL".to_string(),
+            n => format!("all {n} URLs"),
+        };
+        return rec.ok(format!("{all} answered as expected"));
     }
     let Some(worst) = failed
         .iter()
@@ -68,23 +77,36 @@ pub fn run(target: &Target) -> StepResult {
     rec.fail(finding(worst, failed.len(), total))
 }
 
-/// Probes every verify URL at once; results come back in playbook order.
+/// Probes the verify URLs concurrently through at most `PROBE_THREADS` workers, so stuck URLs
+/// cost one timeout per batch, not one each; results come back in playbook order.
 pub fn probe_all(target: &Target) -> Vec<UrlResult> {
+    let specs = &target.verify;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<UrlResult>>> = specs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(spec) = specs.get(i) else { break };
+        let r = probe_url(target, spec);
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+    };
     std::thread::scope(|s| {
-        let handles: Vec<_> = target
-            .verify
-            .iter()
-            .map(|spec| s.spawn(move || probe_url(target, spec)))
-            .collect();
-        handles
-            .into_iter()
-            .zip(&target.verify)
-            .map(|(h, spec)| {
-                h.join()
-                    .unwrap_or_else(|_| not_probed(target, spec, "the probe thread panicked"))
-            })
-            .collect()
-    })
+        let wanted = specs.len().min(limits::PROBE_THREADS);
+        let started = (0..wanted)
+            .filter(|_| std::thread::Builder::new().spawn_scoped(s, work).is_ok())
+            .count();
+        // A host out of threads still gets its probes, one after another.
+        if started == 0 {
+            work();
+        }
+    });
+    slots
+        .into_iter()
+        .zip(specs)
+        .map(|(slot, spec)| {
+            let r = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+            r.unwrap_or_else(|| not_probed(target, spec, "probe-failed", "the probe thread failed"))
+        })
+        .collect()
 }
 
 /// One GET of a verify URL, classified against its expected statuses and route.
@@ -93,7 +115,7 @@ pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
         None => None,
         Some(auth) => match read_password(&auth.password) {
             Ok(password) => Some((auth.user.clone(), password)),
-            Err(msg) => return not_probed(target, spec, &msg),
+            Err(msg) => return not_probed(target, spec, "credentials", &msg),
         },
     };
     let probe = Probe {
@@ -128,9 +150,9 @@ fn base(spec: &VerifySpec, route: Route) -> UrlResult {
     }
 }
 
-fn not_probed(target: &Target, spec: &VerifySpec, msg: &str) -> UrlResult {
+fn not_probed(target: &Target, spec: &VerifySpec, kind: &str, msg: &str) -> UrlResult {
     UrlResult {
-        error_kind: Some("credentials".into()),
+        error_kind: Some(kind.into()),
         error: Some(msg.to_string()),
         ..base(spec, route(target, spec))
     }
@@ -147,14 +169,18 @@ fn read_password(source: &PasswordSource) -> Result<String, String> {
                 format!("basic-auth password: environment variable {var} is not valid UTF-8")
             }
         }),
-        PasswordSource::File(path) => match std::fs::read_to_string(path) {
-            Ok(text) => Ok(text.lines().next().unwrap_or("").trim().to_string()),
-            Err(e) => Err(format!(
-                "basic-auth password file {}: {}",
-                path.display(),
-                http::io_message(&e)
-            )),
-        },
+        PasswordSource::File(path) => {
+            let cap = limits::PASSWORD_FILE_MAX_BYTES;
+            match regular_file::read("basic-auth password file", path, cap) {
+                Ok((bytes, _)) => Ok(String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
     }
 }
 
@@ -236,7 +262,14 @@ fn finding(r: &UrlResult, failed: usize, total: usize) -> Finding {
         Route::Nginx => clean(&r.url),
     };
     let (cause, action) = explain(code, r, &what);
-    Finding::new(code, format!("{cause} ({failed} of {total} URLs failed)")).with_action(action)
+    let failed = match total {
+        1 => "the one URL failed".to_string(),
+        _ => format!(
+            "{failed} of {} failed",
+            crate::text::count(total, "URL", "URLs")
+        ),
+    };
+    Finding::new(code, format!("{cause} ({failed})")).with_action(action)
 }
 
 fn explain(code: FindingCode, r: &UrlResult, what: &str) -> (String, &'static str) {

@@ -19,8 +19,16 @@ pub enum PlaybookError {
         key: String,
         message: String,
     },
-    #[error("unknown playbook {name:?}; known playbooks: {}", KnownList(known))]
-    Unknown { name: String, known: Vec<String> },
+    #[error(
+        "unknown playbook {name:?}{}; known playbooks: {}",
+        Suggestion(suggestion),
+        KnownList(known)
+    )]
+    Unknown {
+        name: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
     #[error(
         "no playbook given and no default playbook found (./playbooks/default.toml or \
          default_playbook in /etc/fixer/config.toml); pass -p NAME or describe the target \
@@ -30,6 +38,26 @@ pub enum PlaybookError {
     NoDefault { known: Vec<String> },
     #[error("reading {path}: {message}")]
     Read { path: String, message: String },
+    /// Root would run what another user wrote (see `trust`).
+    #[error("refusing {path} as root: {reason}; {}", super::trust::REMEDY)]
+    Untrusted { path: String, reason: String },
+    /// Not a regular file, too large, unreadable.
+    #[error(transparent)]
+    File(#[from] crate::sys::regular_file::FileError),
+    /// A bad command-line value: the flag is the location.
+    #[error("{flag}: {message}")]
+    Flag { flag: String, message: String },
+}
+
+struct Suggestion<'a>(&'a Option<String>);
+
+impl fmt::Display for Suggestion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, " (did you mean {s}?)"),
+            None => Ok(()),
+        }
+    }
 }
 
 struct KnownList<'a>(&'a [String]);

@@ -3,7 +3,9 @@
 pub mod error;
 pub mod lookup;
 pub mod model;
+pub mod trust;
 pub mod validate;
+pub mod values;
 
 pub use error::PlaybookError;
 

@@ -5,11 +5,16 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regex::Regex;
 use toml::Spanned;
 
 use super::error::PlaybookError;
 use super::model::{RawAuth, RawBackend, RawPlaybook, RawRestart, RawVerify};
+pub use super::values::{
+    check_backend, check_domain, check_path, check_ports, check_timeout, check_url, check_via,
+    compile_match, too_many_urls,
+};
+use crate::limits;
+use crate::sanitize::{quoted, shorten};
 use crate::target::{
     AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, RestartSpec, Target, VerifySpec,
 };
@@ -27,17 +32,13 @@ pub fn parse(text: &str, source_name: &str, fallback_name: &str) -> Result<Targe
 }
 
 /// toml's own message already names the key; add the line so the operator can jump to it.
-fn parse_message(e: &toml::de::Error, text: &str) -> String {
-    let first = e
-        .message()
-        .lines()
-        .next()
-        .unwrap_or("invalid TOML")
-        .to_string();
+pub(crate) fn parse_message(e: &toml::de::Error, text: &str) -> String {
+    let first = e.message().lines().next().unwrap_or("invalid TOML");
+    let first = shorten(first, limits::QUOTED_INPUT_MAX_CHARS * 2).into_owned();
     match e.span() {
         Some(span) => {
             let line = line_of(text, span.start);
-            match key_at(text, line) {
+            match key_at(text, line).map(|k| quoted(&k)) {
                 Some(key) if !first.contains(&format!("`{key}`")) => {
                     format!("line {line}: {key}: {first}")
                 }
@@ -91,7 +92,7 @@ impl Validator<'_> {
             source_name: self.source_name.to_string(),
             line: line_of(self.text, at.span().start),
             key: key.to_string(),
-            message: message.into(),
+            message: short_message(message.into()),
         }
     }
 
@@ -106,7 +107,7 @@ impl Validator<'_> {
             source_name: self.source_name.to_string(),
             line,
             key: key.to_string(),
-            message: message.into(),
+            message: short_message(message.into()),
         }
     }
 
@@ -134,12 +135,22 @@ impl Validator<'_> {
                     .map_err(|m| self.invalid(s, "site.dns_server", m))
             })
             .transpose()?;
+        for d in &raw.site.domains {
+            check_domain(d).map_err(|m| self.invalid_key("site.domains", m))?;
+        }
         let timeout = match raw.timeout {
-            Some(t) if !(t > 0.0 && t <= 300.0) => {
-                return Err(self.invalid_key("timeout", "must be between 0 and 300 seconds"))
-            }
-            Some(t) => Duration::from_secs_f64(t),
+            Some(t) => check_timeout(t).map_err(|m| self.invalid_key("timeout", m))?,
             None => DEFAULT_TIMEOUT,
+        };
+        if raw.verify.len() > limits::VERIFY_URLS_MAX {
+            return Err(self.invalid_key(
+                "verify",
+                too_many_urls(raw.verify.len(), "[[verify]] entries"),
+            ));
+        }
+        let ports = match raw.nginx.ports {
+            Some(p) => check_ports(&p).map_err(|m| self.invalid_key("nginx.ports", m))?,
+            None => DEFAULT_NGINX_PORTS.to_vec(),
         };
         let backend = raw.backend.map(|b| self.backend(b)).transpose()?;
         let verify = raw
@@ -155,10 +166,7 @@ impl Validator<'_> {
             expected_ips,
             dns_server,
             nginx: NginxSpec {
-                ports: raw
-                    .nginx
-                    .ports
-                    .unwrap_or_else(|| DEFAULT_NGINX_PORTS.to_vec()),
+                ports,
                 binary: raw.nginx.binary.map(PathBuf::from),
                 prefix: raw.nginx.prefix.map(PathBuf::from),
                 config: raw.nginx.config.map(PathBuf::from),
@@ -172,6 +180,7 @@ impl Validator<'_> {
 
     fn backend(&self, b: RawBackend) -> Result<BackendSpec, PlaybookError> {
         let address = BackendAddr::parse(b.address.get_ref())
+            .and_then(check_backend)
             .map_err(|m| self.invalid(&b.address, "backend.address", m))?;
         let matcher = b
             .match_
@@ -179,9 +188,7 @@ impl Validator<'_> {
             .map(|m| compile_match(m.get_ref()).map_err(|e| self.invalid(m, "backend.match", e)))
             .transpose()?;
         let health_path = b.health_path.unwrap_or_else(|| "/".to_string());
-        if !health_path.starts_with('/') {
-            return Err(self.invalid_key("backend.health_path", "must start with '/'"));
-        }
+        check_path(&health_path).map_err(|m| self.invalid_key("backend.health_path", m))?;
         let restart = b.restart.map(|r| self.restart(r)).transpose()?;
         Ok(BackendSpec {
             address,
@@ -252,28 +259,9 @@ impl Validator<'_> {
     }
 }
 
-/// The match regex is applied to the whole command line; an invalid one is a usage error.
-pub fn compile_match(s: &str) -> Result<Regex, String> {
-    Regex::new(s).map_err(|e| format!("invalid regex: {e}"))
-}
-
-pub fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("{url:?} has no host"));
-    }
-    Ok(())
-}
-
-pub fn check_via(via: &str) -> Result<(), String> {
-    if via.parse::<IpAddr>().is_ok() || via.parse::<std::net::SocketAddr>().is_ok() {
-        Ok(())
-    } else {
-        Err(format!("{via:?} must be an IP address or IP:port"))
-    }
+/// Error messages quote the operator's input, but never a megabyte of it.
+fn short_message(m: String) -> String {
+    shorten(&m, limits::QUOTED_INPUT_MAX_CHARS * 4).into_owned()
 }
 
 #[cfg(test)]
@@ -328,6 +316,79 @@ mod tests {
     fn auth_never_takes_a_literal_password() {
         let e = err("[[verify]]\nurl = \"http://a/\"\nauth = { user = \"u\", password = \"p\" }\n");
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn urls_and_paths_that_cannot_be_sent_are_refused() {
+        let e = err("[backend]\naddress = \"127.0.0.1:1\"\nhealth_path = \"/api/health check\"\n");
+        assert_eq!(
+            e,
+            "pb.toml:3: backend.health_path: \"/api/health check\" contains a space at byte 11; \
+             percent-encode it (a space is %20)"
+        );
+        let e = err("[[verify]]\nurl = \"http://a/x\\r\\nInjected: 1\"\n");
+        assert!(
+            e.contains(":2: verify[0].url:") && e.contains("a carriage return (CR) at byte 10"),
+            "{e}"
+        );
+        assert!(check_url("http://127.0.0.1:99999/")
+            .unwrap_err()
+            .contains("has port \"99999\"; a port is a number from 1 to 65535"));
+        assert!(check_url("http://127.0.0.1:0/").is_err());
+        assert!(check_url("http://[::1]:0/").is_err());
+        assert!(check_url("http://u:p@h:80/x").is_ok());
+        assert!(check_url("https://[::1]/").is_ok());
+    }
+
+    #[test]
+    fn domains_are_names() {
+        assert!(check_domain("example.com").is_ok());
+        assert!(check_domain("bücher.example").is_ok());
+        assert!(check_domain("example.com/x")
+            .unwrap_err()
+            .contains("'/' is not allowed"));
+        assert!(
+            err("[site]\ndomains = [\"a b\"]\n").contains("site.domains: \"a b\" contains a space")
+        );
+    }
+
+    #[test]
+    fn ports_timeouts_and_url_counts_are_bounded() {
+        assert!(err("[nginx]\nports = []\n").starts_with("pb.toml:2: nginx.ports: is empty"));
+        assert!(err("[nginx]\nports = [80, 0]\n").contains("0 is not a port"));
+        assert!(
+            err("[backend]\naddress = \"127.0.0.1:0\"\n").contains(":2: backend.address: port 0")
+        );
+        assert!(err("timeout = 0.001\n")
+            .contains("timeout: 0.001 is not a usable timeout; give between 0.01 and 300 seconds"));
+        let many = "[[verify]]\nurl = \"http://a/\"\n".repeat(limits::VERIFY_URLS_MAX + 1);
+        assert!(
+            err(&many).contains("65 [[verify]] entries; at most 64"),
+            "{}",
+            err(&many)
+        );
+    }
+
+    #[test]
+    fn huge_regexes_and_keys_get_short_messages() {
+        let e = compile_match(&"a".repeat(50_000)).unwrap_err();
+        assert!(
+            e.starts_with("the regex is 50000 bytes long; at most 1024"),
+            "{e}"
+        );
+        let e = compile_match("(a{100}){100}{100}").unwrap_err();
+        assert!(e.starts_with("the regex compiles to more than"), "{e}");
+        let e = err(&format!("[site]\n{} = 1\n", "k".repeat(200_000)));
+        assert!(
+            e.len() < 600 && e.contains(":2") || e.contains("line 2"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "a = {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ));
+        assert!(e.starts_with("pb.toml: line 1: a:") && e.len() < 200, "{e}");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use super::human::Human;
 use super::Style;
 use crate::action::Plan;
 use crate::chain::{Diagnosis, Progress, Quiet};
-use crate::sanitize::clean;
+// Every line printed here is escaped and cut to what a terminal shows (`--json` keeps it whole).
+use crate::sanitize::shown as clean;
 use crate::step::StepResult;
 
 /// The fix loop reports through this, so the loop itself never prints.

@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Style;
 use crate::chain::{Diagnosis, Progress};
-use crate::sanitize::clean;
+// Every line printed here is escaped and cut to what a terminal shows (`--json` keeps it whole).
+use crate::sanitize::shown as clean;
 use crate::step::{StepName, StepResult, Verdict};
 use crate::target::Target;
 
@@ -186,7 +187,7 @@ pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["name", "source", "description"]);
+        .set_header(["name", "source", "status", "description"]);
     for p in list {
         let source = if p.shadowed {
             format!("{} (hidden by the one above)", p.source)
@@ -196,6 +197,7 @@ pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
         table.add_row([
             clean(&p.name),
             clean(&source),
+            clean(p.problem.as_deref().unwrap_or("ok")),
             clean(p.description.as_deref().unwrap_or("")),
         ]);
     }
@@ -210,7 +212,11 @@ pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) 
         }
         return;
     }
-    println!("{} ({} entries)", path.display(), entries.len());
+    println!(
+        "{} ({})",
+        path.display(),
+        crate::text::count(entries.len(), "entry", "entries")
+    );
     let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

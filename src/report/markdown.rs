@@ -21,7 +21,7 @@ pub struct Incident<'a> {
 
 /// Pipes and newlines would break a Markdown table cell.
 fn cell(s: &str) -> String {
-    crate::sanitize::clean(s).replace('|', "\\|")
+    crate::sanitize::shown(s).replace('|', "\\|")
 }
 
 fn time(rfc3339: &str) -> &str {
@@ -122,7 +122,7 @@ fn evidence(md: &mut String, d: &Diagnosis) {
         let _ = writeln!(md, "### {} — {}\n", s.name.as_str(), s.verdict.as_str());
         let _ = writeln!(md, "{}\n", cell(&s.summary));
         for line in &s.evidence {
-            let _ = writeln!(md, "- `{}`", crate::sanitize::clean(line).replace('`', "'"));
+            let _ = writeln!(md, "- `{}`", crate::sanitize::shown(line).replace('`', "'"));
         }
         if let Some(f) = &s.finding {
             let _ = writeln!(

@@ -57,12 +57,13 @@ pub fn table() -> comfy_table::Table {
     table
 }
 
-/// An error that stops fixer, printed to stderr with its whole context chain.
+/// An error that stops fixer, printed to stderr with its whole context chain. Line breaks stay
+/// line breaks (a regex error points at the column on the next line); everything else is
+/// escaped.
 pub fn error(err: &anyhow::Error) {
-    eprintln!(
-        "fixer: error: {}",
-        crate::sanitize::clean(&format!("{err:#}"))
-    );
+    let text = format!("{err:#}");
+    let lines: Vec<String> = text.lines().map(crate::sanitize::shown).collect();
+    eprintln!("fixer: error: {}", lines.join("\n"));
 }
 
 /// A Unix time as local wall-clock time, for "started at" evidence.

@@ -11,6 +11,7 @@ pub mod http;
 pub mod ifaddr;
 pub mod net;
 pub mod process;
+pub mod regular_file;
 pub mod resolve;
 pub mod signal;
 pub mod spawn;

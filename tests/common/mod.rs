@@ -202,3 +202,22 @@ pub fn step<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
 }
+
+/// The fixer binary in a fresh world-readable temp dir, for running it as another user: the
+/// checkout's target dir may sit under a 0700 directory (/root/src, a `mktemp -d`). Hard-linked
+/// when the file system allows, else copied. Keep the dir alive while the binary runs.
+pub fn fixer_for_anyone() -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("fixer-bin-")
+        .tempdir()
+        .expect("creating a temp dir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("fixer");
+    let built = env!("CARGO_BIN_EXE_fixer");
+    if fs::hard_link(built, &path).is_err() {
+        fs::copy(built, &path).expect("copying the fixer binary");
+    }
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, path)
+}
