@@ -45,6 +45,7 @@ codes! {
     HttpTimeout => "http-timeout",
     HttpConnectFailed => "http-connect-failed",
     HttpRedirect => "http-redirect",
+    BackendPartlyListening => "backend-partly-listening",
 }
 
 impl std::fmt::Display for FindingCode {

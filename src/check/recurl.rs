@@ -158,25 +158,32 @@ fn read_password(source: &PasswordSource) -> Result<String, String> {
     }
 }
 
-/// `backend` when the URL connects to the target's backend address, else `nginx`.
+/// `backend` when the URL connects to the target's backend (any address of it, by the one
+/// rule of `sys::net::serves`), else `nginx`.
 pub fn route(target: &Target, spec: &VerifySpec) -> Route {
-    let Some(BackendAddr::Tcp(backend)) = target.backend.as_ref().map(|b| &b.address) else {
-        return Route::Nginx;
+    let backend = match target.backend.as_ref().map(|b| &b.address) {
+        Some(a @ (BackendAddr::Tcp(_) | BackendAddr::Named(_))) => a.tcp_addrs(),
+        _ => return Route::Nginx,
     };
-    let addr = UrlParts::parse(&spec.url)
-        .ok()
-        .and_then(|u| u.connect_addr(spec.via.as_deref()).ok().flatten());
-    match addr {
-        Some(a) if same_endpoint(&a, backend) => Route::Backend,
-        _ => Route::Nginx,
+    let connect = UrlParts::parse(&spec.url)
+        .and_then(|u| u.connect_addrs(spec.via.as_deref(), target.timeout))
+        .unwrap_or_default();
+    if reaches(&connect, &backend) {
+        Route::Backend
+    } else {
+        Route::Nginx
     }
 }
 
-/// A backend bound to 0.0.0.0 or [::] is reached through loopback on the same port.
-fn same_endpoint(connect: &SocketAddr, backend: &SocketAddr) -> bool {
-    connect.port() == backend.port()
-        && (connect.ip() == backend.ip()
-            || (backend.ip().is_unspecified() && connect.ip().is_loopback()))
+/// Whether a probe to any of `connect` lands on a socket bound at one of `backend` (a backend
+/// bound to 0.0.0.0 or [::] is reached through loopback on the same port).
+fn reaches(connect: &[SocketAddr], backend: &[SocketAddr]) -> bool {
+    let dual = crate::sys::net::dual_stack_default();
+    connect.iter().any(|c| {
+        backend
+            .iter()
+            .any(|b| crate::sys::net::serves(*b, *c, dual))
+    })
 }
 
 fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failure>) -> UrlResult {
@@ -395,8 +402,14 @@ mod tests {
 
     #[test]
     fn an_unspecified_backend_address_matches_loopback() {
-        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        assert!(same_endpoint(&"127.0.0.1:8080".parse().unwrap(), &any));
-        assert!(!same_endpoint(&"127.0.0.1:8081".parse().unwrap(), &any));
+        let any: Vec<SocketAddr> = vec!["0.0.0.0:8080".parse().unwrap()];
+        assert!(reaches(&["127.0.0.1:8080".parse().unwrap()], &any));
+        assert!(!reaches(&["127.0.0.1:8081".parse().unwrap()], &any));
+        let localhost: Vec<SocketAddr> = vec![
+            "[::1]:8080".parse().unwrap(),
+            "127.0.0.1:8080".parse().unwrap(),
+        ];
+        assert!(reaches(&["127.0.0.1:8080".parse().unwrap()], &localhost));
+        assert!(!reaches(&["10.0.0.1:8080".parse().unwrap()], &localhost));
     }
 }
