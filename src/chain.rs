@@ -68,7 +68,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(upstream::run(target, &nginx_view), progress);
 
         progress.begin(StepName::ErrorLog);
-        report(error_log::run(target, &nginx_view), progress);
+        let listeners = tcp.as_deref().unwrap_or_default();
+        report(error_log::run(target, &nginx_view, listeners), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
         let recurl = s.spawn(|| recurl::run(target));
 

@@ -26,6 +26,18 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+impl Target {
+    /// The key under which fixer remembers this site in its state directory: the playbook's
+    /// name and the backend it checks.
+    pub fn site_key(&self) -> String {
+        let backend = self
+            .backend
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |b| b.address.to_string());
+        format!("{}@{backend}", self.name)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NginxSpec {
     pub ports: Vec<u16>,

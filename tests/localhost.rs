@@ -198,6 +198,22 @@ fn a_backend_on_ipv6_loopback_behind_localhost_is_healthy_with_a_warning() {
     assert_eq!(step(&doc, "recurl")["verdict"], "ok");
     assert!(doc["root_cause_code"].is_null(), "{doc:#}");
 
+    // nginx's refused tries of 127.0.0.1:P are explained as a fallback, not called an outage.
+    let log_step = step(&doc, "error_log");
+    assert_eq!(log_step["verdict"], "warn", "{log_step:#}");
+    assert!(log_step["details"]["counts"]["fell_back"].as_u64() >= Some(1));
+    assert_eq!(log_step["details"]["counts"]["since"], 0, "{log_step:#}");
+    let cause = log_step["finding"]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains(&format!("refused connection(s) to 127.0.0.1:{port}"))
+            && cause.contains(&format!("also resolves to [::1]:{port}, which listens"))
+            && cause.contains("not an outage"),
+        "{cause}"
+    );
+    assert!(
+        !log_step.to_string().contains("backend down"),
+        "{log_step:#}"
+    );
     drop(backend);
     common::down_and_check(&mut lab);
 }

@@ -175,7 +175,7 @@ fn partly(
         Some(
             Finding::new(
                 FindingCode::BackendPartlyListening,
-                format!("{backend} listens on {yes} but not on {no}: nginx tries every address of {backend} in turn, so its tries of {no} are refused and logged as \"connect() failed (111: Connection refused)\" before it falls back to {yes}, which answers"),
+                format!("the backend {backend} listens on {yes} but not on {no}: nginx tries every address of {backend} in turn, so its tries of {no} are refused and logged as \"connect() failed (111: Connection refused)\" before it falls back to {yes}, which answers"),
             )
             .with_action(format!("make the backend listen on {no} as well (or on both families), or point nginx at {yes} only")),
         ),

@@ -1,72 +1,67 @@
-//! `error_log`: what nginx itself logged about the upstream in the last minutes — the line an
-//! operator would grep for ("connect() failed (111: Connection refused)"), grouped by cause.
+//! `error_log`: what nginx logged about this backend in the last minutes — the line an operator
+//! would grep for ("connect() failed (111: Connection refused)"), grouped by cause, and split at
+//! the last time fixer verified the site healthy. Lines about other upstreams and lines caused by
+//! fixer's own probes (they carry `Referer: fixer:probe`, which nginx writes into the line) are
+//! left out and counted.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::{Duration as Span, Local};
+use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::conf;
-use crate::nginx::errlog::{self, Group};
+use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::{Recorder, StepName, StepResult};
-use crate::target::Target;
+use crate::sys::net::{self, TcpSocket};
+use crate::target::{BackendAddr, Target};
+
+mod whose;
+
+use whose::{Owner, Whose};
 
 /// How far back the log is read: long enough to cover the page that woke the operator.
 pub const WINDOW_MINUTES: i64 = 15;
 /// Only the end of a large log is read, so a huge file never slows the chain.
 const TAIL_BYTES: u64 = 512 * 1024;
+/// Other upstreams named in the evidence; the rest are only counted.
+const OTHERS_SHOWN: usize = 5;
 
-pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
+/// This backend's lines, sorted: before and since the last verified-healthy time, and the
+/// refused tries of an address nginx then left for another address of the same name.
+#[derive(Default)]
+struct Sorted {
+    before: Vec<Entry>,
+    since: Vec<Entry>,
+    fell_back: Vec<Entry>,
+    own_probes: usize,
+    others: Vec<String>,
+    other_lines: usize,
+}
+
+pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult {
     let mut rec = Recorder::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
-    let since = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
-    let mut groups: Vec<Group> = Vec::new();
+    let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut read_any = false;
     for path in &paths {
         match tail(path) {
             Ok(text) => {
                 read_any = true;
-                let found = errlog::group(&text, since);
+                let found = errlog::parse(&text, window_start);
                 rec.see(format!(
-                    "{}: {} upstream error(s) in the last {WINDOW_MINUTES} min",
+                    "{}: {} upstream error line(s) in the last {WINDOW_MINUTES} min",
                     path.display(),
-                    found.iter().map(|g| g.count).sum::<usize>()
+                    found.len()
                 ));
-                groups.extend(found);
+                entries.extend(found);
             }
             Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
         }
     }
-    if !read_any {
-        return rec.skip("no nginx error log could be read");
-    }
-    let backend = target.backend.as_ref().map(|b| b.address.to_string());
-    for g in &groups {
-        let mentions = backend
-            .as_ref()
-            .is_some_and(|b| g.upstreams.iter().any(|u| u.contains(b.as_str())));
-        rec.see(format!(
-            "{}× {} — {}; newest {}{}",
-            g.count,
-            short(&g.example),
-            g.cause.meaning(),
-            g.newest.format("%H:%M:%S"),
-            if mentions {
-                ", upstream is the backend"
-            } else {
-                ""
-            }
-        ));
-    }
-    rec.detail(
-        "groups",
-        groups
-            .iter()
-            .map(|g| serde_json::json!({"cause": format!("{:?}", g.cause), "count": g.count, "newest": g.newest.to_string(), "upstreams": g.upstreams, "example": g.example}))
-            .collect::<Vec<_>>(),
-    );
     rec.detail(
         "files",
         paths
@@ -74,16 +69,217 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>(),
     );
-    match groups.first() {
-        None => rec.ok(format!("no upstream errors in the last {WINDOW_MINUTES} min")),
-        Some(g) => rec.warn(
-            format!("{}× upstream errors, newest: {}", groups.iter().map(|g| g.count).sum::<usize>(), g.cause.meaning()),
+    if !read_any {
+        return rec.skip("no nginx error log could be read");
+    }
+    let verified = crate::state::last_verified(&target.site_key());
+    let cut = verified.and_then(local_second);
+    let tree = nginx.dump.as_ref().map(|d| conf::parse_dump(&d.config));
+    let mut owner = Owner::new(target, tree.as_deref().unwrap_or(&[]));
+    let sorted = sort(entries, &mut owner, cut, target, tcp);
+    let label = target
+        .backend
+        .as_ref()
+        .map_or_else(|| "any upstream".to_string(), |b| b.address.to_string());
+    explain_left_out(&mut rec, &sorted);
+    let when = match (verified, cut) {
+        (Some(at), Some(cut)) => {
+            rec.see(format!(
+                "fixer last verified this site healthy at {}",
+                crate::report::clock_time(at)
+            ));
+            rec.detail("verified_at", cut.to_string());
+            format!(
+                "since fixer verified the site healthy at {}",
+                cut.format("%H:%M:%S")
+            )
+        }
+        _ => {
+            rec.see("fixer has not verified this site healthy yet (`fixer verify` or a verified `fixer fix` records the time)");
+            format!("in the last {WINDOW_MINUTES} min")
+        }
+    };
+    report_groups(&mut rec, &sorted, target);
+    verdict(rec, &sorted, &label, &when, target)
+}
+
+/// Sorts each line by whose it is and when it was logged.
+fn sort(
+    entries: Vec<Entry>,
+    owner: &mut Owner<'_>,
+    cut: Option<NaiveDateTime>,
+    target: &Target,
+    tcp: &[TcpSocket],
+) -> Sorted {
+    let mut sorted = Sorted::default();
+    for e in entries {
+        match owner.whose(&e) {
+            Whose::OwnProbe => sorted.own_probes += 1,
+            Whose::Other(name) => {
+                sorted.other_lines += 1;
+                if !sorted.others.contains(&name) {
+                    sorted.others.push(name);
+                }
+            }
+            Whose::Backend if cut.is_some_and(|c| e.time <= c) => sorted.before.push(e),
+            Whose::Backend if fell_back(&e, target, tcp) => sorted.fell_back.push(e),
+            Whose::Backend => sorted.since.push(e),
+        }
+    }
+    sorted
+}
+
+/// A refused try of one address of a name while another of its addresses listens now: nginx
+/// moved on to that one (see `backend-partly-listening`); users were answered.
+fn fell_back(e: &Entry, target: &Target, tcp: &[TcpSocket]) -> bool {
+    let Some(BackendAddr::Named(n)) = target.backend.as_ref().map(|b| &b.address) else {
+        return false;
+    };
+    let peer = e.upstream.as_deref().and_then(errlog::Peer::parse);
+    match peer {
+        Some(errlog::Peer::Addr(a)) if e.cause == errlog::Cause::Refused => {
+            !net::listening_on(tcp, &[a]) && net::listening_on(tcp, &n.addrs)
+        }
+        _ => false,
+    }
+}
+
+fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
+    if sorted.own_probes > 0 {
+        rec.see(format!(
+            "left out: {} line(s) caused by fixer's own probes (Referer: {})",
+            sorted.own_probes,
+            crate::sys::http::PROBE_REFERER
+        ));
+    }
+    if sorted.other_lines > 0 {
+        let mut names = sorted.others[..sorted.others.len().min(OTHERS_SHOWN)].join(", ");
+        if sorted.others.len() > OTHERS_SHOWN {
+            names += &format!(" and {} more", sorted.others.len() - OTHERS_SHOWN);
+        }
+        rec.see(format!(
+            "left out: {} line(s) about other upstreams ({})",
+            sorted.other_lines,
+            crate::sanitize::clean(&names)
+        ));
+    }
+    rec.detail(
+        "counts",
+        serde_json::json!({
+            "since": sorted.since.len(), "before": sorted.before.len(),
+            "fell_back": sorted.fell_back.len(), "own_probes": sorted.own_probes,
+            "other_upstreams": sorted.other_lines,
+        }),
+    );
+}
+
+fn report_groups(rec: &mut Recorder, sorted: &Sorted, target: &Target) {
+    let since = errlog::group(&sorted.since);
+    for g in &since {
+        rec.see(group_line("", g));
+    }
+    if let Some(BackendAddr::Named(n)) = target.backend.as_ref().map(|b| &b.address) {
+        for g in errlog::group(&sorted.fell_back) {
+            rec.see(format!(
+                "{}× {} — refused on an address of {}:{} that nothing listens on now; nginx then tried the next address, which listens; newest {}",
+                g.count,
+                short(&g.example),
+                n.host,
+                n.port,
+                g.newest.format("%H:%M:%S")
+            ));
+        }
+    }
+    let before = errlog::group(&sorted.before);
+    for g in &before {
+        rec.see(group_line("before the last verified-healthy time: ", g));
+    }
+    rec.detail("groups", groups_json(&since));
+    rec.detail("before", groups_json(&before));
+}
+
+fn group_line(prefix: &str, g: &Group) -> String {
+    format!(
+        "{prefix}{}× {} — {}; newest {}",
+        g.count,
+        short(&g.example),
+        g.cause.meaning(),
+        g.newest.format("%H:%M:%S")
+    )
+}
+
+fn groups_json(groups: &[Group]) -> Vec<serde_json::Value> {
+    groups
+        .iter()
+        .map(|g| serde_json::json!({"cause": format!("{:?}", g.cause), "count": g.count, "newest": g.newest.to_string(), "upstreams": g.upstreams, "example": g.example}))
+        .collect()
+}
+
+fn verdict(rec: Recorder, sorted: &Sorted, label: &str, when: &str, target: &Target) -> StepResult {
+    let before = match sorted.before.len() {
+        0 => String::new(),
+        n => format!("; {n} before it"),
+    };
+    if let Some(g) = errlog::group(&sorted.since).first() {
+        let n = sorted.since.len();
+        return rec.warn(
+            format!(
+                "{n}× upstream errors about {label} {when}, newest: {}",
+                g.cause.meaning()
+            ),
             Some(Finding::new(
                 FindingCode::UpstreamErrorsLogged,
-                format!("nginx logged {} upstream error(s) in the last {WINDOW_MINUTES} min; newest: {}", g.count, g.cause.meaning()),
+                format!(
+                    "nginx logged {n} upstream error(s) about {label} {when}{before}; newest: {}",
+                    g.cause.meaning()
+                ),
             )),
-        ),
+        );
     }
+    if !sorted.fell_back.is_empty() {
+        return rec.warn(
+            format!(
+                "{}× refused tries of one address of {label} {when}; nginx fell back to another",
+                sorted.fell_back.len()
+            ),
+            Some(fallback_finding(sorted, label, when, target)),
+        );
+    }
+    rec.ok(format!("no upstream errors about {label} {when}{before}"))
+}
+
+fn fallback_finding(sorted: &Sorted, label: &str, when: &str, target: &Target) -> Finding {
+    let mut refused: Vec<String> = Vec::new();
+    for e in &sorted.fell_back {
+        if let Some(errlog::Peer::Addr(a)) = e.upstream.as_deref().and_then(errlog::Peer::parse) {
+            if !refused.contains(&a.to_string()) {
+                refused.push(a.to_string());
+            }
+        }
+    }
+    let addrs: Vec<SocketAddr> = target
+        .backend
+        .as_ref()
+        .map(|b| b.address.tcp_addrs())
+        .unwrap_or_default();
+    let others: Vec<String> = addrs
+        .iter()
+        .map(ToString::to_string)
+        .filter(|a| !refused.contains(a))
+        .collect();
+    let (refused, others) = (refused.join(", "), others.join(", "));
+    Finding::new(
+        FindingCode::UpstreamErrorsLogged,
+        format!("nginx logged {} refused connection(s) to {refused} {when}: {label} also resolves to {others}, which listens, so nginx moved on and users were answered — not an outage", sorted.fell_back.len()),
+    )
+    .with_action(format!("make the backend listen on {refused} too, or point nginx at {others} only (see backend_port)"))
+}
+
+/// The verified-healthy time as nginx writes times (local, whole seconds). A line stamped in
+/// the same second counts as before it: nginx's clock does not say which came first.
+fn local_second(unix: f64) -> Option<NaiveDateTime> {
+    let t = chrono::DateTime::from_timestamp(unix.floor() as i64, 0)?;
+    Some(t.with_timezone(&Local).naive_local())
 }
 
 /// The message up to the first `, client:` — the part that names the cause.

@@ -22,6 +22,10 @@ use crate::target::BackendAddr;
 
 mod raw;
 
+/// Sent as `Referer` with every probe. nginx writes a request's Referer into its error-log lines
+/// (`referrer: "fixer:probe"`), so the error_log step can leave out errors fixer caused itself.
+pub const PROBE_REFERER: &str = "fixer:probe";
+
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub url: String,
@@ -179,7 +183,7 @@ pub fn get(probe: &Probe) -> Result<Response, Failure> {
     };
     let stage = Arc::new(AtomicU8::new(STAGE_NONE));
     let agent = agent(probe, via, &stage);
-    let mut request = agent.get(&probe.url);
+    let mut request = agent.get(&probe.url).header("Referer", PROBE_REFERER);
     if let Some((user, password)) = &probe.basic_auth {
         request = request.header("Authorization", basic_auth(user, password));
     }

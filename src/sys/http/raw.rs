@@ -150,8 +150,9 @@ fn exchange(
         _ => (FailureKind::Protocol, io_message(&e)),
     };
     let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: fixer/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: fixer/{}\r\nReferer: {}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION"),
+        super::PROBE_REFERER
     );
     let remaining = |d: Instant| d.saturating_duration_since(Instant::now());
     conn.set_timeouts(remaining(deadline).max(Duration::from_millis(1)))
