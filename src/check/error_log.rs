@@ -5,7 +5,6 @@
 //! left out and counted.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration as Span, Local, NaiveDateTime};
@@ -16,7 +15,7 @@ use crate::nginx::conf;
 use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::net::{self, TcpSocket};
-use crate::target::{BackendAddr, Target};
+use crate::target::Target;
 
 mod whose;
 
@@ -99,8 +98,8 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
             format!("in the last {WINDOW_MINUTES} min")
         }
     };
-    report_groups(&mut rec, &sorted, target);
-    verdict(rec, &sorted, &label, &when, target)
+    report_groups(&mut rec, &sorted);
+    verdict(rec, &sorted, &label, &when, target, tcp)
 }
 
 /// Sorts each line by whose it is and when it was logged.
@@ -129,16 +128,16 @@ fn sort(
     sorted
 }
 
-/// A refused try of one address of a name while another of its addresses listens now: nginx
-/// moved on to that one (see `backend-partly-listening`); users were answered.
+/// A refused try of an address nginx uses for this backend (one address of a name such as
+/// `localhost`) where nothing listens now, while the backend listens on another: nginx moved on
+/// to that one (see `backend-partly-listening`) and users were answered.
 fn fell_back(e: &Entry, target: &Target, tcp: &[TcpSocket]) -> bool {
-    let Some(BackendAddr::Named(n)) = target.backend.as_ref().map(|b| &b.address) else {
+    let Some(backend) = target.backend.as_ref() else {
         return false;
     };
-    let peer = e.upstream.as_deref().and_then(errlog::Peer::parse);
-    match peer {
+    match e.upstream.as_deref().and_then(errlog::Peer::parse) {
         Some(errlog::Peer::Addr(a)) if e.cause == errlog::Cause::Refused => {
-            !net::listening_on(tcp, &[a]) && net::listening_on(tcp, &n.addrs)
+            !net::listening_on(tcp, &[a]) && net::listening_on(tcp, &backend.address.tcp_addrs())
         }
         _ => false,
     }
@@ -173,22 +172,32 @@ fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
     );
 }
 
-fn report_groups(rec: &mut Recorder, sorted: &Sorted, target: &Target) {
+fn report_groups(rec: &mut Recorder, sorted: &Sorted) {
     let since = errlog::group(&sorted.since);
     for g in &since {
         rec.see(group_line("", g));
     }
-    if let Some(BackendAddr::Named(n)) = target.backend.as_ref().map(|b| &b.address) {
-        for g in errlog::group(&sorted.fell_back) {
-            rec.see(format!(
-                "{}× {} — refused on an address of {}:{} that nothing listens on now; nginx then tried the next address, which listens; newest {}",
-                g.count,
-                short(&g.example),
-                n.host,
-                n.port,
-                g.newest.format("%H:%M:%S")
-            ));
-        }
+    for g in errlog::group(&sorted.fell_back) {
+        rec.see(format!(
+            "{}× {} — refused on {}, an address nginx also uses for this backend, where nothing listens now; nginx then tried the next address, which listens; newest {}",
+            g.count,
+            short(&g.example),
+            g.upstreams
+                .iter()
+                .filter_map(|u| errlog::Peer::parse(u))
+                .filter_map(|p| match p {
+                    errlog::Peer::Addr(a) => Some(a.to_string()),
+                    _ => None,
+                })
+                .fold(Vec::<String>::new(), |mut v, a| {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                    v
+                })
+                .join(", "),
+            g.newest.format("%H:%M:%S")
+        ));
     }
     let before = errlog::group(&sorted.before);
     for g in &before {
@@ -215,7 +224,14 @@ fn groups_json(groups: &[Group]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn verdict(rec: Recorder, sorted: &Sorted, label: &str, when: &str, target: &Target) -> StepResult {
+fn verdict(
+    rec: Recorder,
+    sorted: &Sorted,
+    label: &str,
+    when: &str,
+    target: &Target,
+    tcp: &[TcpSocket],
+) -> StepResult {
     let before = match sorted.before.len() {
         0 => String::new(),
         n => format!("; {n} before it"),
@@ -239,16 +255,16 @@ fn verdict(rec: Recorder, sorted: &Sorted, label: &str, when: &str, target: &Tar
     if !sorted.fell_back.is_empty() {
         return rec.warn(
             format!(
-                "{}× refused tries of one address of {label} {when}; nginx fell back to another",
+                "{}× refused tries of another address nginx uses for {label} {when}; it fell back to one that listens",
                 sorted.fell_back.len()
             ),
-            Some(fallback_finding(sorted, label, when, target)),
+            Some(fallback_finding(sorted, when, target, tcp)),
         );
     }
     rec.ok(format!("no upstream errors about {label} {when}{before}"))
 }
 
-fn fallback_finding(sorted: &Sorted, label: &str, when: &str, target: &Target) -> Finding {
+fn fallback_finding(sorted: &Sorted, when: &str, target: &Target, tcp: &[TcpSocket]) -> Finding {
     let mut refused: Vec<String> = Vec::new();
     for e in &sorted.fell_back {
         if let Some(errlog::Peer::Addr(a)) = e.upstream.as_deref().and_then(errlog::Peer::parse) {
@@ -257,22 +273,21 @@ fn fallback_finding(sorted: &Sorted, label: &str, when: &str, target: &Target) -
             }
         }
     }
-    let addrs: Vec<SocketAddr> = target
+    let listening: Vec<String> = target
         .backend
         .as_ref()
         .map(|b| b.address.tcp_addrs())
-        .unwrap_or_default();
-    let others: Vec<String> = addrs
-        .iter()
-        .map(ToString::to_string)
-        .filter(|a| !refused.contains(a))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| net::listening_on(tcp, &[*a]))
+        .map(|a| a.to_string())
         .collect();
-    let (refused, others) = (refused.join(", "), others.join(", "));
+    let (refused, listening) = (refused.join(", "), listening.join(", "));
     Finding::new(
         FindingCode::UpstreamErrorsLogged,
-        format!("nginx logged {} refused connection(s) to {refused} {when}: {label} also resolves to {others}, which listens, so nginx moved on and users were answered — not an outage", sorted.fell_back.len()),
+        format!("nginx logged {} refused connection(s) to {refused} {when}: nothing listens there, but the backend listens on {listening}, another address of the same name in nginx's config, so nginx moved on and users were answered — not an outage", sorted.fell_back.len()),
     )
-    .with_action(format!("make the backend listen on {refused} too, or point nginx at {others} only (see backend_port)"))
+    .with_action(format!("make the backend listen on {refused} too, or point nginx at {listening} only (a name such as localhost stands for every address it resolves to)"))
 }
 
 /// The verified-healthy time as nginx writes times (local, whole seconds). A line stamped in

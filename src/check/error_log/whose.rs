@@ -26,6 +26,10 @@ pub struct Owner<'a> {
     /// `upstream NAME { server …; }` blocks: NAME → the peers of its `server` lines.
     groups: HashMap<String, Vec<Peer>>,
     resolved: HashMap<String, Vec<IpAddr>>,
+    /// Every address of a name in nginx's config that also reaches the backend: with
+    /// `proxy_pass http://localhost:8080` and a backend on 127.0.0.1:8080, nginx's tries of
+    /// [::1]:8080 are about this backend too.
+    siblings: Vec<SocketAddr>,
     dual: bool,
 }
 
@@ -45,12 +49,53 @@ impl<'a> Owner<'a> {
                 Some((u.args.first()?.clone(), peers))
             })
             .collect();
-        Owner {
+        let mut owner = Owner {
             target,
             groups,
             resolved: HashMap::new(),
+            siblings: Vec::new(),
             dual: net::dual_stack_default(),
+        };
+        owner.siblings = owner.find_siblings(tree);
+        owner
+    }
+
+    fn find_siblings(&mut self, tree: &[Directive]) -> Vec<SocketAddr> {
+        let mut out = Vec::new();
+        for server in conf::servers(tree) {
+            for (_, pass) in &server.proxies {
+                for (endpoint, _) in conf::endpoints(tree, pass) {
+                    let conf::Endpoint::Tcp { host, port } = endpoint else {
+                        continue;
+                    };
+                    if host.parse::<IpAddr>().is_ok() {
+                        continue;
+                    }
+                    let addrs: Vec<SocketAddr> = self
+                        .lookup(&host)
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect();
+                    let ours = self.backend_addrs();
+                    if addrs.iter().any(|a| self.serves(&ours, *a)) {
+                        for a in addrs {
+                            if !out.contains(&a) {
+                                out.push(a);
+                            }
+                        }
+                    }
+                }
+            }
         }
+        out
+    }
+
+    fn backend_addrs(&self) -> Vec<SocketAddr> {
+        self.target
+            .backend
+            .as_ref()
+            .map(|b| b.address.tcp_addrs())
+            .unwrap_or_default()
     }
 
     pub fn whose(&mut self, e: &Entry) -> Whose {
@@ -107,7 +152,7 @@ impl<'a> Owner<'a> {
         match (peer, backend) {
             (Peer::Unix(p), BackendAddr::Unix(b)) => std::path::Path::new(p) == b,
             (Peer::Unix(_), _) | (_, BackendAddr::Unix(_)) => false,
-            (Peer::Addr(a), b) => self.serves(&b.tcp_addrs(), *a),
+            (Peer::Addr(a), b) => self.serves(&b.tcp_addrs(), *a) || self.siblings.contains(a),
             (Peer::Name { host, port }, b) => {
                 let port = port.unwrap_or(80);
                 if let BackendAddr::Named(n) = b {
