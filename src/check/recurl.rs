@@ -165,8 +165,20 @@ pub fn route(target: &Target, spec: &VerifySpec) -> Route {
         Some(a @ (BackendAddr::Tcp(_) | BackendAddr::Named(_))) => a.tcp_addrs(),
         _ => return Route::Nginx,
     };
-    let connect = UrlParts::parse(&spec.url)
-        .and_then(|u| u.connect_addrs(spec.via.as_deref(), target.timeout))
+    let Ok(url) = UrlParts::parse(&spec.url) else {
+        return Route::Nginx;
+    };
+    // Only a URL on a backend port can reach the backend: spare the others a name lookup.
+    let port = spec
+        .via
+        .as_deref()
+        .and_then(|v| http::parse_via(v, url.port).ok())
+        .map_or(url.port, |a| a.port());
+    if !backend.iter().any(|b| b.port() == port) {
+        return Route::Nginx;
+    }
+    let connect = url
+        .connect_addrs(spec.via.as_deref(), target.timeout)
         .unwrap_or_default();
     if reaches(&connect, &backend) {
         Route::Backend

@@ -99,9 +99,17 @@ pub fn parse(text: &str, since: NaiveDateTime) -> Vec<Entry> {
 }
 
 /// One `, key: value` field of nginx's error line context (`client`, `server`, `request`,
-/// `upstream`, `host`, `referrer`); quoted values lose their quotes.
+/// `upstream`, `host`, `referrer`, in that order); quoted values lose their quotes. `referrer`
+/// is nginx's last field, so it is taken from the end of the line: text in a request line that
+/// looks like one does not override the real one.
 fn field(message: &str, key: &str) -> Option<String> {
-    let start = message.find(&format!(", {key}: "))? + key.len() + 4;
+    let needle = format!(", {key}: ");
+    let at = if key == "referrer" {
+        message.rfind(&needle)?
+    } else {
+        message.find(&needle)?
+    };
+    let start = at + needle.len();
     let rest = &message[start..];
     let value = match rest.strip_prefix('"') {
         Some(quoted) => quoted.split('"').next()?,
