@@ -92,7 +92,11 @@ pub fn listening(address: &BackendAddr) -> bool {
                 .iter()
                 .any(|u| u.listening && u.path.as_deref() == Some(&shown))
         }
-        tcp => net::listening_on(&net::tcp_sockets().unwrap_or_default(), &tcp.tcp_addrs()),
+        tcp => net::listening_on(
+            &net::tcp_sockets().unwrap_or_default(),
+            &tcp.tcp_addrs(),
+            net::dual_stack_default(),
+        ),
     }
 }
 

@@ -111,6 +111,7 @@ fn sort(
     tcp: &[TcpSocket],
 ) -> Sorted {
     let mut sorted = Sorted::default();
+    let now = Now::new(target, tcp);
     for e in entries {
         match owner.whose(&e) {
             Whose::OwnProbe => sorted.own_probes += 1,
@@ -121,7 +122,7 @@ fn sort(
                 }
             }
             Whose::Backend if cut.is_some_and(|c| e.time <= c) => sorted.before.push(e),
-            Whose::Backend if fell_back(&e, target, tcp) => sorted.fell_back.push(e),
+            Whose::Backend if fell_back(&e, &now) => sorted.fell_back.push(e),
             Whose::Backend => sorted.since.push(e),
         }
     }
@@ -131,15 +132,35 @@ fn sort(
 /// A refused try of an address nginx uses for this backend (one address of a name such as
 /// `localhost`) where nothing listens now, while the backend listens on another: nginx moved on
 /// to that one (see `backend-partly-listening`) and users were answered.
-fn fell_back(e: &Entry, target: &Target, tcp: &[TcpSocket]) -> bool {
-    let Some(backend) = target.backend.as_ref() else {
-        return false;
-    };
+fn fell_back(e: &Entry, now: &Now<'_>) -> bool {
     match e.upstream.as_deref().and_then(errlog::Peer::parse) {
         Some(errlog::Peer::Addr(a)) if e.cause == errlog::Cause::Refused => {
-            !net::listening_on(tcp, &[a]) && net::listening_on(tcp, &backend.address.tcp_addrs())
+            now.backend_listens && !net::listening_on(now.tcp, &[a], now.dual)
         }
         _ => false,
+    }
+}
+
+/// What listens right now, read once per run.
+struct Now<'a> {
+    tcp: &'a [TcpSocket],
+    dual: bool,
+    backend_listens: bool,
+}
+
+impl<'a> Now<'a> {
+    fn new(target: &Target, tcp: &'a [TcpSocket]) -> Now<'a> {
+        let dual = net::dual_stack_default();
+        let addrs = target
+            .backend
+            .as_ref()
+            .map(|b| b.address.tcp_addrs())
+            .unwrap_or_default();
+        Now {
+            tcp,
+            dual,
+            backend_listens: net::listening_on(tcp, &addrs, dual),
+        }
     }
 }
 
@@ -279,7 +300,7 @@ fn fallback_finding(sorted: &Sorted, when: &str, target: &Target, tcp: &[TcpSock
         .map(|b| b.address.tcp_addrs())
         .unwrap_or_default()
         .into_iter()
-        .filter(|a| net::listening_on(tcp, &[*a]))
+        .filter(|a| net::listening_on(tcp, &[*a], net::dual_stack_default()))
         .map(|a| a.to_string())
         .collect();
     let (refused, listening) = (refused.join(", "), listening.join(", "));

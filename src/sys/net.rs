@@ -178,9 +178,9 @@ pub fn dual_stack_default() -> bool {
     std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").map_or(true, |s| s.trim() != "1")
 }
 
-/// Whether some LISTEN socket in `tcp` takes connections to any of `dests`.
-pub fn listening_on(tcp: &[TcpSocket], dests: &[SocketAddr]) -> bool {
-    let dual = dual_stack_default();
+/// Whether some LISTEN socket in `tcp` takes connections to any of `dests` (`dual`: see
+/// [`dual_stack_default`], read once by the caller).
+pub fn listening_on(tcp: &[TcpSocket], dests: &[SocketAddr], dual: bool) -> bool {
     tcp.iter()
         .any(|s| s.is_listening() && serves_any(s.local, dests, dual))
 }
