@@ -58,14 +58,15 @@ fn tcp_verdict(
 ) -> (StepResult, Listening) {
     let addrs = backend.tcp_addrs();
     let port = backend.port().unwrap_or(0);
-    let dual = net::dual_stack_default();
     let on_port: Vec<&TcpSocket> = tcp
         .iter()
         .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
         .collect();
+    let duals = dual_stack_of(&mut rec, &on_port, &addrs, matcher);
+    let dual = |s: &TcpSocket| duals.get(&s.inode).copied().unwrap_or(false);
     let serving: Vec<TcpSocket> = on_port
         .iter()
-        .filter(|s| net::serves_any(s.local, &addrs, dual))
+        .filter(|s| net::serves_any(s.local, &addrs, dual(s)))
         .map(|s| (*s).clone())
         .collect();
     for s in &on_port {
@@ -93,14 +94,14 @@ fn tcp_verdict(
                 serde_json::json!({
                     "local": s.local.to_string(), "inode": s.inode, "uid": s.uid,
                     "accept_queue": s.rx_queue,
-                    "serves_backend": net::serves_any(s.local, &addrs, dual),
+                    "serves_backend": net::serves_any(s.local, &addrs, dual(s)),
                 })
             })
             .collect::<Vec<_>>(),
     );
     let (served, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
         .iter()
-        .partition(|a| serving.iter().any(|s| net::serves(s.local, **a, dual)));
+        .partition(|a| serving.iter().any(|s| net::serves(s.local, **a, dual(s))));
     rec.detail(
         "addresses",
         addrs
@@ -125,7 +126,13 @@ fn tcp_verdict(
     if !on_port.is_empty() {
         let where_ = on_port
             .iter()
-            .map(|s| s.local.to_string())
+            .map(|s| {
+                if s.local.ip().is_unspecified() && s.local.is_ipv6() && !dual(s) {
+                    format!("{} (IPv6 only)", s.local)
+                } else {
+                    s.local.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let finding = Finding::new(
@@ -153,6 +160,52 @@ fn tcp_verdict(
     )
     .with_action("restart the backend");
     (rec.fail(finding), Listening::default())
+}
+
+/// Whether each `[::]` listener on the port also takes IPv4. It matters only when the backend
+/// has an IPv4 address; the socket's own IPV6_V6ONLY is read then (a `[::]` socket with it set
+/// refuses 127.0.0.1, and calling it the backend would blame a healthy holder for refusing).
+/// Where it cannot be read, the system default stands in, and the evidence says so.
+fn dual_stack_of(
+    rec: &mut Recorder,
+    on_port: &[&TcpSocket],
+    addrs: &[SocketAddr],
+    matcher: Option<&regex::Regex>,
+) -> std::collections::HashMap<u64, bool> {
+    let default = net::dual_stack_default();
+    let wants_v4 = addrs.iter().any(|a| net::canonical(a.ip()).is_ipv4());
+    let mut likely = None;
+    let mut out = std::collections::HashMap::new();
+    for s in on_port {
+        let wildcard6 = s.local.is_ipv6() && s.local.ip().is_unspecified();
+        if !(wildcard6 && wants_v4) {
+            out.insert(s.inode, default);
+            continue;
+        }
+        let likely = likely.get_or_insert_with(|| crate::sys::holders::likely_pids(matcher));
+        let dual = match crate::sys::v6only::of_inode(s.inode, likely) {
+            Some((v6only, pid)) => {
+                rec.see(format!(
+                    "{}: IPV6_V6ONLY {} (read from PID {pid}'s socket), so it {} IPv4",
+                    s.local,
+                    if v6only { "set" } else { "not set" },
+                    if v6only { "refuses" } else { "takes" }
+                ));
+                !v6only
+            }
+            None => {
+                rec.see(format!(
+                    "{}: assumed to {} IPv4 (net.ipv6.bindv6only={}); the socket's own IPV6_V6ONLY could not be read",
+                    s.local,
+                    if default { "take" } else { "refuse" },
+                    u8::from(!default)
+                ));
+                default
+            }
+        };
+        out.insert(s.inode, dual);
+    }
+    out
 }
 
 /// A name whose addresses are only partly served: nginx reaches the backend, after a refused

@@ -13,3 +13,4 @@ pub mod process;
 pub mod resolve;
 pub mod signal;
 pub mod spawn;
+pub mod v6only;
