@@ -370,3 +370,49 @@ fn tail(path: &Path) -> std::io::Result<String> {
     f.read_to_end(&mut buf)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ATTRIBUTION: &str = include_str!("../../tests/fixtures/nginx/error-attribution.log");
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y/%m/%d %H:%M:%S").unwrap()
+    }
+
+    fn sorted(cut: Option<NaiveDateTime>) -> Sorted {
+        let toml = "[site]\ndomains = [\"site.test\"]\n[backend]\naddress = \"127.0.0.1:53673\"\n";
+        let target = crate::playbook::validate::parse(toml, "t.toml", "t").unwrap();
+        let tree = conf::parse_dump(
+            "# configuration file /etc/nginx/nginx.conf:\n\
+             http { upstream app_one { server 127.0.0.1:53673; } }\n",
+        );
+        let mut owner = Owner::new(&target, &tree);
+        let entries = errlog::parse(ATTRIBUTION, at("2026/11/26 00:00:00"));
+        sort(entries, &mut owner, cut, &target, &[])
+    }
+
+    #[test]
+    fn a_line_in_the_second_of_the_verification_counts_as_before_it() {
+        let s = sorted(Some(at("2026/11/26 03:16:31")));
+        assert_eq!((s.before.len(), s.since.len()), (1, 1));
+        assert_eq!(s.since[0].time, at("2026/11/26 03:16:33"));
+        assert_eq!((s.own_probes, s.other_lines), (3, 1));
+    }
+
+    #[test]
+    fn without_a_verification_every_line_of_the_backend_counts() {
+        let s = sorted(None);
+        assert_eq!(
+            (s.before.len(), s.since.len(), s.fell_back.len()),
+            (0, 2, 0)
+        );
+    }
+
+    #[test]
+    fn the_verified_time_is_cut_to_nginx_seconds() {
+        let cut = local_second(1_764_126_991.75).unwrap();
+        assert_eq!(cut.and_utc().timestamp_subsec_nanos(), 0);
+    }
+}
