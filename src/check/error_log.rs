@@ -4,9 +4,6 @@
 //! fixer's own probes (they carry `Referer: fixer:probe`, which nginx writes into the line) are
 //! left out and counted.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-
 use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
@@ -14,24 +11,26 @@ use crate::finding::{Finding, FindingCode};
 use crate::nginx::conf;
 use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::net::{self, TcpSocket};
+use crate::sys::net::TcpSocket;
 use crate::target::Target;
 
+mod fallback;
+mod files;
 mod whose;
 
+use fallback::{fallback_finding, fell_back, Now};
+use files::{log_paths, tail};
 use whose::{Owner, Whose};
 
 /// How far back the log is read: long enough to cover the page that woke the operator.
 pub const WINDOW_MINUTES: i64 = 15;
-/// Only the end of a large log is read, so a huge file never slows the chain.
-const TAIL_BYTES: u64 = 512 * 1024;
 /// Other upstreams named in the evidence; the rest are only counted.
 const OTHERS_SHOWN: usize = 5;
 
 /// This backend's lines, sorted: before and since the last verified-healthy time, and the
 /// refused tries of an address nginx then left for another address of the same name.
 #[derive(Default)]
-struct Sorted {
+pub(super) struct Sorted {
     before: Vec<Entry>,
     since: Vec<Entry>,
     fell_back: Vec<Entry>,
@@ -127,41 +126,6 @@ fn sort(
         }
     }
     sorted
-}
-
-/// A refused try of an address nginx uses for this backend (one address of a name such as
-/// `localhost`) where nothing listens now, while the backend listens on another: nginx moved on
-/// to that one (see `backend-partly-listening`) and users were answered.
-fn fell_back(e: &Entry, now: &Now<'_>) -> bool {
-    match e.upstream.as_deref().and_then(errlog::Peer::parse) {
-        Some(errlog::Peer::Addr(a)) if e.cause == errlog::Cause::Refused => {
-            now.backend_listens && !net::listening_on(now.tcp, &[a], now.dual)
-        }
-        _ => false,
-    }
-}
-
-/// What listens right now, read once per run.
-struct Now<'a> {
-    tcp: &'a [TcpSocket],
-    dual: bool,
-    backend_listens: bool,
-}
-
-impl<'a> Now<'a> {
-    fn new(target: &Target, tcp: &'a [TcpSocket]) -> Now<'a> {
-        let dual = net::dual_stack_default();
-        let addrs = target
-            .backend
-            .as_ref()
-            .map(|b| b.address.tcp_addrs())
-            .unwrap_or_default();
-        Now {
-            tcp,
-            dual,
-            backend_listens: net::listening_on(tcp, &addrs, dual),
-        }
-    }
 }
 
 fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
@@ -285,32 +249,6 @@ fn verdict(
     rec.ok(format!("no upstream errors about {label} {when}{before}"))
 }
 
-fn fallback_finding(sorted: &Sorted, when: &str, target: &Target, tcp: &[TcpSocket]) -> Finding {
-    let mut refused: Vec<String> = Vec::new();
-    for e in &sorted.fell_back {
-        if let Some(errlog::Peer::Addr(a)) = e.upstream.as_deref().and_then(errlog::Peer::parse) {
-            if !refused.contains(&a.to_string()) {
-                refused.push(a.to_string());
-            }
-        }
-    }
-    let listening: Vec<String> = target
-        .backend
-        .as_ref()
-        .map(|b| b.address.tcp_addrs())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|a| net::listening_on(tcp, &[*a], net::dual_stack_default()))
-        .map(|a| a.to_string())
-        .collect();
-    let (refused, listening) = (refused.join(", "), listening.join(", "));
-    Finding::new(
-        FindingCode::UpstreamErrorsLogged,
-        format!("nginx logged {} refused connection(s) to {refused} {when}: nothing listens there, but the backend listens on {listening}, another address of the same name in nginx's config, so nginx moved on and users were answered — not an outage", sorted.fell_back.len()),
-    )
-    .with_action(format!("make the backend listen on {refused} too, or point nginx at {listening} only (a name such as localhost stands for every address it resolves to)"))
-}
-
 /// The verified-healthy time as nginx writes times (local, whole seconds). A line stamped in
 /// the same second counts as before it: nginx's clock does not say which came first.
 fn local_second(unix: f64) -> Option<NaiveDateTime> {
@@ -325,50 +263,6 @@ fn short(message: &str) -> String {
     crate::sanitize::clean(
         m.trim_start_matches(|c: char| c == '*' || c.is_ascii_digit() || c == ' '),
     )
-}
-
-/// The error logs named in the effective config (and by `-e`), else Debian's default.
-fn log_paths(nginx: &NginxView) -> Vec<PathBuf> {
-    let prefix = nginx.invocation.as_ref().and_then(|i| i.prefix.clone());
-    let mut paths: Vec<PathBuf> = Vec::new();
-    if let Some(e) = nginx.invocation.as_ref().and_then(|i| i.error_log.clone()) {
-        paths.push(e);
-    }
-    if let Some(dump) = nginx.dump.as_ref() {
-        let tree = conf::parse_dump(&dump.config);
-        for d in conf::find_all(&tree, "error_log") {
-            if let Some(p) = d.args.first().filter(|p| {
-                *p != "stderr" && !p.starts_with("syslog:") && !p.starts_with("memory:")
-            }) {
-                let p = Path::new(p);
-                paths.push(match (&prefix, p.is_relative()) {
-                    (Some(pre), true) => pre.join(p),
-                    (None, true) => Path::new("/usr/share/nginx").join(p),
-                    _ => p.to_path_buf(),
-                });
-            }
-        }
-    }
-    if paths.is_empty() {
-        paths.push(PathBuf::from("/var/log/nginx/error.log"));
-    }
-    paths.dedup();
-    let mut unique = Vec::new();
-    for p in paths {
-        if !unique.contains(&p) {
-            unique.push(p);
-        }
-    }
-    unique
-}
-
-fn tail(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 #[cfg(test)]
