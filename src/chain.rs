@@ -68,7 +68,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(upstream::run(target, &nginx_view), progress);
 
         progress.begin(StepName::ErrorLog);
-        let log_step = error_log::run(target, &nginx_view);
+        let listeners = tcp.as_deref().unwrap_or_default();
+        let log_step = error_log::run(target, &nginx_view, listeners);
         report(log_step.clone(), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
         let recurl = background(s, || recurl::run(target));

@@ -202,7 +202,7 @@ pub fn url_host(url: &str) -> &str {
 fn implied_verify(t: &Target, expect: &[u16]) -> Vec<VerifySpec> {
     let mut out = Vec::new();
     if let Some(BackendSpec {
-        address: BackendAddr::Tcp(addr),
+        address: addr @ (BackendAddr::Tcp(_) | BackendAddr::Named(_)),
         health_path,
         ..
     }) = &t.backend

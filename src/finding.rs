@@ -52,6 +52,7 @@ codes! {
     BackendExited => "backend-exited",
     BackendStartLimit => "backend-start-limit",
     BackendOomKilled => "backend-oom-killed",
+    BackendPartlyListening => "backend-partly-listening",
 }
 
 impl std::fmt::Display for FindingCode {

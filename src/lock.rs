@@ -86,6 +86,7 @@ fn target_dir() -> Option<PathBuf> {
 fn key(target: &Target) -> String {
     let raw = match target.backend.as_ref().map(|b| &b.address) {
         Some(BackendAddr::Tcp(a)) => format!("backend-tcp-{}", a.port()),
+        Some(BackendAddr::Named(n)) => format!("backend-tcp-{}", n.port),
         Some(BackendAddr::Unix(p)) => format!("backend-unix-{}", p.display()),
         None => format!("nginx-{}", crate::target::port_list(&target.nginx.ports)),
     };

@@ -161,6 +161,13 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         verified: Some(run.verified),
     };
     write_report(target_args.report.as_deref(), &incident);
+    let proved = run
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.verdict == crate::step::Verdict::Ok);
+    if run.verified && proved && run.exit == ExitCode::Healthy {
+        remember_healthy(&target);
+    }
     run.exit
 }
 
@@ -176,6 +183,13 @@ fn unlocked(run: &mut crate::fix::FixRun, why: Option<&anyhow::Error>) {
          (sudo fixer fix …) or a writable FIXER_STATE_DIR"
     ));
     run.exit = ExitCode::CheckFailed;
+}
+
+/// Records that the site was just verified healthy, so later runs tell the error log's old
+/// lines from new ones. Not being able to write it changes nothing about this run: the next
+/// diagnose then just says no verified time is recorded.
+fn remember_healthy(target: &crate::target::Target) {
+    let _ = crate::state::record_verified(&target.site_key());
 }
 
 fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
@@ -203,6 +217,9 @@ fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
     } else if step.verdict == crate::step::Verdict::Fail {
         ExitCode::Problem
     } else {
+        if step.verdict == crate::step::Verdict::Ok {
+            remember_healthy(&target);
+        }
         ExitCode::Healthy
     };
     if json {

@@ -96,3 +96,64 @@ pub fn hostname() -> String {
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// Where the last time fixer proved a site healthy is kept: one small file per site, so a
+/// `fixer verify` from cron and a `fixer fix` never rewrite each other's record.
+fn verified_path(site: &str) -> PathBuf {
+    let name: String = site
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect();
+    state_dir().join("verified").join(name)
+}
+
+/// Records that `site` was verified healthy now (`fixer verify` passed, or `fixer fix`
+/// verified its work). The error_log step then tells errors logged before this moment from
+/// errors since, so a fixed site stops warning about the outage it had.
+pub fn record_verified(site: &str) -> std::io::Result<()> {
+    let path = verified_path(site);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = format!(
+        "{:.3}\n{}\n",
+        crate::clock::now_unix(),
+        crate::clock::now_rfc3339()
+    );
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// When `site` was last verified healthy (seconds since the epoch), if ever.
+pub fn last_verified(site: &str) -> Option<f64> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(verified_path(site))
+        .ok()?
+        .take(256)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+
+    #[test]
+    fn site_names_become_plain_file_names() {
+        let p = verified_path("login-502@127.0.0.1:8080 /x");
+        assert_eq!(
+            p.file_name().unwrap().to_str().unwrap(),
+            "login-502_127.0.0.1_8080__x"
+        );
+    }
+}

@@ -26,6 +26,18 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+impl Target {
+    /// The key under which fixer remembers this site in its state directory: the playbook's
+    /// name and the backend it checks.
+    pub fn site_key(&self) -> String {
+        let backend = self
+            .backend
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |b| b.address.to_string());
+        format!("{}@{backend}", self.name)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NginxSpec {
     pub ports: Vec<u16>,
@@ -53,12 +65,51 @@ pub fn port_list(ports: &[u16]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendAddr {
     Tcp(SocketAddr),
+    /// A host name such as `localhost`, kept as written.
+    Named(NamedAddr),
     Unix(PathBuf),
 }
 
+/// A backend named by host. nginx resolves the name once, when it loads its config, to every
+/// address the system resolver returns (Debian's /etc/hosts maps `localhost` to `::1` and
+/// `127.0.0.1`) and tries them in turn; fixer resolves it the same way, once, when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedAddr {
+    pub host: String,
+    pub port: u16,
+    /// In the resolver's order, at most [`MAX_ADDRS`].
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// How long resolving a backend's host name may take.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Addresses kept of one name: each costs a connect attempt in a probe.
+pub const MAX_ADDRS: usize = 8;
+
 impl BackendAddr {
-    /// Parses `host:port`, `[v6]:port`, `localhost:port` or `unix:/path`.
+    /// Parses `host:port`, `[v6]:port`, `name:port` or `unix:/path`. A name is resolved here
+    /// through the system resolver (as nginx does), so a name that does not resolve is an
+    /// error in the playbook, as it is in nginx's config.
     pub fn parse(s: &str) -> Result<Self, String> {
+        match Self::parse_unresolved(s)? {
+            BackendAddr::Named(n) => {
+                let ips = crate::sys::resolve::resolve(&n.host, RESOLVE_TIMEOUT)
+                    .map_err(|e| format!("{} does not resolve: {e}", n.host))?;
+                Ok(BackendAddr::Named(NamedAddr {
+                    addrs: ips
+                        .into_iter()
+                        .take(MAX_ADDRS)
+                        .map(|ip| SocketAddr::new(ip, n.port))
+                        .collect(),
+                    ..n
+                }))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The syntax alone: a name comes back with no addresses.
+    fn parse_unresolved(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if let Some(path) = s.strip_prefix("unix:") {
             if !path.starts_with('/') {
@@ -70,27 +121,70 @@ impl BackendAddr {
         if let Ok(addr) = s.parse::<SocketAddr>() {
             return Ok(BackendAddr::Tcp(addr));
         }
-        if let Some(port) = s.strip_prefix("localhost:") {
-            let port: u16 = port.parse().map_err(|_| format!("bad port in {s:?}"))?;
-            return Ok(BackendAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port))));
+        let bad = || {
+            format!(
+                "expected host:port (e.g. 127.0.0.1:8080, localhost:8080), [::1]:8080 or unix:/path, got {s:?}"
+            )
+        };
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if !is_host_name(host) {
+            return Err(bad());
         }
-        Err(format!(
-            "expected host:port with an IP address (e.g. 127.0.0.1:8080), [::1]:8080 or unix:/path, got {s:?}"
-        ))
+        Ok(BackendAddr::Named(NamedAddr {
+            host: host.to_ascii_lowercase(),
+            port,
+            addrs: Vec::new(),
+        }))
     }
 
     pub fn port(&self) -> Option<u16> {
         match self {
             BackendAddr::Tcp(a) => Some(a.port()),
+            BackendAddr::Named(n) => Some(n.port),
             BackendAddr::Unix(_) => None,
         }
     }
+
+    /// The TCP addresses the backend is reached at, in the order nginx tries them.
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        match self {
+            BackendAddr::Tcp(a) => vec![*a],
+            BackendAddr::Named(n) => n.addrs.clone(),
+            BackendAddr::Unix(_) => Vec::new(),
+        }
+    }
+
+    /// `localhost resolves to ::1, 127.0.0.1`, for evidence; `None` for an address.
+    pub fn resolution(&self) -> Option<String> {
+        let BackendAddr::Named(n) = self else {
+            return None;
+        };
+        let ips: Vec<String> = n.addrs.iter().map(|a| a.ip().to_string()).collect();
+        Some(format!(
+            "{} resolves to {} (system resolver: /etc/hosts, then DNS — as nginx resolved it when it loaded its config)",
+            n.host,
+            ips.join(", ")
+        ))
+    }
+}
+
+/// Letters, digits, `-`, `_` (container names) and `.`: what a name in nginx's `proxy_pass` or a playbook can be.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 impl fmt::Display for BackendAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BackendAddr::Tcp(a) => write!(f, "{a}"),
+            BackendAddr::Named(n) => write!(f, "{}:{}", n.host, n.port),
             BackendAddr::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
@@ -170,14 +264,47 @@ mod tests {
         );
         assert_eq!(BackendAddr::parse("[::1]:8501").unwrap().port(), Some(8501));
         assert_eq!(
-            BackendAddr::parse("localhost:8080").unwrap().to_string(),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(
             BackendAddr::parse("unix:/run/app.sock").unwrap(),
             BackendAddr::Unix("/run/app.sock".into())
         );
-        assert!(BackendAddr::parse("example.com:80").is_err());
         assert!(BackendAddr::parse("unix:rel.sock").is_err());
+        assert!(BackendAddr::parse("127.0.0.1").is_err());
+        assert!(BackendAddr::parse("a b:80").is_err());
+        assert!(BackendAddr::parse("host:http").is_err());
+    }
+
+    #[test]
+    fn a_name_keeps_its_name_and_gets_every_address() {
+        let a = BackendAddr::parse("LocalHost:8080").unwrap();
+        assert_eq!(a.to_string(), "localhost:8080");
+        assert_eq!(a.port(), Some(8080));
+        let addrs = a.tcp_addrs();
+        assert!(!addrs.is_empty());
+        assert!(addrs
+            .iter()
+            .all(|s| s.ip().is_loopback() && s.port() == 8080));
+        assert!(a
+            .resolution()
+            .unwrap()
+            .starts_with("localhost resolves to "));
+        assert_eq!(
+            BackendAddr::parse("127.0.0.1:1").unwrap().resolution(),
+            None
+        );
+    }
+
+    #[test]
+    fn names_are_checked_before_resolving() {
+        let named = |s| matches!(BackendAddr::parse_unresolved(s), Ok(BackendAddr::Named(_)));
+        assert!(named("app.internal:8080"));
+        assert!(named("backend-1:80"));
+        assert!(named("compose_app:80"));
+        assert!(!named("bad/name:80"));
+        assert!(!named("a..b:80"));
+        let err = BackendAddr::parse("no-such-host.invalid:80").unwrap_err();
+        assert!(
+            err.starts_with("no-such-host.invalid does not resolve"),
+            "{err}"
+        );
     }
 }

@@ -294,7 +294,9 @@ fn error_log_counts_what_users_hit() {
             .contains("3× connect() failed (111: Connection refused) while connecting to upstream"),
         "{evidence}"
     );
-    assert!(evidence.contains("upstream is the backend"), "{evidence}");
+    let about = format!("3 upstream error(s) about 127.0.0.1:{}", lab.backend_port);
+    let cause = errors["finding"]["cause"].as_str().unwrap();
+    assert!(cause.contains(&about), "{cause}");
     assert_eq!(run.doc["root_cause_code"], "backend-not-listening");
 }
 

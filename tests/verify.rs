@@ -69,10 +69,18 @@ fn healthy_lab_verifies_with_exit_0() {
         "{}",
         human.all()
     );
-    assert!(
-        !run.state.exists(),
-        "verify takes no lock and writes no state"
-    );
+    // verify takes no lock; the only state it writes is when it last saw the site healthy.
+    assert!(!run.state.join("fix.lock").exists());
+    let state: Vec<String> = std::fs::read_dir(&run.state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(state, ["verified"]);
+    let record = run
+        .state
+        .join("verified")
+        .join(format!("lab-none_127.0.0.1_{}", lab.backend_port));
+    assert!(record.is_file(), "{}", record.display());
 }
 
 #[test]
@@ -85,6 +93,7 @@ fn broken_lab_fails_verify_with_exit_1() {
     assert_eq!(doc["healthy"], false);
     assert_eq!(doc["exit_code"], 1);
     assert_eq!(doc["steps"][0]["verdict"], "fail");
+    assert!(!run.state.exists(), "a failed verify records nothing");
     let checked = urls(&doc);
     let backend = format!("http://127.0.0.1:{}/api/health", lab.backend_port);
     let nginx = format!("http://localhost:{}/api/health", lab.http_port);

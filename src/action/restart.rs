@@ -81,14 +81,10 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
     })
 }
 
-/// Whether something listens on the backend address right now.
+/// Whether something listens on the backend address right now (on any of a name's addresses:
+/// nginx reaches it there).
 pub fn listening(address: &BackendAddr) -> bool {
     match address {
-        BackendAddr::Tcp(addr) => net::tcp_sockets().unwrap_or_default().iter().any(|s| {
-            s.state == net::TcpState::Listen
-                && s.local.port() == addr.port()
-                && (s.local.ip() == addr.ip() || s.local.ip().is_unspecified())
-        }),
         BackendAddr::Unix(path) => {
             let shown = path.display().to_string();
             net::unix_sockets()
@@ -96,6 +92,11 @@ pub fn listening(address: &BackendAddr) -> bool {
                 .iter()
                 .any(|u| u.listening && u.path.as_deref() == Some(&shown))
         }
+        tcp => net::listening_on(
+            &net::tcp_sockets().unwrap_or_default(),
+            &tcp.tcp_addrs(),
+            net::dual_stack_default(),
+        ),
     }
 }
 

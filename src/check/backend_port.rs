@@ -1,8 +1,10 @@
 //! `backend_port`: does anything listen on the backend's address?
 
+use std::net::SocketAddr;
+
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::net::{TcpSocket, TcpState, UnixSocket};
+use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
 use crate::target::{BackendAddr, Target};
 
 /// The listening socket(s) that serve the backend address, for the port-holder step.
@@ -38,41 +40,33 @@ pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResu
     };
     rec.detail("address", backend.address.to_string());
     match &backend.address {
-        BackendAddr::Tcp(addr) => tcp_verdict(rec, *addr, tcp, backend.matcher.as_ref()),
         BackendAddr::Unix(path) => unix_verdict(rec, path, unix),
-    }
-}
-
-/// A listener serves `want` when it is bound to that IP or to the wildcard of its family
-/// (a `[::]` socket also takes IPv4 unless the kernel was told v6only, which /proc does not show).
-fn covers(listener: &TcpSocket, want: std::net::SocketAddr) -> bool {
-    let ip = listener.local.ip();
-    listener.local.port() == want.port()
-        && (ip == want.ip()
-            || ip.is_unspecified() && (ip.is_ipv6() || want.is_ipv4())
-            || mapped(ip) == Some(want.ip()))
-}
-
-fn mapped(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
-    match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(Into::into),
-        _ => None,
+        tcp_addr => {
+            if let Some(line) = tcp_addr.resolution() {
+                rec.see(line);
+            }
+            tcp_verdict(rec, tcp_addr, tcp, backend.matcher.as_ref())
+        }
     }
 }
 
 fn tcp_verdict(
     mut rec: Recorder,
-    addr: std::net::SocketAddr,
+    backend: &BackendAddr,
     tcp: &[TcpSocket],
     matcher: Option<&regex::Regex>,
 ) -> (StepResult, Listening) {
+    let addrs = backend.tcp_addrs();
+    let port = backend.port().unwrap_or(0);
     let on_port: Vec<&TcpSocket> = tcp
         .iter()
-        .filter(|s| s.state == TcpState::Listen && s.local.port() == addr.port())
+        .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
         .collect();
+    let duals = dual_stack_of(&mut rec, &on_port, &addrs, matcher);
+    let dual = |s: &TcpSocket| duals.get(&s.inode).copied().unwrap_or(false);
     let serving: Vec<TcpSocket> = on_port
         .iter()
-        .filter(|s| covers(s, addr))
+        .filter(|s| net::serves_any(s.local, &addrs, dual(s)))
         .map(|s| (*s).clone())
         .collect();
     for s in &on_port {
@@ -99,39 +93,59 @@ fn tcp_verdict(
             .map(|s| {
                 serde_json::json!({
                     "local": s.local.to_string(), "inode": s.inode, "uid": s.uid,
-                    "accept_queue": s.rx_queue, "serves_backend": covers(s, addr),
+                    "accept_queue": s.rx_queue,
+                    "serves_backend": net::serves_any(s.local, &addrs, dual(s)),
                 })
             })
             .collect::<Vec<_>>(),
     );
+    let (served, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
+        .iter()
+        .partition(|a| serving.iter().any(|s| net::serves(s.local, **a, dual(s))));
+    rec.detail(
+        "addresses",
+        addrs
+            .iter()
+            .map(|a| serde_json::json!({"address": a.to_string(), "listening": served.contains(a)}))
+            .collect::<Vec<_>>(),
+    );
     if !serving.is_empty() {
-        let result = rec.ok(format!("{addr} is listening (inode {})", serving[0].inode));
-        return (
-            result,
-            Listening {
-                tcp: serving,
-                ..Default::default()
-            },
-        );
+        let listening = Listening {
+            tcp: serving,
+            ..Default::default()
+        };
+        if refused.is_empty() {
+            let inode = listening.tcp[0].inode;
+            return (
+                rec.ok(format!("{backend} is listening (inode {inode})")),
+                listening,
+            );
+        }
+        return (partly(rec, backend, &served, &refused), listening);
     }
     if !on_port.is_empty() {
         let where_ = on_port
             .iter()
-            .map(|s| s.local.to_string())
+            .map(|s| {
+                if s.local.ip().is_unspecified() && s.local.is_ipv6() && !dual(s) {
+                    format!("{} (IPv6 only)", s.local)
+                } else {
+                    s.local.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let finding = Finding::new(
             FindingCode::BackendWrongInterface,
-            format!("port {} listens only on {where_}, not on {addr}, so connections to {addr} are refused", addr.port()),
+            format!("port {port} listens only on {where_}, not on {backend}, so connections to {backend} are refused"),
         )
-        .with_action(format!("make the backend bind {addr}, or point nginx at {where_}"));
+        .with_action(format!("make the backend bind {backend}, or point nginx at {where_}"));
         return (rec.fail(finding), Listening::default());
     }
     rec.see(format!(
-        "/proc/net/tcp, /proc/net/tcp6: no LISTEN socket on port {}",
-        addr.port()
+        "/proc/net/tcp, /proc/net/tcp6: no LISTEN socket on port {port}"
     ));
-    if let Some((finding, bound)) = bound_elsewhere(&mut rec, addr, matcher) {
+    if let Some((finding, bound)) = bound_elsewhere(&mut rec, backend, &addrs, matcher) {
         return (
             rec.fail(finding),
             Listening {
@@ -142,26 +156,101 @@ fn tcp_verdict(
     }
     let finding = Finding::new(
         FindingCode::BackendNotListening,
-        format!("nothing listens on {addr}, so nginx cannot reach the backend (502)"),
+        format!("nothing listens on {backend}, so nginx cannot reach the backend (502)"),
     )
     .with_action("restart the backend");
     (rec.fail(finding), Listening::default())
+}
+
+/// Whether each `[::]` listener on the port also takes IPv4. It matters only when the backend
+/// has an IPv4 address; the socket's own IPV6_V6ONLY is read then (a `[::]` socket with it set
+/// refuses 127.0.0.1, and calling it the backend would blame a healthy holder for refusing).
+/// Where it cannot be read, the system default stands in, and the evidence says so.
+fn dual_stack_of(
+    rec: &mut Recorder,
+    on_port: &[&TcpSocket],
+    addrs: &[SocketAddr],
+    matcher: Option<&regex::Regex>,
+) -> std::collections::HashMap<u64, bool> {
+    let default = net::dual_stack_default();
+    let wants_v4 = addrs.iter().any(|a| net::canonical(a.ip()).is_ipv4());
+    let mut likely = None;
+    let mut out = std::collections::HashMap::new();
+    for s in on_port {
+        let wildcard6 = s.local.is_ipv6() && s.local.ip().is_unspecified();
+        if !(wildcard6 && wants_v4) {
+            out.insert(s.inode, default);
+            continue;
+        }
+        let likely = likely.get_or_insert_with(|| crate::sys::holders::likely_pids(matcher));
+        let dual = match crate::sys::v6only::of_inode(s.inode, likely) {
+            Some((v6only, pid)) => {
+                rec.see(format!(
+                    "{}: IPV6_V6ONLY {} (read from PID {pid}'s socket), so it {} IPv4",
+                    s.local,
+                    if v6only { "set" } else { "not set" },
+                    if v6only { "refuses" } else { "takes" }
+                ));
+                !v6only
+            }
+            None => {
+                rec.see(format!(
+                    "{}: assumed to {} IPv4 (net.ipv6.bindv6only={}); the socket's own IPV6_V6ONLY could not be read",
+                    s.local,
+                    if default { "take" } else { "refuse" },
+                    u8::from(!default)
+                ));
+                default
+            }
+        };
+        out.insert(s.inode, dual);
+    }
+    out
+}
+
+/// A name whose addresses are only partly served: nginx reaches the backend, after a refused
+/// try on each other address — a warning, not a cause of the outage.
+fn partly(
+    rec: Recorder,
+    backend: &BackendAddr,
+    served: &[SocketAddr],
+    refused: &[SocketAddr],
+) -> StepResult {
+    let list = |l: &[SocketAddr]| {
+        l.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (yes, no) = (list(served), list(refused));
+    rec.warn(
+        format!("{backend} is listening on {yes} only, not on {no}"),
+        Some(
+            Finding::new(
+                FindingCode::BackendPartlyListening,
+                format!("the backend {backend} listens on {yes} but not on {no}: nginx tries every address of {backend} in turn, so its tries of {no} are refused and logged as \"connect() failed (111: Connection refused)\" before it falls back to {yes}, which answers"),
+            )
+            .with_action(format!("make the backend listen on {no} as well (or on both families), or point nginx at {yes} only")),
+        ),
+    )
 }
 
 /// A process that bound the port but never listened: invisible above, fatal to a restart.
 /// Only processes matching the backend's pattern are inspected (each socket is duplicated).
 fn bound_elsewhere(
     rec: &mut Recorder,
-    addr: std::net::SocketAddr,
+    backend: &BackendAddr,
+    addrs: &[SocketAddr],
     matcher: Option<&regex::Regex>,
 ) -> Option<(Finding, Vec<i32>)> {
     let matcher = matcher?;
-    let found: Vec<(i32, std::net::SocketAddr)> = crate::sys::bound::bound_not_listening(
+    let dual = net::dual_stack_default();
+    let found: Vec<(i32, SocketAddr)> = crate::sys::bound::bound_not_listening(
         &crate::sys::holders::likely_pids(Some(matcher)),
-        addr.port(),
+        backend.port()?,
     )
     .into_iter()
-    .filter(|(_, a)| a.ip() == addr.ip() || a.ip().is_unspecified())
+    .filter(|(_, a)| net::serves_any(*a, addrs, dual))
     .collect();
     let (pid, local) = *found.first()?;
     let cmd = crate::sys::process::ProcessInfo::read(pid)
@@ -169,7 +258,7 @@ fn bound_elsewhere(
     rec.see(format!("PID {pid} ({cmd}) has a socket bound to {local} that is not listening (found via pidfd_getfd; invisible to ss and lsof)"));
     let finding = Finding::new(
         FindingCode::BackendPortBound,
-        format!("nothing listens on {addr}, but PID {pid} ({cmd}) has the port bound without listening, so a restart would fail with EADDRINUSE"),
+        format!("nothing listens on {backend}, but PID {pid} ({cmd}) has the port bound without listening, so a restart would fail with EADDRINUSE"),
     )
     .with_action(format!("stop PID {pid}, then start the backend"));
     Some((finding, found.iter().map(|(p, _)| *p).collect()))
@@ -231,30 +320,62 @@ fn unix_verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step::Verdict;
 
-    fn listener(local: &str) -> TcpSocket {
+    fn listener(local: &str, inode: u64) -> TcpSocket {
         TcpSocket {
             local: local.parse().unwrap(),
             remote: "0.0.0.0:0".parse().unwrap(),
             state: TcpState::Listen,
             rx_queue: 0,
-            tx_queue: 128,
+            tx_queue: 0,
             uid: 0,
-            inode: 1,
+            inode,
         }
     }
 
+    fn localhost() -> BackendAddr {
+        BackendAddr::Named(crate::target::NamedAddr {
+            host: "localhost".into(),
+            port: 8080,
+            addrs: vec![
+                "[::1]:8080".parse().unwrap(),
+                "127.0.0.1:8080".parse().unwrap(),
+            ],
+        })
+    }
+
+    fn verdict(backend: &BackendAddr, tcp: &[TcpSocket]) -> (StepResult, Listening) {
+        tcp_verdict(Recorder::start(StepName::BackendPort), backend, tcp, None)
+    }
+
     #[test]
-    fn wildcards_cover_their_family() {
-        let want = "127.0.0.1:8080".parse().unwrap();
-        assert!(covers(&listener("127.0.0.1:8080"), want));
-        assert!(covers(&listener("0.0.0.0:8080"), want));
-        assert!(covers(&listener("[::]:8080"), want));
-        assert!(!covers(&listener("[::1]:8080"), want));
-        assert!(!covers(&listener("10.0.0.5:8080"), want));
-        assert!(!covers(
-            &listener("0.0.0.0:8080"),
-            "[::1]:8080".parse().unwrap()
-        ));
+    fn a_name_served_on_one_family_warns_and_keeps_the_listener() {
+        let (r, l) = verdict(&localhost(), &[listener("[::1]:8080", 7)]);
+        assert_eq!(r.verdict, Verdict::Warn);
+        let f = r.finding.unwrap();
+        assert_eq!(f.code, FindingCode::BackendPartlyListening);
+        assert!(f.cause.contains("not on 127.0.0.1:8080"), "{}", f.cause);
+        assert_eq!(l.inodes(), vec![7]);
+    }
+
+    #[test]
+    fn a_name_served_on_every_address_is_ok() {
+        let tcp = [listener("[::1]:8080", 1), listener("0.0.0.0:8080", 2)];
+        let (r, l) = verdict(&localhost(), &tcp);
+        assert_eq!(r.verdict, Verdict::Ok);
+        assert_eq!(l.inodes(), vec![1, 2]);
+    }
+
+    #[test]
+    fn an_address_on_the_other_family_only_is_the_wrong_interface() {
+        let backend = BackendAddr::Tcp("127.0.0.1:8080".parse().unwrap());
+        let (r, l) = verdict(&backend, &[listener("[::1]:8080", 1)]);
+        assert_eq!(r.finding.unwrap().code, FindingCode::BackendWrongInterface);
+        assert!(l.is_empty());
+        let (r, _) = verdict(&backend, &[listener("10.0.0.5:8080", 1)]);
+        assert_eq!(r.verdict, Verdict::Fail);
+        let (r, _) = verdict(&backend, &[listener("0.0.0.0:8080", 1)]);
+        assert_eq!(r.verdict, Verdict::Ok);
     }
 }

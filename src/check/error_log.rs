@@ -1,72 +1,65 @@
-//! `error_log`: what nginx itself logged about the upstream in the last minutes — the line an
-//! operator would grep for ("connect() failed (111: Connection refused)"), grouped by cause.
+//! `error_log`: what nginx logged about this backend in the last minutes — the line an operator
+//! would grep for ("connect() failed (111: Connection refused)"), grouped by cause, and split at
+//! the last time fixer verified the site healthy. Lines about other upstreams and lines caused by
+//! fixer's own probes (they carry `Referer: fixer:probe`, which nginx writes into the line) are
+//! left out and counted.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-
-use chrono::{Duration as Span, Local};
+use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::conf;
-use crate::nginx::errlog::{self, Group};
+use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::{Recorder, StepName, StepResult};
+use crate::sys::net::TcpSocket;
 use crate::target::Target;
+
+mod fallback;
+mod files;
+mod whose;
+
+use fallback::{fallback_finding, fell_back, Now};
+use files::{log_paths, tail};
+use whose::{Owner, Whose};
 
 /// How far back the log is read: long enough to cover the page that woke the operator.
 pub const WINDOW_MINUTES: i64 = 15;
-/// Only the end of a large log is read, so a huge file never slows the chain.
-const TAIL_BYTES: u64 = 512 * 1024;
+/// Other upstreams named in the evidence; the rest are only counted.
+const OTHERS_SHOWN: usize = 5;
 
-pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
+/// This backend's lines, sorted: before and since the last verified-healthy time, and the
+/// refused tries of an address nginx then left for another address of the same name.
+#[derive(Default)]
+pub(super) struct Sorted {
+    before: Vec<Entry>,
+    since: Vec<Entry>,
+    fell_back: Vec<Entry>,
+    own_probes: usize,
+    others: Vec<String>,
+    other_lines: usize,
+}
+
+pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult {
     let mut rec = Recorder::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
-    let since = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
-    let mut groups: Vec<Group> = Vec::new();
+    let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut read_any = false;
     for path in &paths {
         match tail(path) {
             Ok(text) => {
                 read_any = true;
-                let found = errlog::group(&text, since);
+                let found = errlog::parse(&text, window_start);
                 rec.see(format!(
-                    "{}: {} upstream error(s) in the last {WINDOW_MINUTES} min",
+                    "{}: {} upstream error line(s) in the last {WINDOW_MINUTES} min",
                     path.display(),
-                    found.iter().map(|g| g.count).sum::<usize>()
+                    found.len()
                 ));
-                groups.extend(found);
+                entries.extend(found);
             }
             Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
         }
     }
-    if !read_any {
-        return rec.skip("no nginx error log could be read");
-    }
-    let backend = target.backend.as_ref().map(|b| b.address.to_string());
-    for g in &groups {
-        let mentions = backend
-            .as_ref()
-            .is_some_and(|b| g.upstreams.iter().any(|u| u.contains(b.as_str())));
-        rec.see(format!(
-            "{}× {} — {}; newest {}{}",
-            g.count,
-            short(&g.example),
-            g.cause.meaning(),
-            g.newest.format("%H:%M:%S"),
-            if mentions {
-                ", upstream is the backend"
-            } else {
-                ""
-            }
-        ));
-    }
-    rec.detail(
-        "groups",
-        groups
-            .iter()
-            .map(|g| serde_json::json!({"cause": format!("{:?}", g.cause), "count": g.count, "newest": g.newest.to_string(), "upstreams": g.upstreams, "example": g.example}))
-            .collect::<Vec<_>>(),
-    );
     rec.detail(
         "files",
         paths
@@ -74,16 +67,193 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>(),
     );
-    match groups.first() {
-        None => rec.ok(format!("no upstream errors in the last {WINDOW_MINUTES} min")),
-        Some(g) => rec.warn(
-            format!("{}× upstream errors, newest: {}", groups.iter().map(|g| g.count).sum::<usize>(), g.cause.meaning()),
+    if !read_any {
+        return rec.skip("no nginx error log could be read");
+    }
+    let verified = crate::state::last_verified(&target.site_key());
+    let cut = verified.and_then(local_second);
+    let tree = nginx.dump.as_ref().map(|d| conf::parse_dump(&d.config));
+    let mut owner = Owner::new(target, tree.as_deref().unwrap_or(&[]));
+    let sorted = sort(entries, &mut owner, cut, target, tcp);
+    let label = target
+        .backend
+        .as_ref()
+        .map_or_else(|| "any upstream".to_string(), |b| b.address.to_string());
+    explain_left_out(&mut rec, &sorted);
+    let when = match (verified, cut) {
+        (Some(at), Some(cut)) => {
+            rec.see(format!(
+                "fixer last verified this site healthy at {}",
+                crate::report::clock_time(at)
+            ));
+            rec.detail("verified_at", cut.to_string());
+            format!(
+                "since fixer verified the site healthy at {}",
+                cut.format("%H:%M:%S")
+            )
+        }
+        _ => {
+            rec.see("fixer has not verified this site healthy yet (`fixer verify` or a verified `fixer fix` records the time)");
+            format!("in the last {WINDOW_MINUTES} min")
+        }
+    };
+    report_groups(&mut rec, &sorted);
+    verdict(rec, &sorted, &label, &when, target, tcp)
+}
+
+/// Sorts each line by whose it is and when it was logged.
+fn sort(
+    entries: Vec<Entry>,
+    owner: &mut Owner<'_>,
+    cut: Option<NaiveDateTime>,
+    target: &Target,
+    tcp: &[TcpSocket],
+) -> Sorted {
+    let mut sorted = Sorted::default();
+    let now = Now::new(target, tcp);
+    for e in entries {
+        match owner.whose(&e) {
+            Whose::OwnProbe => sorted.own_probes += 1,
+            Whose::Other(name) => {
+                sorted.other_lines += 1;
+                if !sorted.others.contains(&name) {
+                    sorted.others.push(name);
+                }
+            }
+            Whose::Backend if cut.is_some_and(|c| e.time <= c) => sorted.before.push(e),
+            Whose::Backend if fell_back(&e, &now) => sorted.fell_back.push(e),
+            Whose::Backend => sorted.since.push(e),
+        }
+    }
+    sorted
+}
+
+fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
+    if sorted.own_probes > 0 {
+        rec.see(format!(
+            "left out: {} line(s) caused by fixer's own probes (Referer: {})",
+            sorted.own_probes,
+            crate::sys::http::PROBE_REFERER
+        ));
+    }
+    if sorted.other_lines > 0 {
+        let mut names = sorted.others[..sorted.others.len().min(OTHERS_SHOWN)].join(", ");
+        if sorted.others.len() > OTHERS_SHOWN {
+            names += &format!(" and {} more", sorted.others.len() - OTHERS_SHOWN);
+        }
+        rec.see(format!(
+            "left out: {} line(s) about other upstreams ({})",
+            sorted.other_lines,
+            crate::sanitize::clean(&names)
+        ));
+    }
+    rec.detail(
+        "counts",
+        serde_json::json!({
+            "since": sorted.since.len(), "before": sorted.before.len(),
+            "fell_back": sorted.fell_back.len(), "own_probes": sorted.own_probes,
+            "other_upstreams": sorted.other_lines,
+        }),
+    );
+}
+
+fn report_groups(rec: &mut Recorder, sorted: &Sorted) {
+    let since = errlog::group(&sorted.since);
+    for g in &since {
+        rec.see(group_line("", g));
+    }
+    for g in errlog::group(&sorted.fell_back) {
+        rec.see(format!(
+            "{}× {} — refused on {}, an address nginx also uses for this backend, where nothing listens now; nginx then tried the next address, which listens; newest {}",
+            g.count,
+            short(&g.example),
+            g.upstreams
+                .iter()
+                .filter_map(|u| errlog::Peer::parse(u))
+                .filter_map(|p| match p {
+                    errlog::Peer::Addr(a) => Some(a.to_string()),
+                    _ => None,
+                })
+                .fold(Vec::<String>::new(), |mut v, a| {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                    v
+                })
+                .join(", "),
+            g.newest.format("%H:%M:%S")
+        ));
+    }
+    let before = errlog::group(&sorted.before);
+    for g in &before {
+        rec.see(group_line("before the last verified-healthy time: ", g));
+    }
+    rec.detail("groups", groups_json(&since));
+    rec.detail("before", groups_json(&before));
+}
+
+fn group_line(prefix: &str, g: &Group) -> String {
+    format!(
+        "{prefix}{}× {} — {}; newest {}",
+        g.count,
+        short(&g.example),
+        g.cause.meaning(),
+        g.newest.format("%H:%M:%S")
+    )
+}
+
+fn groups_json(groups: &[Group]) -> Vec<serde_json::Value> {
+    groups
+        .iter()
+        .map(|g| serde_json::json!({"cause": format!("{:?}", g.cause), "count": g.count, "newest": g.newest.to_string(), "upstreams": g.upstreams, "example": g.example}))
+        .collect()
+}
+
+fn verdict(
+    rec: Recorder,
+    sorted: &Sorted,
+    label: &str,
+    when: &str,
+    target: &Target,
+    tcp: &[TcpSocket],
+) -> StepResult {
+    let before = match sorted.before.len() {
+        0 => String::new(),
+        n => format!("; {n} before it"),
+    };
+    if let Some(g) = errlog::group(&sorted.since).first() {
+        let n = sorted.since.len();
+        return rec.warn(
+            format!(
+                "{n}× upstream errors about {label} {when}, newest: {}",
+                g.cause.meaning()
+            ),
             Some(Finding::new(
                 FindingCode::UpstreamErrorsLogged,
-                format!("nginx logged {} upstream error(s) in the last {WINDOW_MINUTES} min; newest: {}", g.count, g.cause.meaning()),
+                format!(
+                    "nginx logged {n} upstream error(s) about {label} {when}{before}; newest: {}",
+                    g.cause.meaning()
+                ),
             )),
-        ),
+        );
     }
+    if !sorted.fell_back.is_empty() {
+        return rec.warn(
+            format!(
+                "{}× refused tries of another address nginx uses for {label} {when}; it fell back to one that listens",
+                sorted.fell_back.len()
+            ),
+            Some(fallback_finding(sorted, when, target, tcp)),
+        );
+    }
+    rec.ok(format!("no upstream errors about {label} {when}{before}"))
+}
+
+/// The verified-healthy time as nginx writes times (local, whole seconds). A line stamped in
+/// the same second counts as before it: nginx's clock does not say which came first.
+fn local_second(unix: f64) -> Option<NaiveDateTime> {
+    let t = chrono::DateTime::from_timestamp(unix.floor() as i64, 0)?;
+    Some(t.with_timezone(&Local).naive_local())
 }
 
 /// The message up to the first `, client:` — the part that names the cause.
@@ -95,46 +265,48 @@ fn short(message: &str) -> String {
     )
 }
 
-/// The error logs named in the effective config (and by `-e`), else Debian's default.
-fn log_paths(nginx: &NginxView) -> Vec<PathBuf> {
-    let prefix = nginx.invocation.as_ref().and_then(|i| i.prefix.clone());
-    let mut paths: Vec<PathBuf> = Vec::new();
-    if let Some(e) = nginx.invocation.as_ref().and_then(|i| i.error_log.clone()) {
-        paths.push(e);
-    }
-    if let Some(dump) = nginx.dump.as_ref() {
-        let tree = conf::parse_dump(&dump.config);
-        for d in conf::find_all(&tree, "error_log") {
-            if let Some(p) = d.args.first().filter(|p| {
-                *p != "stderr" && !p.starts_with("syslog:") && !p.starts_with("memory:")
-            }) {
-                let p = Path::new(p);
-                paths.push(match (&prefix, p.is_relative()) {
-                    (Some(pre), true) => pre.join(p),
-                    (None, true) => Path::new("/usr/share/nginx").join(p),
-                    _ => p.to_path_buf(),
-                });
-            }
-        }
-    }
-    if paths.is_empty() {
-        paths.push(PathBuf::from("/var/log/nginx/error.log"));
-    }
-    paths.dedup();
-    let mut unique = Vec::new();
-    for p in paths {
-        if !unique.contains(&p) {
-            unique.push(p);
-        }
-    }
-    unique
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn tail(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    const ATTRIBUTION: &str = include_str!("../../tests/fixtures/nginx/error-attribution.log");
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y/%m/%d %H:%M:%S").unwrap()
+    }
+
+    fn sorted(cut: Option<NaiveDateTime>) -> Sorted {
+        let toml = "[site]\ndomains = [\"site.test\"]\n[backend]\naddress = \"127.0.0.1:53673\"\n";
+        let target = crate::playbook::validate::parse(toml, "t.toml", "t").unwrap();
+        let tree = conf::parse_dump(
+            "# configuration file /etc/nginx/nginx.conf:\n\
+             http { upstream app_one { server 127.0.0.1:53673; } }\n",
+        );
+        let mut owner = Owner::new(&target, &tree);
+        let entries = errlog::parse(ATTRIBUTION, at("2026/11/26 00:00:00"));
+        sort(entries, &mut owner, cut, &target, &[])
+    }
+
+    #[test]
+    fn a_line_in_the_second_of_the_verification_counts_as_before_it() {
+        let s = sorted(Some(at("2026/11/26 03:16:31")));
+        assert_eq!((s.before.len(), s.since.len()), (1, 1));
+        assert_eq!(s.since[0].time, at("2026/11/26 03:16:33"));
+        assert_eq!((s.own_probes, s.other_lines), (3, 1));
+    }
+
+    #[test]
+    fn without_a_verification_every_line_of_the_backend_counts() {
+        let s = sorted(None);
+        assert_eq!(
+            (s.before.len(), s.since.len(), s.fell_back.len()),
+            (0, 2, 0)
+        );
+    }
+
+    #[test]
+    fn the_verified_time_is_cut_to_nginx_seconds() {
+        let cut = local_second(1_764_126_991.75).unwrap();
+        assert_eq!(cut.and_utc().timestamp_subsec_nanos(), 0);
+    }
 }

@@ -1,6 +1,5 @@
 //! `recurl`: the HTTP requests that prove health, straight to the backend and through nginx.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -10,9 +9,13 @@ use crate::finding::{Finding, FindingCode};
 use crate::limits;
 use crate::sanitize::clean;
 use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::http::{self, Failure, FailureKind, Probe, Response, UrlParts};
+use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
 use crate::sys::regular_file;
-use crate::target::{BackendAddr, PasswordSource, Target, VerifySpec};
+use crate::target::{PasswordSource, Target, VerifySpec};
+
+mod route;
+
+pub use route::route;
 
 /// Whether a URL goes straight to the backend or through nginx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,27 +185,6 @@ fn read_password(source: &PasswordSource) -> Result<String, String> {
             }
         }
     }
-}
-
-/// `backend` when the URL connects to the target's backend address, else `nginx`.
-pub fn route(target: &Target, spec: &VerifySpec) -> Route {
-    let Some(BackendAddr::Tcp(backend)) = target.backend.as_ref().map(|b| &b.address) else {
-        return Route::Nginx;
-    };
-    let addr = UrlParts::parse(&spec.url)
-        .ok()
-        .and_then(|u| u.connect_addr(spec.via.as_deref()).ok().flatten());
-    match addr {
-        Some(a) if same_endpoint(&a, backend) => Route::Backend,
-        _ => Route::Nginx,
-    }
-}
-
-/// A backend bound to 0.0.0.0 or [::] is reached through loopback on the same port.
-fn same_endpoint(connect: &SocketAddr, backend: &SocketAddr) -> bool {
-    connect.port() == backend.port()
-        && (connect.ip() == backend.ip()
-            || (backend.ip().is_unspecified() && connect.ip().is_loopback()))
 }
 
 fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failure>) -> UrlResult {
@@ -426,12 +408,5 @@ mod tests {
             status_finding(404, Route::Backend),
             FindingCode::HttpUnexpectedStatus
         );
-    }
-
-    #[test]
-    fn an_unspecified_backend_address_matches_loopback() {
-        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        assert!(same_endpoint(&"127.0.0.1:8080".parse().unwrap(), &any));
-        assert!(!same_endpoint(&"127.0.0.1:8081".parse().unwrap(), &any));
     }
 }

@@ -50,7 +50,7 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
                     verdict.note()
                 ));
                 match verdict {
-                    Compare::Same => matched = true,
+                    Compare::Same(_) => matched = true,
                     Compare::Dynamic => dynamic = true,
                     Compare::Different(_) => others.push((endpoint, at)),
                 }
@@ -142,18 +142,19 @@ fn relevant_servers(target: &Target, servers: Vec<Server>) -> Vec<Server> {
 }
 
 enum Compare {
-    Same,
+    /// Reaches the backend; the text shows how a name resolved.
+    Same(String),
     Dynamic,
     /// Differs; the text explains a non-obvious reason (e.g. localhost → ::1).
     Different(String),
 }
 
 impl Compare {
-    fn note(&self) -> &str {
+    fn note(&self) -> String {
         match self {
-            Compare::Same => " — the backend",
-            Compare::Dynamic => " — not comparable",
-            Compare::Different(_) => "",
+            Compare::Same(how) => format!(" — the backend{how}"),
+            Compare::Dynamic => " — not comparable".into(),
+            Compare::Different(_) => String::new(),
         }
     }
 }
@@ -161,25 +162,47 @@ impl Compare {
 fn compare(endpoint: &Endpoint, backend: &BackendAddr, target: &Target) -> Compare {
     match (endpoint, backend) {
         (Endpoint::Dynamic(_), _) => Compare::Dynamic,
-        (Endpoint::Unix(p), BackendAddr::Unix(b)) if std::path::Path::new(p) == b => Compare::Same,
-        (Endpoint::Tcp { host, port }, BackendAddr::Tcp(addr)) if *port == addr.port() => {
-            let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
-                Ok(ip) => vec![ip],
-                Err(_) => resolve::resolve(host, target.timeout).unwrap_or_default(),
-            };
-            if ips.contains(&addr.ip()) {
-                Compare::Same
-            } else if ips.is_empty() {
-                Compare::Different(format!(": {host} does not resolve"))
-            } else {
-                let list = ips
-                    .iter()
-                    .map(IpAddr::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                Compare::Different(format!(": {host} resolves to {list}"))
-            }
+        (Endpoint::Unix(p), BackendAddr::Unix(b)) if std::path::Path::new(p) == b => {
+            Compare::Same(String::new())
+        }
+        (Endpoint::Tcp { host, port }, BackendAddr::Tcp(_) | BackendAddr::Named(_))
+            if Some(*port) == backend.port() =>
+        {
+            compare_tcp(host, *port, backend, target)
         }
         _ => Compare::Different(String::new()),
+    }
+}
+
+/// nginx resolves a name in `proxy_pass`/`server` to every address and tries each in turn: it
+/// reaches the backend when any of them is one of the backend's (by `sys::net::serves`).
+fn compare_tcp(host: &str, port: u16, backend: &BackendAddr, target: &Target) -> Compare {
+    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => resolve::resolve(host, target.timeout).unwrap_or_default(),
+    };
+    let list = ips
+        .iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ours = backend.tcp_addrs();
+    let dual = crate::sys::net::dual_stack_default();
+    let reaches = |ip: &IpAddr| {
+        ours.iter()
+            .any(|b| crate::sys::net::serves(*b, std::net::SocketAddr::new(*ip, port), dual))
+    };
+    let same_name = matches!(backend, BackendAddr::Named(n) if n.host.eq_ignore_ascii_case(host));
+    if same_name || ips.iter().any(reaches) {
+        let note = if host.parse::<IpAddr>().is_err() {
+            format!(" ({host} resolves to {list}; nginx tries each in turn)")
+        } else {
+            String::new()
+        };
+        Compare::Same(note)
+    } else if ips.is_empty() {
+        Compare::Different(format!(": {host} does not resolve"))
+    } else {
+        Compare::Different(format!(": {host} resolves to {list}"))
     }
 }

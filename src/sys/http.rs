@@ -22,6 +22,10 @@ use crate::target::BackendAddr;
 
 mod raw;
 
+/// Sent as `Referer` with every probe. nginx writes a request's Referer into its error-log lines
+/// (`referrer: "fixer:probe"`), so the error_log step can leave out errors fixer caused itself.
+pub const PROBE_REFERER: &str = "fixer:probe";
+
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub url: String,
@@ -123,19 +127,19 @@ impl UrlParts {
         })
     }
 
-    /// The address a probe connects to: `via` (IP or IP:port, the port defaulting to the
-    /// URL's), else the URL's host when it is an IP literal or `localhost`; `None` for a name.
-    pub fn connect_addr(&self, via: Option<&str>) -> Result<Option<SocketAddr>, String> {
+    /// The addresses a probe connects to: `via` (IP or IP:port, the port defaulting to the
+    /// URL's), else every address the URL's host resolves to (an IP literal is itself).
+    pub fn connect_addrs(
+        &self,
+        via: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, String> {
         match via {
-            Some(via) => parse_via(via, self.port).map(Some),
-            None if self.host == "localhost" => {
-                Ok(Some(SocketAddr::from(([127, 0, 0, 1], self.port))))
-            }
-            None => Ok(self
-                .host
-                .parse::<IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, self.port))),
+            Some(via) => parse_via(via, self.port).map(|a| vec![a]),
+            None => Ok(crate::sys::resolve::resolve(&self.host, timeout)?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, self.port))
+                .collect()),
         }
     }
 }
@@ -190,7 +194,7 @@ pub fn get(probe: &Probe) -> Result<Response, Failure> {
     };
     let stage = Arc::new(AtomicU8::new(STAGE_NONE));
     let agent = agent(probe, via, &stage);
-    let mut request = agent.get(&probe.url);
+    let mut request = agent.get(&probe.url).header("Referer", PROBE_REFERER);
     if let Some((user, password)) = &probe.basic_auth {
         request = request.header("Authorization", basic_auth(user, password));
     }
@@ -421,22 +425,27 @@ mod tests {
             (u.https, u.host.as_str(), u.port),
             (true, "example.com", 443)
         );
-        assert_eq!(u.connect_addr(None).unwrap(), None);
+        let t = Duration::from_secs(5);
         assert_eq!(
-            u.connect_addr(Some("127.0.0.1")).unwrap(),
-            Some("127.0.0.1:443".parse().unwrap())
+            u.connect_addrs(Some("127.0.0.1"), t).unwrap(),
+            vec!["127.0.0.1:443".parse().unwrap()]
         );
         assert_eq!(
-            u.connect_addr(Some("[::1]:8443")).unwrap(),
-            Some("[::1]:8443".parse().unwrap())
+            u.connect_addrs(Some("[::1]:8443"), t).unwrap(),
+            vec!["[::1]:8443".parse().unwrap()]
         );
         let v6 = UrlParts::parse("http://[::1]:8080/").unwrap();
         assert_eq!(
-            v6.connect_addr(None).unwrap(),
-            Some("[::1]:8080".parse().unwrap())
+            v6.connect_addrs(None, t).unwrap(),
+            vec!["[::1]:8080".parse().unwrap()]
         );
+        let local = UrlParts::parse("http://localhost:8080/").unwrap();
+        let addrs = local.connect_addrs(None, t).unwrap();
+        assert!(addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 8080));
         assert!(UrlParts::parse("ftp://x/").is_err());
-        assert!(u.connect_addr(Some("example.org")).is_err());
+        assert!(u.connect_addrs(Some("example.org"), t).is_err());
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod resolve;
 pub mod signal;
 pub mod spawn;
 pub mod systemd;
+pub mod v6only;

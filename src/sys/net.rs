@@ -136,6 +136,55 @@ pub fn tcp_sockets() -> anyhow::Result<Vec<TcpSocket>> {
     Ok(sockets)
 }
 
+/// Whether a socket bound to `local` (listening, or about to) takes connections to `dest`.
+/// The one rule every step uses:
+/// - the ports must be equal;
+/// - `0.0.0.0` takes every IPv4 address, `[::]` every IPv6 address, and IPv4 too when it is
+///   dual-stack (`dual_stack`: net.ipv6.bindv6only=0 and no IPV6_V6ONLY on the socket);
+/// - an IPv4-mapped address (`[::ffff:127.0.0.1]`) is that IPv4 address, on either side;
+/// - otherwise the addresses must be equal.
+///
+/// Names such as `localhost` are not addresses: a name is served when any of the addresses
+/// it resolves to is (see [`serves_any`]), because nginx tries each address in turn.
+pub fn serves(local: SocketAddr, dest: SocketAddr, dual_stack: bool) -> bool {
+    if local.port() != dest.port() {
+        return false;
+    }
+    let dest = canonical(dest.ip());
+    match canonical(local.ip()) {
+        IpAddr::V4(l) => dest.is_ipv4() && (l.is_unspecified() || IpAddr::V4(l) == dest),
+        IpAddr::V6(l) if l.is_unspecified() => dest.is_ipv6() || dual_stack,
+        l => l == dest,
+    }
+}
+
+/// Whether a socket bound to `local` takes connections to any of `dests`.
+pub fn serves_any(local: SocketAddr, dests: &[SocketAddr], dual_stack: bool) -> bool {
+    dests.iter().any(|d| serves(local, *d, dual_stack))
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it carries; any other address as it is.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Whether a `[::]` socket also takes IPv4 connections on this host. /proc/net/tcp6 does not
+/// show a socket's own IPV6_V6ONLY, so the system default (net.ipv6.bindv6only) stands in for
+/// it; most servers (Python, gunicorn, Node, Go) keep that default.
+pub fn dual_stack_default() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").map_or(true, |s| s.trim() != "1")
+}
+
+/// Whether some LISTEN socket in `tcp` takes connections to any of `dests` (`dual`: see
+/// [`dual_stack_default`], read once by the caller).
+pub fn listening_on(tcp: &[TcpSocket], dests: &[SocketAddr], dual: bool) -> bool {
+    tcp.iter()
+        .any(|s| s.is_listening() && serves_any(s.local, dests, dual))
+}
+
 /// `__SO_ACCEPTCON` in the Flags column: set once listen() was called.
 const SO_ACCEPTCON: u32 = 0x0001_0000;
 /// `SS_UNCONNECTED` in the St column.
@@ -192,6 +241,58 @@ mod tests {
         list.iter()
             .find(|s| s.inode == inode)
             .expect("inode in fixture")
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_one_rule_for_wildcards() {
+        let v4 = sa("127.0.0.1:8080");
+        let v6 = sa("[::1]:8080");
+        assert!(serves(sa("0.0.0.0:8080"), v4, true));
+        assert!(serves(sa("0.0.0.0:8080"), sa("10.1.2.3:8080"), false));
+        assert!(
+            !serves(sa("0.0.0.0:8080"), v6, true),
+            "0.0.0.0 never takes IPv6"
+        );
+        assert!(serves(sa("[::]:8080"), v6, false));
+        assert!(
+            serves(sa("[::]:8080"), v4, true),
+            "dual-stack [::] takes IPv4"
+        );
+        assert!(!serves(sa("[::]:8080"), v4, false), "v6only [::] does not");
+        assert!(!serves(sa("0.0.0.0:8081"), v4, true), "ports must match");
+    }
+
+    #[test]
+    fn the_one_rule_for_specific_and_mapped_addresses() {
+        let v4 = sa("127.0.0.1:8080");
+        assert!(serves(v4, v4, false));
+        assert!(!serves(sa("127.0.0.2:8080"), v4, true));
+        assert!(!serves(sa("[::1]:8080"), v4, true), "::1 is not 127.0.0.1");
+        assert!(!serves(v4, sa("[::1]:8080"), true));
+        let mapped = sa("[::ffff:127.0.0.1]:8080");
+        assert!(
+            serves(mapped, v4, true),
+            "a mapped bind takes its IPv4 address"
+        );
+        assert!(serves(v4, mapped, false), "a mapped destination is IPv4");
+        assert!(serves(sa("0.0.0.0:8080"), mapped, false));
+        assert!(serves(sa("[::]:8080"), mapped, true));
+        assert!(!serves(sa("[::]:8080"), mapped, false));
+        assert!(!serves(sa("[::ffff:127.0.0.2]:8080"), v4, true));
+    }
+
+    #[test]
+    fn a_name_is_served_when_any_of_its_addresses_is() {
+        let localhost = [sa("[::1]:8080"), sa("127.0.0.1:8080")];
+        assert!(serves_any(sa("[::1]:8080"), &localhost, false));
+        assert!(serves_any(sa("127.0.0.1:8080"), &localhost, false));
+        assert!(!serves_any(sa("127.0.0.1:8081"), &localhost, true));
+        assert!(!serves_any(sa("10.0.0.5:8080"), &localhost, true));
+        assert!(!serves_any(sa("[::1]:8080"), &[], true));
     }
 
     #[test]

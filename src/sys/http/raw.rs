@@ -47,13 +47,13 @@ pub fn get(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Response
         ));
     }
     let (mut conn, host): (Box<dyn Conn>, String) = match addr {
-        BackendAddr::Tcp(a) => (
-            Box::new(connect_tcp(a, timeout).map_err(|(k, m)| fail(k, m))?),
-            a.to_string(),
-        ),
         BackendAddr::Unix(p) => (
             Box::new(connect_unix(p, timeout).map_err(|(k, m)| fail(k, m))?),
             "localhost".into(),
+        ),
+        tcp => (
+            Box::new(connect_any(&tcp.tcp_addrs(), timeout).map_err(|(k, m)| fail(k, m))?),
+            tcp.to_string(),
         ),
     };
     let deadline = started + timeout;
@@ -67,6 +67,26 @@ pub fn get(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Response
 }
 
 type Fail = (FailureKind, String);
+
+/// Tries each address in turn, as nginx does with a name that resolves to several; the first
+/// that connects wins. A failure names every address tried.
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Fail> {
+    let mut tried = Vec::new();
+    let mut last = (FailureKind::Connect, "no address to connect to".to_string());
+    for addr in addrs {
+        match connect_tcp(addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                tried.push(format!("{addr}: {}", e.1));
+                last = e;
+            }
+        }
+    }
+    if tried.len() > 1 {
+        last.1 = tried.join("; ");
+    }
+    Err(last)
+}
 
 fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Fail> {
     let limit = connect_timeout(timeout);
@@ -140,8 +160,9 @@ fn exchange(
         _ => (FailureKind::Protocol, io_message(&e)),
     };
     let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: fixer/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: fixer/{}\r\nReferer: {}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION"),
+        super::PROBE_REFERER
     );
     let remaining = |d: Instant| d.saturating_duration_since(Instant::now());
     conn.set_timeouts(remaining(deadline).max(Duration::from_millis(1)))
