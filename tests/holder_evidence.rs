@@ -295,8 +295,11 @@ fn a_working_site_with_a_tls_backend_is_not_broken() {
     assert_eq!(common::proc_state(tls.pid()).map(|s| s != 'Z'), Some(true));
 }
 
+/// A path fixer cannot send is refused when the playbook is read (exit 2, file:line:key), so it
+/// never reaches a probe; that the check itself calls such a probe "could not run" (never stuck)
+/// is tested in tests/holder_check.rs, where no playbook validation stands in front of it.
 #[test]
-fn a_probe_fixer_cannot_send_is_could_not_run_never_stuck() {
+fn a_probe_fixer_cannot_send_is_refused_before_any_reading() {
     let (_dir, lab) = lab(Fault::None);
     let run = Run::new();
     let text = fs::read_to_string(&lab.playbook).unwrap();
@@ -306,32 +309,21 @@ fn a_probe_fixer_cannot_send_is_could_not_run_never_stuck() {
     );
     let book = run.path("playbook.toml");
     fs::write(&book, text).unwrap();
-    let (code, doc) = diagnose(&run, &book, "1");
-    if code == 2 {
-        // Rejected when the playbook is read: also never a reading against the backend.
-        return;
-    }
-    assert_eq!(code, 3, "{doc:#}");
-    assert_eq!(doc["outcome"], "incomplete");
-    assert_eq!(doc["healthy"], false);
-    let holder = step(&doc, "port_holder");
-    assert_eq!(holder["verdict"], "skip", "{holder:#}");
-    assert!(holder["finding"].is_null(), "{holder:#}");
+    let mut cmd = run.fixer("diagnose");
+    cmd.arg("--json")
+        .arg("-p")
+        .arg(&book)
+        .args(["--timeout", "1"]);
+    let out = output(cmd);
+    assert_eq!(out.code, 2, "{}", out.all());
     assert!(
-        holder["error"]
-            .as_str()
-            .unwrap()
-            .contains("could not be made"),
-        "{holder:#}"
-    );
-    let out = dry_run(&run, &book, "1");
-    assert_eq!(out.code, 3, "{}", out.all());
-    assert!(!out.stdout.contains("Plan:"), "{}", out.all());
-    assert!(
-        out.stdout.contains("Incomplete: nothing was changed"),
+        out.stderr.contains("backend.health_path") && out.stderr.contains("contains a space"),
         "{}",
         out.all()
     );
+    let out = dry_run(&run, &book, "1");
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(!out.stdout.contains("Plan:"), "{}", out.all());
 }
 
 #[test]
