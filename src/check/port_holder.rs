@@ -8,7 +8,8 @@ use crate::check::backend_port::Listening;
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::holders;
-use crate::sys::http;
+use crate::sys::http::{Failure, FailureKind, Response};
+use crate::sys::probe;
 use crate::sys::process::{FdTarget, ProcessInfo};
 use crate::target::{BackendSpec, Target};
 
@@ -96,25 +97,16 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
     for p in &all {
         describe_process(&mut rec, p, &main, backend);
     }
-    let probe = http::raw_get(&backend.address, &backend.health_path, target.timeout);
-    let condition = classify(&all, probe.is_ok());
-    match &probe {
-        Ok(r) => rec.see(format!(
-            "GET {} straight to {} → {} {} in {} ms",
-            backend.health_path,
-            backend.address,
-            r.status,
-            crate::sanitize::clean(&r.reason),
-            r.elapsed_ms
-        )),
-        Err(f) => rec.see(format!(
-            "GET {} straight to {} → {} ({} ms)",
-            backend.health_path,
-            backend.address,
-            crate::sanitize::clean(&f.message),
-            f.elapsed_ms
-        )),
-    }
+    let request = probe::Request::new(
+        &backend.address,
+        backend.protocol(),
+        &backend.health_path,
+        Some(&main.cmdline.join(" ")),
+        target.timeout,
+    );
+    let probe = probe::probe(&request);
+    let condition = classify(&all, &probe);
+    rec.see(request.evidence(&probe));
     let queue = listening.tcp.first().map(|s| s.rx_queue);
     rec.detail("pid", main.pid);
     rec.detail("pids", all.iter().map(|p| p.pid).collect::<Vec<_>>());
@@ -124,6 +116,7 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
     rec.detail("unit", &main.unit);
     rec.detail("container", &main.container);
     rec.detail("answering", probe.is_ok());
+    rec.detail("protocol", backend.protocol().as_str());
     rec.detail("matches", matches);
     rec.detail("wchan", &main.wchan);
     rec.detail("stdin", &main.stdin);
@@ -224,13 +217,19 @@ fn describe_process(
     }
 }
 
-fn classify(all: &[ProcessInfo], answered: bool) -> Condition {
-    if answered {
+fn classify(all: &[ProcessInfo], probe: &Result<Response, Failure>) -> Condition {
+    if probe.is_ok() {
         Condition::Answering
     } else if all.iter().any(|p| matches!(p.state, 'T' | 't')) {
         Condition::Stopped
     } else if all.iter().any(ProcessInfo::blocked_reading_stdin) {
         Condition::BlockedOnStdin
+    } else if probe
+        .as_ref()
+        .is_err_and(|f| f.kind == FailureKind::NotSpoken)
+    {
+        // Connected in a protocol fixer does not speak: no evidence either way.
+        Condition::Answering
     } else {
         Condition::Stuck
     }
@@ -261,7 +260,7 @@ fn verdict(rec: Recorder, backend: &BackendSpec, v: &HolderView, queue: Option<u
         )
         .with_action("find out what that program is before touching it; fixer kills it only after an explicit warning"),
         (Condition::Answering, _) => {
-            return rec.ok(format!("PID {} ({}) holds {} and answers HTTP", v.main.pid, v.main.cmdline_str(), backend.address))
+            return rec.ok(format!("PID {} ({}) holds {} and {}", v.main.pid, v.main.cmdline_str(), backend.address, probe::answers(backend.protocol())))
         }
         (_, Some(false)) => Finding::new(
             FindingCode::HolderForeign,

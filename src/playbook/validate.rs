@@ -11,7 +11,8 @@ use toml::Spanned;
 use super::error::PlaybookError;
 use super::model::{RawAuth, RawBackend, RawPlaybook, RawRestart, RawVerify};
 use crate::target::{
-    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, RestartSpec, Target, VerifySpec,
+    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, Protocol, RestartSpec, Target,
+    VerifySpec,
 };
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -183,11 +184,24 @@ impl Validator<'_> {
             return Err(self.invalid_key("backend.health_path", "must start with '/'"));
         }
         let restart = b.restart.map(|r| self.restart(r)).transpose()?;
+        let protocol = b.protocol.as_ref().map(|p| self.protocol(p)).transpose()?;
         Ok(BackendSpec {
             address,
             matcher,
             health_path,
             restart,
+            protocol,
+        })
+    }
+
+    fn protocol(&self, p: &Spanned<String>) -> Result<Protocol, PlaybookError> {
+        Protocol::parse(p.get_ref()).ok_or_else(|| {
+            let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+            self.invalid(
+                p,
+                "backend.protocol",
+                format!("must be one of {}", names.join(", ")),
+            )
         })
     }
 

@@ -20,7 +20,7 @@ use ureq::unversioned::transport::{
 
 use crate::target::BackendAddr;
 
-mod raw;
+pub(crate) mod raw;
 
 #[derive(Debug, Clone)]
 pub struct Probe {
@@ -54,6 +54,9 @@ pub enum FailureKind {
     Tls,
     Dns,
     Protocol,
+    /// Connected, but the backend speaks a protocol fixer does not (gRPC, SCGI, a raw stream):
+    /// only the connect was tested. Never evidence that the backend is stuck.
+    NotSpoken,
 }
 
 impl FailureKind {
@@ -66,6 +69,7 @@ impl FailureKind {
             FailureKind::Tls => "tls",
             FailureKind::Dns => "dns",
             FailureKind::Protocol => "protocol",
+            FailureKind::NotSpoken => "not-spoken",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod holders;
 pub mod http;
 pub mod ifaddr;
 pub mod net;
+pub mod probe;
 pub mod process;
 pub mod resolve;
 pub mod signal;
