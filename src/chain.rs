@@ -65,12 +65,17 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(nginx_step, progress);
 
         progress.begin(StepName::Upstream);
-        report(upstream::run(target, &nginx_view), progress);
+        let (upstream_step, protocol) = upstream::run(target, &nginx_view);
+        report(upstream_step, progress);
+        let target = &target.with_config_protocol(protocol);
 
         progress.begin(StepName::ErrorLog);
         report(error_log::run(target, &nginx_view), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
-        let recurl = s.spawn(|| recurl::run(target));
+        let recurl = s.spawn({
+            let target = target.clone();
+            move || recurl::run(&target)
+        });
 
         progress.begin(StepName::BackendPort);
         let unix = if matches!(

@@ -26,6 +26,18 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+impl Target {
+    /// This target with the backend's protocol taken from nginx's config, unless the playbook
+    /// named one.
+    pub fn with_config_protocol(&self, from_config: Option<Protocol>) -> Target {
+        let mut t = self.clone();
+        if let Some(b) = t.backend.as_mut() {
+            b.protocol = b.protocol.or(from_config);
+        }
+        t
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NginxSpec {
     pub ports: Vec<u16>,
