@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::target::Protocol;
+
 /// A fault the lab can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,6 +18,8 @@ pub enum Fault {
     NginxConfigBroken,
     DnsElsewhere,
     ForeignHolder,
+    FastcgiBackend,
+    HttpsBackend,
 }
 
 impl Fault {
@@ -30,6 +34,8 @@ impl Fault {
         Fault::NginxConfigBroken,
         Fault::DnsElsewhere,
         Fault::ForeignHolder,
+        Fault::FastcgiBackend,
+        Fault::HttpsBackend,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -45,6 +51,8 @@ impl Fault {
             Fault::NginxConfigBroken => "nginx-config-broken",
             Fault::DnsElsewhere => "dns-elsewhere",
             Fault::ForeignHolder => "foreign-holder",
+            Fault::FastcgiBackend => "fastcgi-backend",
+            Fault::HttpsBackend => "https-backend",
         }
     }
 
@@ -69,6 +77,21 @@ impl Fault {
             Fault::ForeignHolder => {
                 "another program holds the backend's port and never answers: nginx answers 504"
             }
+            Fault::FastcgiBackend => {
+                "all healthy: nginx passes requests to a real PHP-FPM pool (fastcgi_pass), which never speaks HTTP"
+            }
+            Fault::HttpsBackend => {
+                "all healthy: nginx proxies over TLS (proxy_pass https://) to a backend with a self-signed certificate"
+            }
+        }
+    }
+
+    /// What nginx speaks to this lab's backend.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Fault::FastcgiBackend => Protocol::Fastcgi,
+            Fault::HttpsBackend => Protocol::Https,
+            _ => Protocol::Http,
         }
     }
 

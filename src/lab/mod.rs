@@ -167,12 +167,21 @@ impl Lab {
             upstream_port: self.upstream_port,
             workers_as_root: rustix::process::geteuid().is_root(),
             broken: self.fault == Fault::NginxConfigBroken,
+            protocol: self.fault.protocol(),
         });
         write(&self.nginx_conf, &conf)?;
+        if self.fault == Fault::FastcgiBackend {
+            tools.php_fpm()?;
+            let fpm = nginx_conf::php_fpm_conf(d, self.backend_port);
+            write(&d.join("php-fpm.conf"), &fpm)?;
+            write(&d.join("app.php"), nginx_conf::PHP_APP)?;
+        }
         let book = playbook::render(&playbook::PlaybookParams {
             fault: self.fault,
             dir: d,
             nginx_binary: &tools.nginx,
+            php_fpm: tools.php_fpm.as_deref(),
+            as_root: rustix::process::geteuid().is_root(),
             http_port: self.http_port,
             https_port: self.https_port,
             backend_port: self.backend_port,
@@ -202,6 +211,20 @@ impl Lab {
                 let stdin = self.stdin_fifo()?;
                 let ready = Ready::ListeningReadingStdin(port);
                 self.start_script(tools, Role::Backend, &["--mode", "prompt"], stdin, ready)
+            }
+            Fault::FastcgiBackend => self.start_php_fpm(tools),
+            Fault::HttpsBackend => {
+                let (cert, key) = (self.dir.join("cert.pem"), self.dir.join("key.pem"));
+                let args = [
+                    "--tls-cert",
+                    &cert.display().to_string(),
+                    "--tls-key",
+                    &key.display().to_string(),
+                ]
+                .map(String::from);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let ready = Ready::Listening(port);
+                self.start_script(tools, Role::Backend, &args, Stdio::null(), ready)
             }
             Fault::StoppedBackend => {
                 self.start_script(
@@ -246,6 +269,20 @@ impl Lab {
         let mut child = spawn::spawn_detached(&tools.python, &args, &self.dir, stdin, role.name())?;
         self.record(role, child.id() as i32)?;
         spawn::wait_ready(&mut child, &self.dir, role.name(), ready)
+    }
+
+    /// A real PHP-FPM master with its pool of two workers, recorded as the backend.
+    fn start_php_fpm(&mut self, tools: &Tools) -> Result<()> {
+        let args = spawn::php_fpm_args(&self.dir, rustix::process::geteuid().is_root());
+        let program = tools.php_fpm()?;
+        let mut child = spawn::spawn_detached(program, &args, &self.dir, Stdio::null(), "backend")?;
+        self.record(Role::Backend, child.id() as i32)?;
+        spawn::wait_ready(
+            &mut child,
+            &self.dir,
+            "backend",
+            Ready::Listening(self.backend_port),
+        )
     }
 
     /// `DIR/stdin.fifo`, opened read-write so the reader never sees end-of-file: the backend

@@ -1,0 +1,192 @@
+//! Backends that do not speak plain HTTP, against the real thing: Debian's php-fpm behind
+//! `fastcgi_pass`, and a TLS backend behind `proxy_pass https://`. A healthy one must be
+//! diagnosed healthy and never planned for a kill; a stopped or dead one still is found.
+
+mod common;
+
+use std::fs;
+use std::process::Output;
+
+use common::{
+    deadline, down_and_check, fixer, lab, lab_processes, port_free, proc_state, status, step,
+    wait_until,
+};
+use fixer::lab::{Fault, Lab, Role};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// `fixer ARGS --timeout 1 -p PLAYBOOK`, with the fix lock in the lab's own directory so that
+/// tests running side by side do not wait for each other.
+fn run(lab: &Lab, args: &[&str]) -> (i32, String) {
+    let out: Output = fixer()
+        .env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .args(["--timeout", "1", "-p"])
+        .arg(&lab.playbook)
+        .output()
+        .expect("running fixer");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text += &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn diagnose_json(lab: &Lab) -> (i32, Value) {
+    let out: Output = fixer()
+        .args(["diagnose", "--json", "--timeout", "1", "-p"])
+        .arg(&lab.playbook)
+        .output()
+        .expect("running fixer");
+    let (code, text) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    (code, doc)
+}
+
+fn evidence(doc: &Value, name: &str) -> Vec<String> {
+    step(doc, name)["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The php-fpm master and its workers: every lab process titled `php-fpm: ...`.
+fn php_fpm_processes(lab: &Lab) -> Vec<i32> {
+    lab_processes(lab)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"php-fpm: "))
+        })
+        .collect()
+}
+
+fn signal_all(pids: &[i32], sig: Signal) {
+    for &pid in pids {
+        kill(Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
+    }
+}
+
+#[test]
+fn healthy_php_fpm_is_healthy_and_nothing_is_planned() {
+    let (_dir, mut lab) = lab(Fault::FastcgiBackend);
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+    let workers = php_fpm_processes(&lab);
+    assert!(workers.len() >= 3, "a master and two workers: {workers:?}");
+
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["healthy"], true);
+    assert_eq!(step(&doc, "upstream")["details"]["protocol"], "fastcgi");
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["verdict"], "ok", "{holder:#}");
+    assert_eq!(holder["details"]["protocol"], "fastcgi");
+    assert_eq!(holder["details"]["answering"], true);
+    assert_eq!(
+        holder["details"]["pid"].as_i64().unwrap() as i32,
+        lab.pid(Role::Backend).unwrap()
+    );
+    // The ping path comes from the pool's own config (the playbook names none).
+    let probe = format!(
+        "FastCGI GET /ping (php-fpm ping) straight to 127.0.0.1:{} → 200 OK",
+        lab.backend_port
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{holder:#}"
+    );
+    // The direct verify URL is asked in FastCGI too: a management record, no script run.
+    let direct = &step(&doc, "recurl")["details"]["urls"][0];
+    assert_eq!(direct["route"], "backend");
+    assert_eq!(direct["status"], 200, "{direct:#}");
+    assert!(direct["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("FCGI_GET_VALUES_RESULT"));
+
+    let (code, out) = run(&lab, &["fix", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Nothing to fix"), "{out}");
+    assert!(
+        !out.contains("holder-stuck") && !out.contains("Plan:"),
+        "{out}"
+    );
+    // The workers go down with the master, and the port is free again.
+    down_and_check(&mut lab);
+}
+
+#[test]
+fn stopped_php_fpm_is_still_found_stopped() {
+    let (_dir, lab) = lab(Fault::FastcgiBackend);
+    let pids = php_fpm_processes(&lab);
+    signal_all(&pids, Signal::SIGSTOP);
+    let all_stopped = || pids.iter().all(|&p| proc_state(p) == Some('T'));
+    assert!(wait_until(deadline(5.0), all_stopped));
+
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(doc["root_cause_code"], "holder-stopped", "{doc:#}");
+    assert_eq!(code, 1);
+    let (_, out) = run(&lab, &["fix", "--dry-run"]);
+    assert!(out.contains("send SIGCONT"), "{out}");
+    assert!(!out.contains("SIGTERM"), "{out}");
+    signal_all(&pids, Signal::SIGCONT);
+}
+
+#[test]
+fn dead_php_fpm_is_not_listening() {
+    let (_dir, lab) = lab(Fault::FastcgiBackend);
+    let pids = php_fpm_processes(&lab);
+    let master = lab.pid(Role::Backend).unwrap();
+    // SIGQUIT: php-fpm's graceful stop, which takes its workers down with it.
+    signal_all(&[master], Signal::SIGQUIT);
+    let gone = || {
+        port_free(lab.backend_port) && pids.iter().all(|&p| proc_state(p).is_none_or(|s| s == 'Z'))
+    };
+    assert!(
+        wait_until(deadline(10.0), gone),
+        "php-fpm did not stop: {:?} free {}",
+        pids.iter().map(|&p| (p, proc_state(p))).collect::<Vec<_>>(),
+        port_free(lab.backend_port)
+    );
+
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(doc["root_cause_code"], "backend-not-listening", "{doc:#}");
+    assert_eq!(code, 1);
+    let (_, out) = run(&lab, &["fix", "--dry-run"]);
+    assert!(
+        out.contains("php-fpm.conf"),
+        "the plan starts php-fpm again: {out}"
+    );
+}
+
+#[test]
+fn https_backend_is_probed_over_tls_and_healthy() {
+    let (_dir, mut lab) = lab(Fault::HttpsBackend);
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(step(&doc, "upstream")["details"]["protocol"], "https");
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["verdict"], "ok", "{holder:#}");
+    let probe = format!(
+        "HTTPS GET /api/health straight to 127.0.0.1:{} → 200 OK",
+        lab.backend_port
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{holder:#}"
+    );
+    let (code, out) = run(&lab, &["fix", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Nothing to fix"), "{out}");
+    down_and_check(&mut lab);
+}
