@@ -345,11 +345,24 @@ mod tests {
     }
 
     #[test]
+    fn protocol_is_one_fixer_knows() {
+        let e = err("[backend]\naddress = \"127.0.0.1:9000\"\nprotocol = \"fcgi\"\n");
+        assert!(e.starts_with("pb.toml:3: backend.protocol:"), "{e}");
+        assert!(e.contains("fastcgi"), "{e}");
+        let text =
+            "[backend]\naddress = \"unix:/run/php/php8.2-fpm.sock\"\nprotocol = \"fastcgi\"\n";
+        let t = parse(text, "pb.toml", "pb").unwrap();
+        assert_eq!(t.backend.unwrap().protocol, Some(Protocol::Fastcgi));
+    }
+
+    #[test]
     fn defaults_apply() {
         let t = parse("[backend]\naddress = \"127.0.0.1:8080\"\n", "pb.toml", "pb").unwrap();
         assert_eq!(t.name, "pb");
         assert_eq!(t.nginx.ports, vec![80, 443]);
         assert_eq!(t.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(t.backend.unwrap().health_path, "/");
+        let backend = t.backend.unwrap();
+        assert_eq!(backend.health_path, "/");
+        assert_eq!(backend.protocol, None);
     }
 }
