@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{
@@ -33,17 +34,7 @@ fn run(lab: &Lab, args: &[&str]) -> (i32, String) {
 }
 
 fn diagnose_json(lab: &Lab) -> (i32, Value) {
-    let out: Output = fixer()
-        .args(["diagnose", "--json", "--timeout", "1", "-p"])
-        .arg(&lab.playbook)
-        .output()
-        .expect("running fixer");
-    let (code, text) = (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout),
-    );
-    let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
-    (code, doc)
+    diagnose_with(&lab.playbook)
 }
 
 fn evidence(doc: &Value, name: &str) -> Vec<String> {
@@ -189,4 +180,67 @@ fn https_backend_is_probed_over_tls_and_healthy() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to fix"), "{out}");
     down_and_check(&mut lab);
+}
+
+/// The lab's playbook with `protocol = "..."` added to `[backend]`, as an operator would write.
+fn with_protocol(lab: &Lab, protocol: &str) -> PathBuf {
+    let text = fs::read_to_string(&lab.playbook).unwrap();
+    assert!(text.contains("\n[backend]\n"), "{text}");
+    let text = text.replace(
+        "\n[backend]\n",
+        &format!("\n[backend]\nprotocol = \"{protocol}\"\n"),
+    );
+    let path = lab.dir.join(format!("playbook-{protocol}.toml"));
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn diagnose_with(playbook: &Path) -> (i32, Value) {
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "1", "-p"])
+        .arg(playbook)
+        .output()
+        .expect("running fixer");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+#[test]
+fn a_protocol_fixer_does_not_speak_is_never_evidence_of_stuck() {
+    let (_dir, lab) = lab(Fault::None);
+    let (_, doc) = diagnose_with(&with_protocol(&lab, "grpc"));
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["verdict"], "ok", "{holder:#}");
+    assert_eq!(holder["details"]["answering"], false);
+    let probe = format!(
+        "gRPC connect straight to 127.0.0.1:{} → connected; fixer does not speak gRPC, so only the connect was tested",
+        lab.backend_port
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{holder:#}"
+    );
+    // The playbook and nginx disagree; the upstream step says so.
+    assert!(
+        evidence(&doc, "upstream")
+            .iter()
+            .any(|e| e.contains("speaks gRPC (playbook); nginx speaks HTTP")),
+        "{:#}",
+        step(&doc, "upstream")
+    );
+    let urls = step(&doc, "recurl")["details"]["urls"].as_array().unwrap();
+    assert_eq!(urls[0]["error_kind"], "not-spoken", "{:#}", urls[0]);
+    assert_eq!(urls[0]["healthy"], true);
+    assert_ne!(doc["root_cause_code"], "holder-stuck", "{doc:#}");
+}
+
+#[test]
+fn a_stopped_holder_is_stopped_whatever_the_protocol() {
+    let (_dir, lab) = lab(Fault::StoppedBackend);
+    let (code, doc) = diagnose_with(&with_protocol(&lab, "tcp"));
+    assert_eq!(doc["root_cause_code"], "holder-stopped", "{doc:#}");
+    assert_eq!(code, 1);
 }
