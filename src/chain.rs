@@ -38,6 +38,8 @@ pub struct Diagnosis {
     pub nginx: NginxView,
     pub listening: Listening,
     pub holder: Option<HolderView>,
+    /// What nginx's config speaks to the backend (`fastcgi_pass`, `proxy_pass https://`, ...).
+    pub backend_protocol: Option<crate::target::Protocol>,
 }
 
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
@@ -109,6 +111,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             nginx: nginx_view,
             listening,
             holder,
+            backend_protocol: protocol,
         }
     })
 }

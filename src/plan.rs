@@ -17,6 +17,7 @@ pub enum Decision {
 }
 
 pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    let target = &target.with_config_protocol(d.backend_protocol);
     let Some(root) = d.root_cause() else {
         return Decision::Wait;
     };

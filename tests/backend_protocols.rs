@@ -131,8 +131,8 @@ fn stopped_php_fpm_is_still_found_stopped() {
 }
 
 #[test]
-fn dead_php_fpm_is_not_listening() {
-    let (_dir, lab) = lab(Fault::FastcgiBackend);
+fn dead_php_fpm_is_not_listening_and_is_started_again() {
+    let (_dir, mut lab) = lab(Fault::FastcgiBackend);
     let pids = php_fpm_processes(&lab);
     let master = lab.pid(Role::Backend).unwrap();
     // SIGQUIT: php-fpm's graceful stop, which takes its workers down with it.
@@ -155,6 +155,28 @@ fn dead_php_fpm_is_not_listening() {
         out.contains("php-fpm.conf"),
         "the plan starts php-fpm again: {out}"
     );
+    // Started again, it is waited for and verified in FastCGI, not HTTP.
+    let audit = lab.dir.join("audit.jsonl").display().to_string();
+    let (code, out) = run(
+        &lab,
+        &["fix", "--yes", "--wait", "20", "--audit-log", &audit],
+    );
+    assert!(
+        out.contains("listens and FastCGI FCGI_GET_VALUES answers"),
+        "{out}"
+    );
+    assert!(out.contains("Fixed and verified"), "{out}");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+    down_and_check(&mut lab);
+}
+
+#[test]
+fn verify_asks_php_fpm_in_fastcgi() {
+    let (_dir, lab) = lab(Fault::FastcgiBackend);
+    let (code, out) = run(&lab, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("FCGI_GET_VALUES_RESULT"), "{out}");
 }
 
 #[test]

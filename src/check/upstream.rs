@@ -152,6 +152,27 @@ fn spoken_protocol(
     from_config
 }
 
+/// The target with the backend's protocol read from nginx's config, for a command that does
+/// not walk the chain (`verify`) but asks the backend straight: a verify URL to a php-fpm pool
+/// must be asked in FastCGI there too. Reads the config only when the playbook names no
+/// protocol and some verify URL goes to the backend.
+pub fn with_config_protocol(target: &Target) -> Target {
+    let asks_backend = target
+        .verify
+        .iter()
+        .any(|v| crate::check::recurl::route(target, v) == crate::check::recurl::Route::Backend);
+    let known = target.backend.as_ref().is_none_or(|b| b.protocol.is_some());
+    if known || !asks_backend {
+        return target.clone();
+    }
+    let Ok(tcp) = crate::sys::net::tcp_sockets() else {
+        return target.clone();
+    };
+    let (_, nginx) = crate::check::nginx::run(target, &tcp);
+    let (_, protocol) = run(target, &nginx);
+    target.with_config_protocol(protocol)
+}
+
 fn server_label(s: &Server) -> String {
     let name = s.names.first().map_or("_", String::as_str);
     format!("server {name} ({})", s.at)

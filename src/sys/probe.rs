@@ -44,37 +44,24 @@ pub struct Request {
     pub timeout: Duration,
 }
 
-impl Request {
+impl Exchange {
     /// The exchange for `protocol`. `path` is the playbook's health path; for FastCGI a path
-    /// other than `/` names php-fpm's `ping.path`, and without one the ping path is looked up in
-    /// the config of the php-fpm master in `holder_cmdline`, else FCGI_GET_VALUES is sent.
-    pub fn new(
-        addr: &BackendAddr,
-        protocol: Protocol,
-        path: &str,
-        holder_cmdline: Option<&str>,
-        timeout: Duration,
-    ) -> Request {
-        let exchange = match protocol {
+    /// other than `/` names php-fpm's `ping.path`, else `ping` (found in php-fpm's config) is
+    /// used, else FCGI_GET_VALUES is sent.
+    pub fn new(protocol: Protocol, path: &str, ping: Option<String>) -> Exchange {
+        match protocol {
             Protocol::Http => Exchange::Http(path.to_string()),
             Protocol::Https => Exchange::Https(path.to_string()),
             Protocol::Fastcgi if path != "/" => Exchange::FastcgiPing(path.to_string()),
-            Protocol::Fastcgi => holder_cmdline
-                .and_then(|cmd| php_fpm::ping_path(cmd, addr))
-                .map_or(Exchange::FastcgiValues, Exchange::FastcgiPing),
+            Protocol::Fastcgi => ping.map_or(Exchange::FastcgiValues, Exchange::FastcgiPing),
             Protocol::Uwsgi => Exchange::Uwsgi(path.to_string()),
             p @ (Protocol::Scgi | Protocol::Grpc | Protocol::Tcp) => Exchange::Connect(p),
-        };
-        Request {
-            addr: addr.clone(),
-            exchange,
-            timeout,
         }
     }
 
-    /// What was sent, as the evidence line starts: `FastCGI ping /ping`.
+    /// What is sent, as the evidence line starts: `FastCGI GET /ping (php-fpm ping)`.
     pub fn describe(&self) -> String {
-        match &self.exchange {
+        match self {
             Exchange::Http(p) => format!("GET {p}"),
             Exchange::Https(p) => format!("HTTPS GET {p}"),
             Exchange::FastcgiPing(p) => format!("FastCGI GET {p} (php-fpm ping)"),
@@ -82,6 +69,32 @@ impl Request {
             Exchange::Uwsgi(p) => format!("uwsgi GET {p}"),
             Exchange::Connect(p) => format!("{} connect", p.label()),
         }
+    }
+}
+
+impl Request {
+    /// The probe of `addr` in `protocol`. For FastCGI without a health path, php-fpm's
+    /// `ping.path` is looked up in the config of the master in `holder_cmdline`.
+    pub fn new(
+        addr: &BackendAddr,
+        protocol: Protocol,
+        path: &str,
+        holder_cmdline: Option<&str>,
+        timeout: Duration,
+    ) -> Request {
+        let ping = match (protocol, path, holder_cmdline) {
+            (Protocol::Fastcgi, "/", Some(cmd)) => php_fpm::ping_path(cmd, addr),
+            _ => None,
+        };
+        Request {
+            addr: addr.clone(),
+            exchange: Exchange::new(protocol, path, ping),
+            timeout,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.exchange.describe()
     }
 
     /// One evidence line: what was sent, where, and what came back.
