@@ -54,8 +54,9 @@ pub enum FailureKind {
     Tls,
     Dns,
     Protocol,
-    /// Connected, but the backend speaks a protocol fixer does not (gRPC, SCGI, a raw stream):
-    /// only the connect was tested. Never evidence that the backend is stuck.
+    /// Connected, but the answer was not judged: the backend speaks a protocol fixer does not
+    /// (gRPC, SCGI, a raw stream), or answered in another protocol than nginx's config says.
+    /// Never evidence that the backend is stuck.
     NotSpoken,
 }
 

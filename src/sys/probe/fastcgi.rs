@@ -50,7 +50,7 @@ pub(super) fn ping(
     let got = exchange(conn, &request, deadline, timeout, MAX_ANSWER, |b| {
         parse(b).is_ok_and(|(rs, _)| rs.iter().any(|r| r.kind == END_REQUEST))
     })?;
-    let (records, _) = parse(&got).map_err(|m| (FailureKind::Protocol, m))?;
+    let (records, _) = parse(&got).map_err(other_protocol)?;
     let stdout: Vec<u8> = records
         .iter()
         .filter(|r| r.kind == STDOUT && r.id == REQUEST_ID)
@@ -58,11 +58,25 @@ pub(super) fn ping(
         .collect();
     if stdout.is_empty() {
         return Err((
-            FailureKind::Protocol,
-            "FastCGI answer without output".into(),
+            FailureKind::NotSpoken,
+            "answered in FastCGI, but with no output to judge".into(),
         ));
     }
-    cgi_head(&stdout).map_err(|m| (FailureKind::Protocol, m))
+    cgi_head(&stdout).map_err(|m| {
+        (
+            FailureKind::NotSpoken,
+            format!("answered in FastCGI, but {m}"),
+        )
+    })
+}
+
+/// Bytes that are not FastCGI: the holder answers, in another protocol than nginx's config
+/// says. Not judged: nginx fails on it, yet killing the holder would not help.
+fn other_protocol(m: String) -> Fail {
+    (
+        FailureKind::NotSpoken,
+        format!("answered, but not in FastCGI: {m}"),
+    )
 }
 
 /// Sends FCGI_GET_VALUES and reads FCGI_GET_VALUES_RESULT; the reason lists the values.
@@ -84,14 +98,14 @@ pub(super) fn get_values(
             })
         },
     )?;
-    let (records, _) = parse(&got).map_err(|m| (FailureKind::Protocol, m))?;
+    let (records, _) = parse(&got).map_err(other_protocol)?;
     let answer = records
         .iter()
         .find(|r| matches!(r.kind, GET_VALUES_RESULT | UNKNOWN_TYPE))
         .ok_or_else(|| {
             (
-                FailureKind::Protocol,
-                "no FCGI_GET_VALUES_RESULT in the answer".to_string(),
+                FailureKind::NotSpoken,
+                "answered in FastCGI, but without FCGI_GET_VALUES_RESULT".to_string(),
             )
         })?;
     let reason = if answer.kind == UNKNOWN_TYPE {
@@ -191,7 +205,7 @@ pub(super) fn parse(buf: &[u8]) -> Result<(Vec<Record>, usize), String> {
         let h = &buf[at..at + 8];
         if h[0] != VERSION {
             return Err(format!(
-                "not a FastCGI answer: {:?}",
+                "{:?}",
                 String::from_utf8_lossy(&buf[at..buf.len().min(at + 40)])
             ));
         }
@@ -302,7 +316,7 @@ mod tests {
     #[test]
     fn rejects_what_is_not_fastcgi() {
         let err = parse(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap_err();
-        assert!(err.contains("not a FastCGI answer"), "{err}");
+        assert!(err.contains("HTTP/1.1 400"), "{err}");
         assert!(parse(&[1, 6, 0]).unwrap().0.is_empty());
     }
 }

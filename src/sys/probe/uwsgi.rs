@@ -38,7 +38,13 @@ pub(super) fn get(
     let got = exchange(conn, &packet, deadline, timeout, MAX_HEAD, |b| {
         b.windows(4).any(|w| w == b"\r\n\r\n")
     })?;
-    parse_head(&got).map_err(|m| (FailureKind::Protocol, m))
+    // Not an HTTP head: the holder answers, in another protocol than nginx's config says.
+    parse_head(&got).map_err(|m| {
+        (
+            FailureKind::NotSpoken,
+            format!("answered, but not uwsgi: {m}"),
+        )
+    })
 }
 
 /// The request packet; the whole variable block must fit the 16-bit size.
