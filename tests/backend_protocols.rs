@@ -266,3 +266,95 @@ fn a_stopped_holder_is_stopped_whatever_the_protocol() {
     assert_eq!(doc["root_cause_code"], "holder-stopped", "{doc:#}");
     assert_eq!(code, 1);
 }
+
+/// A php-fpm master started by this test, pool on a unix socket in a temp dir (Debian's
+/// default layout: `listen = /run/php/php8.2-fpm.sock`). Dropping it stops the master, which
+/// takes its workers down.
+struct PhpFpm {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl PhpFpm {
+    fn start(dir: &Path) -> PhpFpm {
+        let binary = fs::read_dir("/usr/sbin")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("php-fpm")
+            })
+            .expect("php-fpm is not installed: apt-get install php-fpm");
+        // `$pool` expands to the pool's name, as in Debian's `listen = /run/php/$pool.sock` style.
+        let socket = dir.join("www.sock");
+        let conf = dir.join("php-fpm.conf");
+        let d = dir.display();
+        fs::write(
+            &conf,
+            format!(
+                "[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/php-fpm.log\n\n\
+                 [www]\nlisten = {d}/$pool.sock\npm = static\npm.max_children = 1\n\
+                 ping.path = /fpm-ping\n"
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new(binary);
+        cmd.arg("-F").arg("-y").arg(&conf).arg("-p").arg(dir);
+        if nix::unistd::geteuid().is_root() {
+            cmd.arg("-R");
+        }
+        let child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let fpm = PhpFpm { child, socket };
+        // Dropped (stopped) if this fails.
+        assert!(wait_until(deadline(10.0), || fpm.socket.exists()));
+        fpm
+    }
+}
+
+impl Drop for PhpFpm {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn php_fpm_on_a_unix_socket_is_probed_in_fastcgi() {
+    let dir = tempfile::tempdir().unwrap();
+    let fpm = PhpFpm::start(dir.path());
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nginx_port = free.local_addr().unwrap().port();
+    drop(free);
+    let book = dir.path().join("playbook.toml");
+    fs::write(
+        &book,
+        format!(
+            "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\nprotocol = \"fastcgi\"\n\
+             match = \"^php-fpm: \"\n",
+            fpm.socket.display()
+        ),
+    )
+    .unwrap();
+    let (_, doc) = diagnose_with(&book);
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["verdict"], "ok", "{holder:#}");
+    // The ping path is read from the pool whose `listen` ($pool expanded) is this socket.
+    let probe = format!(
+        "FastCGI GET /fpm-ping (php-fpm ping) straight to unix:{} → 200 OK",
+        fpm.socket.display()
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{holder:#}"
+    );
+}
