@@ -46,14 +46,18 @@ fn evidence(doc: &Value, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The php-fpm master and its workers: every lab process titled `php-fpm: ...`.
-fn php_fpm_processes(lab: &Lab) -> Vec<i32> {
+/// The backend's master (php-fpm, uWSGI) and its workers.
+fn backend_family(lab: &Lab) -> Vec<i32> {
+    let master = lab.pid(Role::Backend).expect("the lab runs a backend");
+    let ppid = |pid: i32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+    };
     lab_processes(lab)
         .into_iter()
         .map(|(pid, _)| pid)
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"php-fpm: "))
-        })
+        .filter(|&pid| pid == master || ppid(pid) == Some(master))
         .collect()
 }
 
@@ -67,7 +71,7 @@ fn signal_all(pids: &[i32], sig: Signal) {
 fn healthy_php_fpm_is_healthy_and_nothing_is_planned() {
     let (_dir, mut lab) = lab(Fault::FastcgiBackend);
     assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
-    let workers = php_fpm_processes(&lab);
+    let workers = backend_family(&lab);
     assert!(workers.len() >= 3, "a master and two workers: {workers:?}");
 
     let (code, doc) = diagnose_json(&lab);
@@ -116,7 +120,7 @@ fn healthy_php_fpm_is_healthy_and_nothing_is_planned() {
 #[test]
 fn stopped_php_fpm_is_still_found_stopped() {
     let (_dir, lab) = lab(Fault::FastcgiBackend);
-    let pids = php_fpm_processes(&lab);
+    let pids = backend_family(&lab);
     signal_all(&pids, Signal::SIGSTOP);
     let all_stopped = || pids.iter().all(|&p| proc_state(p) == Some('T'));
     assert!(wait_until(deadline(5.0), all_stopped));
@@ -133,7 +137,7 @@ fn stopped_php_fpm_is_still_found_stopped() {
 #[test]
 fn dead_php_fpm_is_not_listening_and_is_started_again() {
     let (_dir, mut lab) = lab(Fault::FastcgiBackend);
-    let pids = php_fpm_processes(&lab);
+    let pids = backend_family(&lab);
     let master = lab.pid(Role::Backend).unwrap();
     // SIGQUIT: php-fpm's graceful stop, which takes its workers down with it.
     signal_all(&[master], Signal::SIGQUIT);
@@ -177,6 +181,41 @@ fn verify_asks_php_fpm_in_fastcgi() {
     let (code, out) = run(&lab, &["verify"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("FCGI_GET_VALUES_RESULT"), "{out}");
+}
+
+#[test]
+fn healthy_uwsgi_is_healthy_and_a_stopped_one_is_found() {
+    let (_dir, mut lab) = lab(Fault::UwsgiBackend);
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(step(&doc, "upstream")["details"]["protocol"], "uwsgi");
+    let probe = format!(
+        "uwsgi GET /api/health straight to 127.0.0.1:{} → 200 OK",
+        lab.backend_port
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{:#}",
+        step(&doc, "port_holder")
+    );
+    let (code, out) = run(&lab, &["fix", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Nothing to fix"), "{out}");
+
+    let family = backend_family(&lab);
+    assert!(family.len() >= 3, "a master and two workers: {family:?}");
+    signal_all(&family, Signal::SIGSTOP);
+    assert!(wait_until(deadline(5.0), || family
+        .iter()
+        .all(|&p| proc_state(p) == Some('T'))));
+    let (code, doc) = diagnose_json(&lab);
+    assert_eq!(doc["root_cause_code"], "holder-stopped", "{doc:#}");
+    assert_eq!(code, 1);
+    signal_all(&family, Signal::SIGCONT);
+    down_and_check(&mut lab);
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub enum Fault {
     DnsElsewhere,
     ForeignHolder,
     FastcgiBackend,
+    UwsgiBackend,
     HttpsBackend,
 }
 
@@ -35,6 +36,7 @@ impl Fault {
         Fault::DnsElsewhere,
         Fault::ForeignHolder,
         Fault::FastcgiBackend,
+        Fault::UwsgiBackend,
         Fault::HttpsBackend,
     ];
 
@@ -52,6 +54,7 @@ impl Fault {
             Fault::DnsElsewhere => "dns-elsewhere",
             Fault::ForeignHolder => "foreign-holder",
             Fault::FastcgiBackend => "fastcgi-backend",
+            Fault::UwsgiBackend => "uwsgi-backend",
             Fault::HttpsBackend => "https-backend",
         }
     }
@@ -80,6 +83,9 @@ impl Fault {
             Fault::FastcgiBackend => {
                 "all healthy: nginx passes requests to a real PHP-FPM pool (fastcgi_pass), which never speaks HTTP"
             }
+            Fault::UwsgiBackend => {
+                "all healthy: nginx passes requests to a real uWSGI server (uwsgi_pass), which never speaks HTTP"
+            }
             Fault::HttpsBackend => {
                 "all healthy: nginx proxies over TLS (proxy_pass https://) to a backend with a self-signed certificate"
             }
@@ -90,6 +96,7 @@ impl Fault {
     pub fn protocol(self) -> Protocol {
         match self {
             Fault::FastcgiBackend => Protocol::Fastcgi,
+            Fault::UwsgiBackend => Protocol::Uwsgi,
             Fault::HttpsBackend => Protocol::Https,
             _ => Protocol::Http,
         }

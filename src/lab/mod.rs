@@ -4,6 +4,7 @@
 //!
 //! Layout of a lab directory: `nginx.conf`, `cert.pem`/`key.pem`, `htpasswd`, `lab-password`,
 //! `lab-backend.py`, `squatter.py`, `playbook.toml`, `lab.json` (what runs, for `lab down`),
+//! `php-fpm.conf` and `app.php` (fastcgi-backend), `lab-wsgi.py` (uwsgi-backend),
 //! `logs/` (nginx's error and access logs, one log per started process), `temp/` (nginx).
 
 pub mod command;
@@ -34,6 +35,7 @@ use state::{LabState, OWNED_MARKER};
 
 const BACKEND_SCRIPT: &str = include_str!("lab-backend.py");
 const SQUATTER_SCRIPT: &str = include_str!("squatter.py");
+const WSGI_SCRIPT: &str = include_str!("lab-wsgi.py");
 /// How often `up` tries fresh ports when one was taken between choosing and binding it.
 const PORT_ATTEMPTS: u32 = 3;
 
@@ -176,11 +178,16 @@ impl Lab {
             write(&d.join("php-fpm.conf"), &fpm)?;
             write(&d.join("app.php"), nginx_conf::PHP_APP)?;
         }
+        if self.fault == Fault::UwsgiBackend {
+            tools.uwsgi()?;
+            write(&d.join("lab-wsgi.py"), WSGI_SCRIPT)?;
+        }
         let book = playbook::render(&playbook::PlaybookParams {
             fault: self.fault,
             dir: d,
             nginx_binary: &tools.nginx,
             php_fpm: tools.php_fpm.as_deref(),
+            uwsgi: tools.uwsgi.as_deref(),
             as_root: rustix::process::geteuid().is_root(),
             http_port: self.http_port,
             https_port: self.https_port,
@@ -213,6 +220,10 @@ impl Lab {
                 self.start_script(tools, Role::Backend, &["--mode", "prompt"], stdin, ready)
             }
             Fault::FastcgiBackend => self.start_php_fpm(tools),
+            Fault::UwsgiBackend => {
+                let args = spawn::uwsgi_args(&self.dir, port);
+                self.start_program(tools.uwsgi()?, &args)
+            }
             Fault::HttpsBackend => {
                 let (cert, key) = (self.dir.join("cert.pem"), self.dir.join("key.pem"));
                 let args = [
@@ -274,8 +285,13 @@ impl Lab {
     /// A real PHP-FPM master with its pool of two workers, recorded as the backend.
     fn start_php_fpm(&mut self, tools: &Tools) -> Result<()> {
         let args = spawn::php_fpm_args(&self.dir, rustix::process::geteuid().is_root());
-        let program = tools.php_fpm()?;
-        let mut child = spawn::spawn_detached(program, &args, &self.dir, Stdio::null(), "backend")?;
+        self.start_program(tools.php_fpm()?, &args)
+    }
+
+    /// A backend that is not one of the lab's scripts (php-fpm, uWSGI), recorded as the backend
+    /// before it is waited for.
+    fn start_program(&mut self, program: &Path, args: &[String]) -> Result<()> {
+        let mut child = spawn::spawn_detached(program, args, &self.dir, Stdio::null(), "backend")?;
         self.record(Role::Backend, child.id() as i32)?;
         spawn::wait_ready(
             &mut child,

@@ -77,6 +77,7 @@ pub fn render(p: &ConfParams) -> String {
     let health_end = if p.broken { "" } else { ";" };
     let pass = match p.protocol {
         Protocol::Fastcgi => "fastcgi_pass lab_backend",
+        Protocol::Uwsgi => "uwsgi_pass lab_backend",
         Protocol::Https => "proxy_pass https://lab_backend",
         _ => "proxy_pass http://lab_backend",
     };
@@ -93,10 +94,10 @@ pub fn render(p: &ConfParams) -> String {
          }}\n}}",
         http = p.http_port,
         https = p.https_port,
-        fastcgi = if p.protocol == Protocol::Fastcgi {
-            fastcgi_params(p.dir)
-        } else {
-            String::new()
+        fastcgi = match p.protocol {
+            Protocol::Fastcgi => fastcgi_params(p.dir),
+            Protocol::Uwsgi => uwsgi_params(),
+            _ => String::new(),
         },
     );
     c
@@ -119,6 +120,24 @@ fn fastcgi_params(dir: &Path) -> String {
         ("REMOTE_ADDR", "$remote_addr".into()),
     ] {
         let _ = writeln!(c, "        fastcgi_param {name} {value};");
+    }
+    c
+}
+
+/// What nginx sends uWSGI: the CGI variables a WSGI application reads.
+fn uwsgi_params() -> String {
+    let mut c = String::from("        uwsgi_connect_timeout 1s;\n        uwsgi_read_timeout 1s;\n");
+    for (name, value) in [
+        ("REQUEST_METHOD", "$request_method"),
+        ("REQUEST_URI", "$request_uri"),
+        ("PATH_INFO", "$document_uri"),
+        ("QUERY_STRING", "$query_string"),
+        ("SERVER_PROTOCOL", "$server_protocol"),
+        ("SERVER_NAME", "$server_name"),
+        ("SERVER_PORT", "$server_port"),
+        ("REMOTE_ADDR", "$remote_addr"),
+    ] {
+        let _ = writeln!(c, "        uwsgi_param {name} {value};");
     }
     c
 }

@@ -18,6 +18,8 @@ pub struct PlaybookParams<'a> {
     pub nginx_binary: &'a Path,
     /// The php-fpm binary, for the `fastcgi-backend` lab's restart command.
     pub php_fpm: Option<&'a Path>,
+    /// The uWSGI binary, for the `uwsgi-backend` lab's restart command.
+    pub uwsgi: Option<&'a Path>,
     /// The lab runs as root (php-fpm then needs `-R`).
     pub as_root: bool,
     pub http_port: u16,
@@ -115,6 +117,16 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 restart: restart(format!("{php_fpm} {args}")),
             }
         }
+        Fault::UwsgiBackend => {
+            let uwsgi = p.uwsgi.unwrap_or(Path::new("uwsgi_python3")).display();
+            let args = super::spawn::uwsgi_args(p.dir, port).join(" ");
+            Backend {
+                address: format!("127.0.0.1:{port}"),
+                match_: r"lab-wsgi\.py".into(),
+                health_path: Some("/api/health".into()),
+                restart: restart(format!("{uwsgi} {args}")),
+            }
+        }
         _ => {
             let tls = match p.fault {
                 Fault::HttpsBackend => {
@@ -201,6 +213,7 @@ mod tests {
             dir: Path::new(dir),
             nginx_binary: Path::new("/usr/sbin/nginx"),
             php_fpm: Some(Path::new("/usr/sbin/php-fpm8.2")),
+            uwsgi: Some(Path::new("/usr/bin/uwsgi_python3")),
             as_root: true,
             http_port: 8081,
             https_port: 8443,

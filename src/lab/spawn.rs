@@ -25,6 +25,8 @@ pub struct Tools {
     pub openssl: PathBuf,
     /// Only the `fastcgi-backend` lab needs it.
     pub php_fpm: Option<PathBuf>,
+    /// uWSGI with its Python 3 plugin built in; only the `uwsgi-backend` lab needs it.
+    pub uwsgi: Option<PathBuf>,
 }
 
 impl Tools {
@@ -40,6 +42,13 @@ impl Tools {
             python,
             openssl,
             php_fpm: find_php_fpm(),
+            uwsgi: find_program("uwsgi_python3", &["/usr/bin/uwsgi_python3"]),
+        })
+    }
+
+    pub fn uwsgi(&self) -> Result<&Path> {
+        self.uwsgi.as_deref().ok_or_else(|| {
+            anyhow!("uWSGI is not installed: apt-get install uwsgi-core uwsgi-plugin-python3")
         })
     }
 
@@ -158,6 +167,24 @@ pub enum Ready {
     Listening(u16),
     /// Listening on the port and asleep in read() on stdin.
     ListeningReadingStdin(u16),
+}
+
+/// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
+/// production pool. `--die-on-term`: uWSGI otherwise takes SIGTERM as "reload".
+pub fn uwsgi_args(dir: &Path, port: u16) -> Vec<String> {
+    let d = dir.display();
+    [
+        "--socket",
+        &format!("127.0.0.1:{port}"),
+        "--wsgi-file",
+        &format!("{d}/lab-wsgi.py"),
+        "--master",
+        "--processes",
+        "2",
+        "--die-on-term",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// php-fpm in the foreground (`-F`) from the lab's config; `-R` lets it run its workers as
