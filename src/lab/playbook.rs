@@ -270,6 +270,21 @@ mod tests {
     }
 
     #[test]
+    fn uwsgi_lab_restarts_uwsgi_so_that_sigterm_stops_it() {
+        let backend = parsed(Fault::UwsgiBackend, "/tmp/lab").backend.unwrap();
+        let command = backend.restart.unwrap().command.unwrap();
+        assert!(
+            command.starts_with(
+                "/usr/bin/uwsgi_python3 --socket 127.0.0.1:9000 --wsgi-file /tmp/lab/lab-wsgi.py"
+            ),
+            "{command}"
+        );
+        assert!(command.ends_with("--die-on-term"), "{command}");
+        let re = regex::Regex::new(backend.match_.unwrap().get_ref()).unwrap();
+        assert!(re.is_match(&command));
+    }
+
+    #[test]
     fn dns_elsewhere_expects_test_net() {
         assert_eq!(
             strs(&parsed(Fault::DnsElsewhere, "/tmp/lab").site.expected_ips),
