@@ -151,6 +151,34 @@ mod tests {
         listen = /run/php/php8.2-fpm.sock\n;ping.path = /ping\n\n[api]\nlisten = 127.0.0.1:9001\n\
         ping.path = /fpm-ping ; for the load balancer\n[$pool-x]\nlisten = 9002\nping.path = \"/p\"\n";
 
+    const DEBIAN_MASTER: &str = include_str!("../../../tests/fixtures/php-fpm/php-fpm.conf");
+    const DEBIAN_WWW: &str = include_str!("../../../tests/fixtures/php-fpm/www.conf");
+
+    /// Debian 12's php8.2-fpm as installed: the master config includes `pool.d/*.conf`, whose
+    /// `www` pool listens on the socket nginx's snippets use, with `ping.path` commented out.
+    #[test]
+    fn follows_debians_include_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let master = DEBIAN_MASTER.replace("/etc/php/8.2/fpm/pool.d/", &format!("{d}/pool.d/"));
+        assert_ne!(master, DEBIAN_MASTER, "the include line moved");
+        std::fs::create_dir(dir.path().join("pool.d")).unwrap();
+        std::fs::write(dir.path().join("php-fpm.conf"), master).unwrap();
+        let title = format!("php-fpm: master process ({d}/php-fpm.conf)");
+        let socket = BackendAddr::parse("unix:/run/php/php8.2-fpm.sock").unwrap();
+        let pool = dir.path().join("pool.d/www.conf");
+        std::fs::write(&pool, DEBIAN_WWW).unwrap();
+        assert_eq!(ping_path(&title, &socket), None);
+        std::fs::write(
+            &pool,
+            DEBIAN_WWW.replace(";ping.path = /ping", "ping.path = /ping"),
+        )
+        .unwrap();
+        assert_eq!(ping_path(&title, &socket), Some("/ping".into()));
+        let other = BackendAddr::parse("127.0.0.1:9000").unwrap();
+        assert_eq!(ping_path(&title, &other), None);
+    }
+
     #[test]
     fn finds_the_master_config_in_its_title() {
         assert_eq!(
