@@ -156,7 +156,7 @@ fn spoken_protocol(
 /// not walk the chain (`verify`) but asks the backend straight: a verify URL to a php-fpm pool
 /// must be asked in FastCGI there too. Reads the config only when the playbook names no
 /// protocol and some verify URL goes to the backend.
-pub fn with_config_protocol(target: &Target) -> Target {
+pub fn resolve_protocol(target: &Target) -> Target {
     let asks_backend = target
         .verify
         .iter()

@@ -11,12 +11,17 @@ use crate::target::BackendAddr;
 const MAX_FILE: u64 = 256 * 1024;
 /// `include` globs are followed for at most this many files.
 const MAX_FILES: usize = 64;
+/// A directory named by an `include` glob is listed up to this many entries.
+const MAX_DIR_ENTRIES: usize = 1000;
 
 pub(super) fn ping_path(cmdline: &str, addr: &BackendAddr) -> Option<String> {
     let conf = master_config(cmdline)?;
     let mut files = vec![conf.clone()];
     let text = read(&conf)?;
     for line in text.lines() {
+        if files.len() >= MAX_FILES {
+            break;
+        }
         if let Some(("include", pattern)) = setting(line) {
             files.extend(glob(&resolve(&conf, pattern)));
         }
@@ -118,7 +123,7 @@ fn glob(pattern: &Path) -> Vec<PathBuf> {
     };
     let mut out: Vec<PathBuf> = entries
         .flatten()
-        .take(1000)
+        .take(MAX_DIR_ENTRIES)
         .filter_map(|e| e.file_name().to_str().map(String::from))
         .filter(|n| {
             if exact {
