@@ -130,7 +130,8 @@ pub fn run(target: &Target, listening: &Listening) -> (StepResult, Option<Holder
         condition,
         matches,
     };
-    let result = verdict(rec, backend, &view, queue);
+    let answer = probe::answers(backend.protocol(), &probe);
+    let result = verdict(rec, backend, &view, queue, &answer);
     (result, Some(view))
 }
 
@@ -235,7 +236,13 @@ fn classify(all: &[ProcessInfo], probe: &Result<Response, Failure>) -> Condition
     }
 }
 
-fn verdict(rec: Recorder, backend: &BackendSpec, v: &HolderView, queue: Option<u32>) -> StepResult {
+fn verdict(
+    rec: Recorder,
+    backend: &BackendSpec,
+    v: &HolderView,
+    queue: Option<u32>,
+    answer: &str,
+) -> StepResult {
     let who = format!(
         "{} is held by PID {} ({})",
         backend.address,
@@ -260,7 +267,7 @@ fn verdict(rec: Recorder, backend: &BackendSpec, v: &HolderView, queue: Option<u
         )
         .with_action("find out what that program is before touching it; fixer kills it only after an explicit warning"),
         (Condition::Answering, _) => {
-            return rec.ok(format!("PID {} ({}) holds {} and {}", v.main.pid, v.main.cmdline_str(), backend.address, probe::answers(backend.protocol())))
+            return rec.ok(format!("PID {} ({}) holds {} and {}", v.main.pid, v.main.cmdline_str(), backend.address, answer))
         }
         (_, Some(false)) => Finding::new(
             FindingCode::HolderForeign,

@@ -115,14 +115,18 @@ impl Request {
     }
 }
 
-/// How a healthy holder is described in the verdict: what the probe proved.
-pub fn answers(protocol: Protocol) -> String {
-    match protocol {
-        Protocol::Scgi | Protocol::Grpc | Protocol::Tcp => format!(
+/// How a holder that was not found stuck is described in the verdict: what the probe proved.
+pub fn answers(protocol: Protocol, outcome: &Result<Response, Failure>) -> String {
+    match outcome {
+        Ok(_) => format!("answers {}", protocol.label()),
+        Err(_) if matches!(protocol, Protocol::Scgi | Protocol::Grpc | Protocol::Tcp) => format!(
             "accepts connections (fixer does not speak {}, so it judged by connect only)",
             protocol.label()
         ),
-        _ => format!("answers {}", protocol.label()),
+        Err(_) => format!(
+            "accepts connections, but its answer is not {}: not judged",
+            protocol.label()
+        ),
     }
 }
 
@@ -184,12 +188,22 @@ fn https(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Response, 
             elapsed_ms: 0,
         });
     };
-    http::get(&Probe {
+    let outcome = http::get(&Probe {
         url: format!("https://{sock}{path}"),
         via: None,
         insecure: true,
         basic_auth: None,
         timeout,
+    });
+    // A handshake that failed (an old TLS version, a plain-HTTP answer) is an answer fixer could
+    // not judge, not a holder that does not answer; one that timed out stays a timeout.
+    outcome.map_err(|f| match f.kind {
+        FailureKind::Tls => Failure {
+            kind: FailureKind::NotSpoken,
+            message: format!("answered, but {}", f.message),
+            ..f
+        },
+        _ => f,
     })
 }
 
