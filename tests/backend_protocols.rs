@@ -275,7 +275,7 @@ fn a_protocol_fixer_does_not_speak_is_never_evidence_of_stuck() {
     assert_eq!(holder["verdict"], "ok", "{holder:#}");
     assert_eq!(holder["details"]["answering"], false);
     let probe = format!(
-        "gRPC connect straight to 127.0.0.1:{} → connected; fixer does not speak gRPC, so only the connect was tested",
+        "gRPC connect straight to 127.0.0.1:{} → connected and accepted; fixer does not speak gRPC, so the answer was not judged",
         lab.backend_port
     );
     assert!(
@@ -296,6 +296,25 @@ fn a_protocol_fixer_does_not_speak_is_never_evidence_of_stuck() {
     assert_eq!(urls[0]["error_kind"], "not-spoken", "{:#}", urls[0]);
     assert_eq!(urls[0]["healthy"], true);
     assert_ne!(doc["root_cause_code"], "holder-stuck", "{doc:#}");
+}
+
+#[test]
+fn a_holder_that_never_accepts_is_found_whatever_the_protocol() {
+    let (_dir, lab) = lab(Fault::StuckHolder);
+    let (code, doc) = diagnose_with(&with_protocol(&lab, "grpc"));
+    let probe = format!(
+        "gRPC connect straight to 127.0.0.1:{} → connected, but the holder did not accept the connection in 1 s",
+        lab.backend_port
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{:#}",
+        step(&doc, "port_holder")
+    );
+    assert_eq!(doc["root_cause_code"], "holder-stuck", "{doc:#}");
+    assert_eq!(code, 1);
 }
 
 #[test]
