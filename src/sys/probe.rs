@@ -6,12 +6,12 @@
 //!
 //! Every exchange is bounded: one deadline for the whole answer and a size cap on what is read.
 
+mod accept;
 mod fastcgi;
 mod php_fpm;
 mod uwsgi;
 
 use std::io::ErrorKind;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::sanitize::clean;
@@ -166,76 +166,13 @@ pub fn probe(req: &Request) -> Result<Response, Failure> {
                 .map(timed)
                 .map_err(fail)
         }
-        Exchange::Connect(p) => Err(fail(connect_only(&req.addr, *p, deadline, req.timeout))),
+        Exchange::Connect(p) => Err(fail(accept::connect_only(
+            &req.addr,
+            *p,
+            deadline,
+            req.timeout,
+        ))),
     }
-}
-
-/// For a protocol fixer does not speak: connect, and where the kernel shows it, wait until the
-/// holder accepts the connection. Accepted, or unknown, is not judged; a connection still
-/// waiting in the accept queue at the deadline is the same evidence as an HTTP probe that got no
-/// answer.
-fn connect_only(
-    addr: &BackendAddr,
-    protocol: Protocol,
-    deadline: Instant,
-    timeout: Duration,
-) -> Fail {
-    let not_spoken = |what: &str| {
-        (
-            FailureKind::NotSpoken,
-            format!(
-                "{what}; fixer does not speak {}, so the answer was not judged",
-                protocol.label()
-            ),
-        )
-    };
-    let stream = match addr {
-        BackendAddr::Tcp(a) => match connect_tcp(a, timeout) {
-            Ok(s) => s,
-            Err(f) => return f,
-        },
-        BackendAddr::Unix(p) => {
-            return match connect_unix(p, timeout) {
-                Ok(_) => not_spoken("connected"),
-                Err(f) => f,
-            }
-        }
-    };
-    let mut pause = Duration::from_millis(5);
-    loop {
-        match accepted(&stream) {
-            Some(true) => return not_spoken("connected and accepted"),
-            None => return not_spoken("connected"),
-            Some(false) if Instant::now() >= deadline => {
-                return (
-                    FailureKind::ResponseTimeout,
-                    format!(
-                        "connected, but the holder did not accept the connection in {}",
-                        secs(timeout)
-                    ),
-                )
-            }
-            Some(false) => {
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Whether the holder has accepted `stream`: until accept(), the server's end of a TCP
-/// connection has no file, so /proc/net/tcp lists it with inode 0. `None` when the server's end
-/// is not visible (another network namespace) or /proc cannot be read.
-fn accepted(stream: &std::net::TcpStream) -> Option<bool> {
-    let (ours, theirs) = (stream.local_addr().ok()?, stream.peer_addr().ok()?);
-    let same = |a: SocketAddr, b: SocketAddr| {
-        a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
-    };
-    crate::sys::net::tcp_sockets()
-        .ok()?
-        .into_iter()
-        .find(|s| same(s.local, theirs) && same(s.remote, ours))
-        .map(|s| s.inode != 0)
 }
 
 /// TLS straight to the backend's address, certificate not checked: the backend's certificate
