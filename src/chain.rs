@@ -38,6 +38,8 @@ pub struct Diagnosis {
     pub nginx: NginxView,
     pub listening: Listening,
     pub holder: Option<HolderView>,
+    /// What nginx's config speaks to the backend (`fastcgi_pass`, `proxy_pass https://`, ...).
+    pub backend_protocol: Option<crate::target::Protocol>,
 }
 
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
@@ -65,14 +67,19 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(nginx_step, progress);
 
         progress.begin(StepName::Upstream);
-        report(upstream::run(target, &nginx_view), progress);
+        let (upstream_step, protocol) = upstream::run(target, &nginx_view);
+        report(upstream_step, progress);
+        let target = &target.with_config_protocol(protocol);
 
         progress.begin(StepName::ErrorLog);
         let listeners = tcp.as_deref().unwrap_or_default();
         let log_step = error_log::run(target, &nginx_view, listeners);
         report(log_step.clone(), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
-        let recurl = background(s, || recurl::run(target));
+        let recurl = background(s, {
+            let target = target.clone();
+            move || recurl::run(&target)
+        });
 
         progress.begin(StepName::BackendPort);
         // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
@@ -117,6 +124,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             nginx: nginx_view,
             listening,
             holder,
+            backend_protocol: protocol,
         }
     })
 }

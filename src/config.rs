@@ -126,6 +126,7 @@ fn apply_backend(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError>
                     matcher: None,
                     health_path: "/".to_string(),
                     restart: None,
+                    protocol: None,
                 })
             }
         }

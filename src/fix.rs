@@ -95,7 +95,8 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         } else {
             opts.wait
         };
-        let (verification, healthy, died) = verify_poll(target, wait, &mut started, out);
+        let resolved = target.with_config_protocol(d.backend_protocol);
+        let (verification, healthy, died) = verify_poll(&resolved, wait, &mut started, out);
         if healthy {
             if actions.iter().any(started_without_supervisor) {
                 out.message(UNSUPERVISED);

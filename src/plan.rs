@@ -17,6 +17,7 @@ pub enum Decision {
 }
 
 pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    let target = &target.with_config_protocol(d.backend_protocol);
     let decision = decide_root(d, target);
     match (&decision, d.root_cause()) {
         // A site that works through nginx is not broken, whatever a direct reading says.
@@ -181,6 +182,7 @@ mod tests {
                 matcher: None,
                 health_path: "/".into(),
                 restart: Some(RestartSpec::Systemd { unit: "app".into() }),
+                protocol: None,
             }),
             verify: vec![],
             timeout: std::time::Duration::from_secs(1),
@@ -204,6 +206,7 @@ mod tests {
             nginx: Default::default(),
             listening: Default::default(),
             holder: None,
+            backend_protocol: None,
         }
     }
 

@@ -204,6 +204,7 @@ fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
         Err(c) => return c,
     };
     let deadline = std::time::Instant::now() + wait;
+    let target = crate::check::upstream::resolve_protocol(&target);
     let step = loop {
         let step = crate::check::recurl::run(&target);
         let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();

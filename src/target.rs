@@ -36,6 +36,16 @@ impl Target {
             .map_or_else(|| "-".to_string(), |b| b.address.to_string());
         format!("{}@{backend}", self.name)
     }
+
+    /// This target with the backend's protocol taken from nginx's config, unless the playbook
+    /// named one.
+    pub fn with_config_protocol(&self, from_config: Option<Protocol>) -> Target {
+        let mut t = self.clone();
+        if let Some(b) = t.backend.as_mut() {
+            b.protocol = b.protocol.or(from_config);
+        }
+        t
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -197,11 +207,82 @@ pub struct BackendSpec {
     pub matcher: Option<Regex>,
     pub health_path: String,
     pub restart: Option<RestartSpec>,
+    /// What the backend speaks; `None` until the playbook or nginx's config says (then HTTP).
+    pub protocol: Option<Protocol>,
 }
 
 impl BackendSpec {
+    /// The protocol the direct probe speaks: the playbook's, else nginx's, else HTTP.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or_default()
+    }
+
     pub fn matches(&self, cmdline: &str) -> Option<bool> {
         self.matcher.as_ref().map(|re| re.is_match(cmdline))
+    }
+}
+
+/// How nginx talks to a backend (`proxy_pass http://`, `fastcgi_pass`, ...). A direct probe
+/// must speak the same, or a healthy PHP-FPM pool looks like a holder that never answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Https,
+    Fastcgi,
+    Uwsgi,
+    Scgi,
+    Grpc,
+    /// A stream fixer only connects to (nginx's `stream` proxying, or an unknown protocol).
+    Tcp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 7] = [
+        Protocol::Http,
+        Protocol::Https,
+        Protocol::Fastcgi,
+        Protocol::Uwsgi,
+        Protocol::Scgi,
+        Protocol::Grpc,
+        Protocol::Tcp,
+    ];
+
+    /// The playbook's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+            Protocol::Fastcgi => "fastcgi",
+            Protocol::Uwsgi => "uwsgi",
+            Protocol::Scgi => "scgi",
+            Protocol::Grpc => "grpc",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    /// The name an operator reads in evidence.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+            Protocol::Fastcgi => "FastCGI",
+            Protocol::Uwsgi => "uwsgi",
+            Protocol::Scgi => "SCGI",
+            Protocol::Grpc => "gRPC",
+            Protocol::Tcp => "TCP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str() == s.trim())
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -306,5 +387,14 @@ mod tests {
             err.starts_with("no-such-host.invalid does not resolve"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn protocol_names_round_trip() {
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Protocol::parse("fcgi"), None);
+        assert_eq!(Protocol::default(), Protocol::Http);
     }
 }

@@ -26,6 +26,7 @@ fn target(addr: SocketAddr, health_path: &str) -> Target {
             matcher: None,
             health_path: health_path.into(),
             restart: None,
+            protocol: None,
         }),
         verify: vec![],
         timeout: Duration::from_secs(1),

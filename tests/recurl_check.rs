@@ -26,6 +26,7 @@ fn target(backend: Option<SocketAddr>, verify: Vec<VerifySpec>) -> Target {
             matcher: None,
             health_path: "/".into(),
             restart: None,
+            protocol: None,
         }),
         verify,
         timeout: T,

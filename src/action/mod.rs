@@ -15,7 +15,7 @@ use crate::consent::{Approval, Consent};
 use crate::nginx::Invocation;
 use crate::sys::signal::Identity;
 use crate::sys::spawn::Detached;
-use crate::target::BackendAddr;
+use crate::target::{BackendAddr, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -64,11 +64,13 @@ pub enum Work {
         unit: String,
         address: Option<BackendAddr>,
         health_path: String,
+        protocol: Protocol,
     },
     RestartCommand {
         spawn: Detached,
         address: BackendAddr,
         health_path: String,
+        protocol: Protocol,
     },
     StartNginx {
         inv: Option<Invocation>,
@@ -157,12 +159,24 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
             unit,
             address,
             health_path,
-        } => restart::apply_unit(unit, address.as_ref(), health_path, ctx),
+            protocol,
+        } => restart::apply_unit(
+            unit,
+            address.as_ref(),
+            &restart::Health::new(health_path, *protocol),
+            ctx,
+        ),
         Work::RestartCommand {
             spawn,
             address,
             health_path,
-        } => restart::apply_command(spawn, address, health_path, ctx),
+            protocol,
+        } => restart::apply_command(
+            spawn,
+            address,
+            &restart::Health::new(health_path, *protocol),
+            ctx,
+        ),
         Work::StartNginx { inv, unit, ports } => {
             nginx::apply_start(inv.as_ref(), unit.as_deref(), ports, ctx)
         }

@@ -8,11 +8,45 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
-use crate::sys::{command, http, net, spawn, systemd};
-use crate::target::{BackendAddr, BackendSpec, RestartSpec};
+use crate::sys::http::FailureKind;
+use crate::sys::{command, net, probe, spawn, systemd};
+use crate::target::{BackendAddr, BackendSpec, Protocol, RestartSpec};
+
+/// What "the backend answers" means after a start: its health path, asked in the protocol nginx
+/// speaks to it (a restarted php-fpm never answers HTTP).
+pub struct Health<'a> {
+    path: &'a str,
+    protocol: Protocol,
+}
+
+impl<'a> Health<'a> {
+    pub fn new(path: &'a str, protocol: Protocol) -> Health<'a> {
+        Health { path, protocol }
+    }
+
+    /// An answer in the backend's protocol; for one fixer does not speak, the connect.
+    fn answers(&self, address: &BackendAddr, timeout: Duration) -> bool {
+        let request = probe::Request::new(address, self.protocol, self.path, None, timeout);
+        match probe::probe(&request) {
+            Ok(_) => true,
+            Err(f) => f.kind == FailureKind::NotSpoken,
+        }
+    }
+}
+
+impl std::fmt::Display for Health<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.protocol {
+            Protocol::Http => f.write_str(self.path),
+            _ => f.write_str(&probe::Exchange::new(self.protocol, self.path, None).describe()),
+        }
+    }
+}
 
 pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Plan, String> {
     let health = backend.health_path.clone();
+    let protocol = backend.protocol();
+    let shown = Health::new(&health, protocol).to_string();
     let address = backend.address.clone();
     let unit = match (&backend.restart, unit_from_holder) {
         (Some(RestartSpec::Systemd { unit }), _) => Some(unit.clone()),
@@ -30,7 +64,7 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
             question: format!("Restart systemd unit {unit}?"),
             lines: vec![
                 format!("systemctl restart {unit}{why}"),
-                format!("then wait until {address} listens and {health} answers"),
+                format!("then wait until {address} listens and {shown} answers"),
             ],
             target: json!({"unit": unit, "address": address.to_string()}),
             foreign: false,
@@ -38,6 +72,7 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
                 unit,
                 address: Some(address),
                 health_path: health,
+                protocol,
             },
         });
     }
@@ -65,7 +100,7 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
             .map_or("/dev/null".into(), |l| l.display().to_string())
     ));
     lines.push(format!(
-        "then wait until {address} listens and {health} answers"
+        "then wait until {address} listens and {shown} answers"
     ));
     Ok(Plan {
         code: ActionCode::RestartBackend,
@@ -77,6 +112,7 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
             spawn: d,
             address,
             health_path: health,
+            protocol,
         },
     })
 }
@@ -103,7 +139,7 @@ pub fn listening(address: &BackendAddr) -> bool {
 pub fn apply_command(
     d: &spawn::Detached,
     address: &BackendAddr,
-    health: &str,
+    health: &Health<'_>,
     ctx: &mut Ctx<'_>,
 ) -> Applied {
     let mut out = Applied::new();
@@ -121,7 +157,7 @@ pub fn apply_command(
             exited = Some(status);
             return true;
         }
-        listening(address) && http::raw_get(address, health, ctx.timeout).is_ok()
+        listening(address) && health.answers(address, ctx.timeout)
     });
     if let Some(status) = exited {
         out.note(ctx, format!("the backend exited at once ({status})"));
@@ -166,7 +202,7 @@ pub fn systemctl(args: &[&str]) -> anyhow::Result<command::Output> {
 pub fn apply_unit(
     unit: &str,
     address: Option<&BackendAddr>,
-    health: &str,
+    health: &Health<'_>,
     ctx: &mut Ctx<'_>,
 ) -> Applied {
     let mut out = Applied::new();
@@ -288,14 +324,14 @@ fn journal(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) {
 
 fn wait_healthy(
     address: Option<&BackendAddr>,
-    health: &str,
+    health: &Health<'_>,
     mut out: Applied,
     ctx: &mut Ctx<'_>,
 ) -> Applied {
     let Some(address) = address else { return out };
     let timeout = ctx.timeout;
     if poll_until(ctx.wait, || {
-        listening(address) && http::raw_get(address, health, timeout).is_ok()
+        listening(address) && health.answers(address, timeout)
     }) {
         out.note(ctx, format!("{address} listens and {health} answers"));
         out

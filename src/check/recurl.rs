@@ -10,8 +10,9 @@ use crate::limits;
 use crate::sanitize::clean;
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
+use crate::sys::probe;
 use crate::sys::regular_file;
-use crate::target::{PasswordSource, Target, VerifySpec};
+use crate::target::{PasswordSource, Protocol, Target, VerifySpec};
 
 mod route;
 
@@ -129,9 +130,27 @@ pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
         timeout: target.timeout,
     };
     let route = route(target, spec);
-    let outcome = http::get(&probe);
+    let outcome = match backend_request(target, spec, route) {
+        Some(direct) => probe::probe(&direct),
+        None => http::get(&probe),
+    };
     drop(probe);
     classify(base(spec, route), spec, outcome)
+}
+
+/// A plain-HTTP URL straight to a backend that speaks something else (FastCGI, HTTPS, ...) is
+/// asked in the backend's own protocol, as nginx would ask it.
+fn backend_request(target: &Target, spec: &VerifySpec, route: Route) -> Option<probe::Request> {
+    let backend = target.backend.as_ref()?;
+    let protocol = backend.protocol();
+    let plain = spec.url.starts_with("http://");
+    if route != Route::Backend || protocol == Protocol::Http || !plain || spec.auth.is_some() {
+        return None;
+    }
+    let rest = &spec.url["http://".len()..];
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    let request = probe::Request::new(&backend.address, protocol, path, None, target.timeout);
+    Some(request)
 }
 
 fn base(spec: &VerifySpec, route: Route) -> UrlResult {
@@ -198,6 +217,14 @@ fn classify(mut r: UrlResult, spec: &VerifySpec, outcome: Result<Response, Failu
             r.server = resp.server;
             r.location = resp.location;
             r.elapsed_ms = resp.elapsed_ms;
+        }
+        // Connected to a backend whose protocol fixer does not speak: the connect is the check.
+        Err(f) if f.kind == FailureKind::NotSpoken => {
+            r.healthy = true;
+            r.error_kind = Some(f.kind.as_str().to_string());
+            r.failure_kind = Some(f.kind);
+            r.error = Some(f.message);
+            r.elapsed_ms = f.elapsed_ms;
         }
         Err(f) => {
             // A request fixer could not make is no finding about the site: not probed.

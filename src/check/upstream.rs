@@ -5,24 +5,30 @@ use std::net::IpAddr;
 
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
-use crate::nginx::conf::{self, Endpoint, Server};
+use crate::nginx::conf::{self, pass, Endpoint, Server};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::resolve;
-use crate::target::{BackendAddr, Target};
+use crate::target::{BackendAddr, BackendSpec, Protocol, Target};
 
-pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
+/// The step's result, and the protocol of the config line that reaches the backend (for the
+/// direct probe, when the playbook does not name one).
+pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>) {
     let mut rec = Recorder::start(StepName::Upstream);
     let Some(backend) = &target.backend else {
-        return rec.skip("no backend configured");
+        return (rec.skip("no backend configured"), None);
     };
     let Some(dump) = nginx.dump.as_ref().filter(|d| d.ok) else {
-        return rec.skip(
-            "nginx's effective config is not available (`nginx -T` failed or nginx is missing)",
+        return (
+            rec.skip(
+                "nginx's effective config is not available (`nginx -T` failed or nginx is missing)",
+            ),
+            None,
         );
     };
     let tree = conf::parse_dump(&dump.config);
     let servers = relevant_servers(target, conf::servers(&tree));
     let mut matched = false;
+    let mut spoken: Vec<(Protocol, String)> = Vec::new();
     let mut others = Vec::new();
     let mut dynamic = false;
     for server in servers.iter().filter(|s| s.proxies.is_empty()) {
@@ -39,18 +45,23 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
     }
     for server in &servers {
         for (location, pass) in &server.proxies {
+            let protocol = pass::protocol(&tree, pass);
             for (endpoint, at) in conf::endpoints(&tree, pass) {
                 let verdict = compare(&endpoint, &backend.address, target);
                 rec.see(format!(
-                    "{} (location {location}, {}): {} {} → {endpoint} ({at}){}",
+                    "{} (location {location}, {}): {} {} → {endpoint} ({at}), {}{}",
                     server_label(server),
                     pass.at(),
                     pass.name,
                     pass.args.first().map_or("", String::as_str),
+                    protocol.label(),
                     verdict.note()
                 ));
                 match verdict {
-                    Compare::Same(_) => matched = true,
+                    Compare::Same(_) => {
+                        matched = true;
+                        spoken.push((protocol, pass.at()));
+                    }
                     Compare::Dynamic => dynamic = true,
                     Compare::Different(_) => others.push((endpoint, at)),
                 }
@@ -65,15 +76,17 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
             .map(|(e, at)| serde_json::json!({"endpoint": e.to_string(), "at": at}))
             .collect::<Vec<_>>(),
     );
+    let protocol = spoken_protocol(&mut rec, backend, &spoken);
     if matched {
-        return rec.ok(format!("nginx proxies to the backend {}", backend.address));
+        let r = rec.ok(format!("nginx proxies to the backend {}", backend.address));
+        return (r, protocol);
     }
     if let Some((endpoint, at)) = others.first() {
         let why = match compare(endpoint, &backend.address, target) {
             Compare::Different(why) => why,
             _ => String::new(),
         };
-        return rec.fail(
+        let r = rec.fail(
             Finding::new(
                 FindingCode::UpstreamMismatch,
                 format!(
@@ -86,13 +99,14 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
                 backend.address
             )),
         );
+        return (r, protocol);
     }
     let reason = if dynamic {
         "nginx's proxy target is built from variables and cannot be compared with the backend"
     } else {
         "no proxy_pass in the server blocks for these ports"
     };
-    rec.warn(
+    let r = rec.warn(
         reason,
         Some(Finding::new(
             FindingCode::UpstreamNotFound,
@@ -101,7 +115,62 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
                 backend.address
             ),
         )),
-    )
+    );
+    (r, protocol)
+}
+
+/// Records what the backend speaks and where that was read. The playbook's `protocol` wins;
+/// otherwise the first config line that reaches the backend decides.
+fn spoken_protocol(
+    rec: &mut Recorder,
+    backend: &BackendSpec,
+    spoken: &[(Protocol, String)],
+) -> Option<Protocol> {
+    let from_config = spoken.first().map(|(p, _)| *p);
+    let line = match (backend.protocol, spoken.first()) {
+        (Some(p), Some((c, at))) if p != *c => format!(
+            "the backend speaks {} (playbook); nginx speaks {} to it at {at}, so nginx's requests fail",
+            p.label(),
+            c.label()
+        ),
+        (Some(p), _) => format!("the backend speaks {} (playbook)", p.label()),
+        (None, Some((c, at))) => format!("the backend speaks {} (as nginx does at {at})", c.label()),
+        (None, None) => return None,
+    };
+    rec.see(line);
+    if let Some((other, at)) = spoken.iter().find(|(p, _)| Some(*p) != from_config) {
+        rec.see(format!(
+            "nginx also speaks {} to the backend at {at}; fixer's direct probe speaks {}",
+            other.label(),
+            backend.protocol.or(from_config).unwrap_or_default().label()
+        ));
+    }
+    rec.detail(
+        "protocol",
+        backend.protocol.or(from_config).map(|p| p.as_str()),
+    );
+    from_config
+}
+
+/// The target with the backend's protocol read from nginx's config, for a command that does
+/// not walk the chain (`verify`) but asks the backend straight: a verify URL to a php-fpm pool
+/// must be asked in FastCGI there too. Reads the config only when the playbook names no
+/// protocol and some verify URL goes to the backend.
+pub fn resolve_protocol(target: &Target) -> Target {
+    let asks_backend = target
+        .verify
+        .iter()
+        .any(|v| crate::check::recurl::route(target, v) == crate::check::recurl::Route::Backend);
+    let known = target.backend.as_ref().is_none_or(|b| b.protocol.is_some());
+    if known || !asks_backend {
+        return target.clone();
+    }
+    let Ok(tcp) = crate::sys::net::tcp_sockets() else {
+        return target.clone();
+    };
+    let (_, nginx) = crate::check::nginx::run(target, &tcp);
+    let (_, protocol) = run(target, &nginx);
+    target.with_config_protocol(protocol)
 }
 
 fn server_label(s: &Server) -> String {

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::target::Protocol;
+
 /// A fault the lab can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,6 +18,9 @@ pub enum Fault {
     NginxConfigBroken,
     DnsElsewhere,
     ForeignHolder,
+    FastcgiBackend,
+    UwsgiBackend,
+    HttpsBackend,
 }
 
 impl Fault {
@@ -30,6 +35,9 @@ impl Fault {
         Fault::NginxConfigBroken,
         Fault::DnsElsewhere,
         Fault::ForeignHolder,
+        Fault::FastcgiBackend,
+        Fault::UwsgiBackend,
+        Fault::HttpsBackend,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -45,6 +53,9 @@ impl Fault {
             Fault::NginxConfigBroken => "nginx-config-broken",
             Fault::DnsElsewhere => "dns-elsewhere",
             Fault::ForeignHolder => "foreign-holder",
+            Fault::FastcgiBackend => "fastcgi-backend",
+            Fault::UwsgiBackend => "uwsgi-backend",
+            Fault::HttpsBackend => "https-backend",
         }
     }
 
@@ -69,6 +80,25 @@ impl Fault {
             Fault::ForeignHolder => {
                 "another program holds the backend's port and never answers: nginx answers 504"
             }
+            Fault::FastcgiBackend => {
+                "all healthy: nginx passes requests to a real PHP-FPM pool (fastcgi_pass), which never speaks HTTP"
+            }
+            Fault::UwsgiBackend => {
+                "all healthy: nginx passes requests to a real uWSGI server (uwsgi_pass), which never speaks HTTP"
+            }
+            Fault::HttpsBackend => {
+                "all healthy: nginx proxies over TLS (proxy_pass https://) to a backend with a self-signed certificate"
+            }
+        }
+    }
+
+    /// What nginx speaks to this lab's backend.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Fault::FastcgiBackend => Protocol::Fastcgi,
+            Fault::UwsgiBackend => Protocol::Uwsgi,
+            Fault::HttpsBackend => Protocol::Https,
+            _ => Protocol::Http,
         }
     }
 

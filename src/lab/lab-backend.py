@@ -7,10 +7,13 @@ Modes:
   prompt  bind and listen, then block reading stdin at an "Email: " prompt, like Streamlit's
           first-run prompt. A line written to stdin (e.g. `echo me@example.com > stdin.fifo`)
           unblocks it and it starts serving.
+
+With --tls-cert and --tls-key it serves HTTPS instead (for nginx's `proxy_pass https://`).
 """
 
 import argparse
 import json
+import ssl
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,10 +48,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["serve", "stuck", "prompt"], default="serve")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
-    print(f"lab-backend listening on 127.0.0.1:{args.port} (mode {args.mode})", flush=True)
+    scheme = "http"
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    print(f"lab-backend listening on {scheme}://127.0.0.1:{args.port} (mode {args.mode})", flush=True)
     if args.mode == "stuck":
         while True:
             time.sleep(3600)

@@ -4,6 +4,7 @@
 //!
 //! Layout of a lab directory: `nginx.conf`, `cert.pem`/`key.pem`, `htpasswd`, `lab-password`,
 //! `lab-backend.py`, `squatter.py`, `playbook.toml`, `lab.json` (what runs, for `lab down`),
+//! `php-fpm.conf` and `app.php` (fastcgi-backend), `lab-wsgi.py` (uwsgi-backend),
 //! `logs/` (nginx's error and access logs, one log per started process), `temp/` (nginx).
 
 pub mod command;
@@ -34,6 +35,7 @@ use state::{LabState, OWNED_MARKER};
 
 const BACKEND_SCRIPT: &str = include_str!("lab-backend.py");
 const SQUATTER_SCRIPT: &str = include_str!("squatter.py");
+const WSGI_SCRIPT: &str = include_str!("lab-wsgi.py");
 /// How often `up` tries fresh ports when one was taken between choosing and binding it.
 const PORT_ATTEMPTS: u32 = 3;
 
@@ -167,12 +169,26 @@ impl Lab {
             upstream_port: self.upstream_port,
             workers_as_root: rustix::process::geteuid().is_root(),
             broken: self.fault == Fault::NginxConfigBroken,
+            protocol: self.fault.protocol(),
         });
         write(&self.nginx_conf, &conf)?;
+        if self.fault == Fault::FastcgiBackend {
+            tools.php_fpm()?;
+            let fpm = nginx_conf::php_fpm_conf(d, self.backend_port);
+            write(&d.join("php-fpm.conf"), &fpm)?;
+            write(&d.join("app.php"), nginx_conf::PHP_APP)?;
+        }
+        if self.fault == Fault::UwsgiBackend {
+            tools.uwsgi()?;
+            write(&d.join("lab-wsgi.py"), WSGI_SCRIPT)?;
+        }
         let book = playbook::render(&playbook::PlaybookParams {
             fault: self.fault,
             dir: d,
             nginx_binary: &tools.nginx,
+            php_fpm: tools.php_fpm.as_deref(),
+            uwsgi: tools.uwsgi.as_deref(),
+            as_root: rustix::process::geteuid().is_root(),
             http_port: self.http_port,
             https_port: self.https_port,
             backend_port: self.backend_port,
@@ -202,6 +218,24 @@ impl Lab {
                 let stdin = self.stdin_fifo()?;
                 let ready = Ready::ListeningReadingStdin(port);
                 self.start_script(tools, Role::Backend, &["--mode", "prompt"], stdin, ready)
+            }
+            Fault::FastcgiBackend => self.start_php_fpm(tools),
+            Fault::UwsgiBackend => {
+                let args = spawn::uwsgi_args(&self.dir, port);
+                self.start_program(tools.uwsgi()?, &args)
+            }
+            Fault::HttpsBackend => {
+                let (cert, key) = (self.dir.join("cert.pem"), self.dir.join("key.pem"));
+                let args = [
+                    "--tls-cert",
+                    &cert.display().to_string(),
+                    "--tls-key",
+                    &key.display().to_string(),
+                ]
+                .map(String::from);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let ready = Ready::Listening(port);
+                self.start_script(tools, Role::Backend, &args, Stdio::null(), ready)
             }
             Fault::StoppedBackend => {
                 self.start_script(
@@ -246,6 +280,25 @@ impl Lab {
         let mut child = spawn::spawn_detached(&tools.python, &args, &self.dir, stdin, role.name())?;
         self.record(role, child.id() as i32)?;
         spawn::wait_ready(&mut child, &self.dir, role.name(), ready)
+    }
+
+    /// A real PHP-FPM master with its pool of two workers, recorded as the backend.
+    fn start_php_fpm(&mut self, tools: &Tools) -> Result<()> {
+        let args = spawn::php_fpm_args(&self.dir, rustix::process::geteuid().is_root());
+        self.start_program(tools.php_fpm()?, &args)
+    }
+
+    /// A backend that is not one of the lab's scripts (php-fpm, uWSGI), recorded as the backend
+    /// before it is waited for.
+    fn start_program(&mut self, program: &Path, args: &[String]) -> Result<()> {
+        let mut child = spawn::spawn_detached(program, args, &self.dir, Stdio::null(), "backend")?;
+        self.record(Role::Backend, child.id() as i32)?;
+        spawn::wait_ready(
+            &mut child,
+            &self.dir,
+            "backend",
+            Ready::Listening(self.backend_port),
+        )
     }
 
     /// `DIR/stdin.fifo`, opened read-write so the reader never sees end-of-file: the backend

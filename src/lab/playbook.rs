@@ -16,6 +16,12 @@ pub struct PlaybookParams<'a> {
     pub fault: Fault,
     pub dir: &'a Path,
     pub nginx_binary: &'a Path,
+    /// The php-fpm binary, for the `fastcgi-backend` lab's restart command.
+    pub php_fpm: Option<&'a Path>,
+    /// The uWSGI binary, for the `uwsgi-backend` lab's restart command.
+    pub uwsgi: Option<&'a Path>,
+    /// The lab runs as root (php-fpm then needs `-R`).
+    pub as_root: bool,
     pub http_port: u16,
     pub https_port: u16,
     pub backend_port: u16,
@@ -50,7 +56,8 @@ struct Backend {
     address: String,
     #[serde(rename = "match")]
     match_: String,
-    health_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_path: Option<String>,
     restart: Restart,
 }
 
@@ -89,6 +96,67 @@ fn verify(url: String, via: bool, expect: u16) -> Verify {
     }
 }
 
+/// How the lab's backend is recognised and started again. The `fastcgi-backend` playbook names
+/// no protocol and no health path: fixer reads `fastcgi_pass` from nginx's config and php-fpm's
+/// `ping.path` from the pool's config, as it must on a real server.
+fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
+    let port = p.backend_port;
+    let restart = |command: String| Restart {
+        command,
+        cwd: dir.to_string(),
+        log: format!("{dir}/logs/backend.log"),
+    };
+    match p.fault {
+        Fault::FastcgiBackend => {
+            let php_fpm = p.php_fpm.unwrap_or(Path::new("php-fpm")).display();
+            let args = super::spawn::php_fpm_args(p.dir, p.as_root).join(" ");
+            Backend {
+                address: format!("127.0.0.1:{port}"),
+                match_: r"^php-fpm: (master process|pool)".into(),
+                health_path: None,
+                restart: restart(format!("{php_fpm} {args}")),
+            }
+        }
+        Fault::UwsgiBackend => {
+            let uwsgi = p.uwsgi.unwrap_or(Path::new("uwsgi_python3")).display();
+            let args = super::spawn::uwsgi_args(p.dir, port).join(" ");
+            Backend {
+                address: format!("127.0.0.1:{port}"),
+                match_: r"lab-wsgi\.py".into(),
+                health_path: Some("/api/health".into()),
+                restart: restart(format!("{uwsgi} {args}")),
+            }
+        }
+        _ => {
+            let tls = match p.fault {
+                Fault::HttpsBackend => {
+                    format!(" --tls-cert {dir}/cert.pem --tls-key {dir}/key.pem")
+                }
+                _ => String::new(),
+            };
+            Backend {
+                address: format!("127.0.0.1:{port}"),
+                match_: r"lab-backend\.py".into(),
+                health_path: Some("/api/health".into()),
+                restart: restart(format!("python3 {dir}/lab-backend.py --port {port}{tls}")),
+            }
+        }
+    }
+}
+
+/// The URL straight to the backend, in the scheme it serves: php-fpm is asked in FastCGI.
+fn direct_verify(fault: Fault, port: u16) -> Verify {
+    match fault {
+        Fault::FastcgiBackend => verify(format!("http://127.0.0.1:{port}/"), false, 200),
+        Fault::HttpsBackend => {
+            let mut v = verify(format!("https://127.0.0.1:{port}/api/health"), false, 200);
+            v.insecure = true;
+            v
+        }
+        _ => verify(format!("http://127.0.0.1:{port}/api/health"), false, 200),
+    }
+}
+
 /// The playbook text for this lab.
 pub fn render(p: &PlaybookParams) -> Result<String> {
     let dir = p.dir.display().to_string();
@@ -117,18 +185,9 @@ pub fn render(p: &PlaybookParams) -> Result<String> {
             prefix: dir.clone(),
             config: format!("{dir}/nginx.conf"),
         },
-        backend: Backend {
-            address: format!("127.0.0.1:{backend}"),
-            match_: r"lab-backend\.py".into(),
-            health_path: "/api/health".into(),
-            restart: Restart {
-                command: format!("python3 {dir}/lab-backend.py --port {backend}"),
-                cwd: dir.clone(),
-                log: format!("{dir}/logs/backend.log"),
-            },
-        },
+        backend: backend_section(p, &dir),
         verify: vec![
-            verify(format!("http://127.0.0.1:{backend}/api/health"), false, 200),
+            direct_verify(p.fault, backend),
             verify(format!("http://localhost:{http}/api/health"), true, 200),
             tls,
             // Behind basic auth, 401 without credentials is the healthy answer.
@@ -153,6 +212,9 @@ mod tests {
             fault,
             dir: Path::new(dir),
             nginx_binary: Path::new("/usr/sbin/nginx"),
+            php_fpm: Some(Path::new("/usr/sbin/php-fpm8.2")),
+            uwsgi: Some(Path::new("/usr/bin/uwsgi_python3")),
+            as_root: true,
             http_port: 8081,
             https_port: 8443,
             backend_port: 9000,
@@ -189,6 +251,37 @@ mod tests {
         assert!(book.verify[2].insecure);
         let auth = book.verify[4].auth.as_ref().unwrap();
         assert_eq!(auth.password_file.as_deref(), Some("/tmp/lab/lab-password"));
+    }
+
+    #[test]
+    fn fastcgi_lab_restarts_php_fpm_and_leaves_the_protocol_to_nginx() {
+        let book = parsed(Fault::FastcgiBackend, "/tmp/lab");
+        let backend = book.backend.unwrap();
+        assert!(backend.protocol.is_none());
+        assert!(backend.health_path.is_none());
+        assert_eq!(
+            backend.restart.unwrap().command.as_deref(),
+            Some("/usr/sbin/php-fpm8.2 -F -y /tmp/lab/php-fpm.conf -p /tmp/lab -R")
+        );
+        let re = regex::Regex::new(backend.match_.unwrap().get_ref()).unwrap();
+        assert!(re.is_match("php-fpm: master process (/tmp/lab/php-fpm.conf)"));
+        assert!(re.is_match("php-fpm: pool lab"));
+        assert_eq!(book.verify[0].url.get_ref(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn uwsgi_lab_restarts_uwsgi_so_that_sigterm_stops_it() {
+        let backend = parsed(Fault::UwsgiBackend, "/tmp/lab").backend.unwrap();
+        let command = backend.restart.unwrap().command.unwrap();
+        assert!(
+            command.starts_with(
+                "/usr/bin/uwsgi_python3 --socket 127.0.0.1:9000 --wsgi-file /tmp/lab/lab-wsgi.py"
+            ),
+            "{command}"
+        );
+        assert!(command.ends_with("--die-on-term"), "{command}");
+        let re = regex::Regex::new(backend.match_.unwrap().get_ref()).unwrap();
+        assert!(re.is_match(&command));
     }
 
     #[test]

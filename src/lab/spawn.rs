@@ -23,6 +23,10 @@ pub struct Tools {
     pub nginx: PathBuf,
     pub python: PathBuf,
     pub openssl: PathBuf,
+    /// Only the `fastcgi-backend` lab needs it.
+    pub php_fpm: Option<PathBuf>,
+    /// uWSGI with its Python 3 plugin built in; only the `uwsgi-backend` lab needs it.
+    pub uwsgi: Option<PathBuf>,
 }
 
 impl Tools {
@@ -37,8 +41,48 @@ impl Tools {
             nginx,
             python,
             openssl,
+            php_fpm: find_php_fpm(),
+            uwsgi: find_program("uwsgi_python3", &["/usr/bin/uwsgi_python3"]),
         })
     }
+
+    pub fn uwsgi(&self) -> Result<&Path> {
+        self.uwsgi.as_deref().ok_or_else(|| {
+            anyhow!("uWSGI is not installed: apt-get install uwsgi-core uwsgi-plugin-python3")
+        })
+    }
+
+    pub fn php_fpm(&self) -> Result<&Path> {
+        self.php_fpm
+            .as_deref()
+            .ok_or_else(|| anyhow!("php-fpm is not installed: apt-get install php-fpm"))
+    }
+}
+
+/// `php-fpm`, or Debian's versioned `php-fpm8.2` (the newest when several are installed).
+fn find_php_fpm() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin")]);
+    let mut found: Vec<PathBuf> = dirs
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flat_map(|entries| entries.flatten().take(10_000))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("php-fpm"))
+                && is_executable(p)
+        })
+        .collect();
+    found.sort_by_key(|p| {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        (name == "php-fpm", name)
+    });
+    found.pop()
 }
 
 fn find_program(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
@@ -123,6 +167,41 @@ pub enum Ready {
     Listening(u16),
     /// Listening on the port and asleep in read() on stdin.
     ListeningReadingStdin(u16),
+}
+
+/// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
+/// production pool. `--die-on-term`: uWSGI otherwise takes SIGTERM as "reload".
+pub fn uwsgi_args(dir: &Path, port: u16) -> Vec<String> {
+    let d = dir.display();
+    [
+        "--socket",
+        &format!("127.0.0.1:{port}"),
+        "--wsgi-file",
+        &format!("{d}/lab-wsgi.py"),
+        "--master",
+        "--processes",
+        "2",
+        "--die-on-term",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// php-fpm in the foreground (`-F`) from the lab's config; `-R` lets it run its workers as
+/// root when the lab runs as root (it refuses otherwise).
+pub fn php_fpm_args(dir: &Path, as_root: bool) -> Vec<String> {
+    let d = dir.display();
+    let mut args = vec![
+        "-F".to_string(),
+        "-y".into(),
+        format!("{d}/php-fpm.conf"),
+        "-p".into(),
+        d.to_string(),
+    ];
+    if as_root {
+        args.push("-R".into());
+    }
+    args
 }
 
 /// Polls until the child is ready; fails early, with its log, if it exits.

@@ -41,6 +41,23 @@ pub fn stop_all(state: &LabState) -> Result<()> {
         .cloned()
         .collect();
     others.extend(strays(state));
+    // php-fpm's workers outlive a killed master and keep the port: kill them with it.
+    let workers: Vec<LabProcess> = others
+        .iter()
+        .filter(|p| p.alive())
+        .flat_map(|p| {
+            procfs::children(p.pid)
+                .into_iter()
+                .map(|(pid, start_ticks)| LabProcess {
+                    role: p.role,
+                    pid,
+                    start_ticks,
+                })
+        })
+        .collect();
+    others.extend(workers);
+    others.sort_by_key(|p| p.pid);
+    others.dedup_by_key(|p| p.pid);
     if let Err(e) = kill_and_wait(&others) {
         errors.push(format!("{e:#}"));
     }

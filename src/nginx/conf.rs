@@ -329,3 +329,5 @@ fn endpoint_of(authority: &str, default_port: u16) -> Endpoint {
 
 #[cfg(test)]
 mod tests;
+
+pub mod pass;

@@ -58,6 +58,8 @@ pub struct RawBackend {
     /// Path the port-holder probe requests; default `/`.
     pub health_path: Option<String>,
     pub restart: Option<RawRestart>,
+    /// http, https, fastcgi, uwsgi, scgi, grpc or tcp; default: what nginx's config uses.
+    pub protocol: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

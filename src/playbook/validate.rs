@@ -16,7 +16,8 @@ pub use super::values::{
 use crate::limits;
 use crate::sanitize::{quoted, shorten};
 use crate::target::{
-    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, RestartSpec, Target, VerifySpec,
+    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, Protocol, RestartSpec, Target,
+    VerifySpec,
 };
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -190,11 +191,24 @@ impl Validator<'_> {
         let health_path = b.health_path.unwrap_or_else(|| "/".to_string());
         check_path(&health_path).map_err(|m| self.invalid_key("backend.health_path", m))?;
         let restart = b.restart.map(|r| self.restart(r)).transpose()?;
+        let protocol = b.protocol.as_ref().map(|p| self.protocol(p)).transpose()?;
         Ok(BackendSpec {
             address,
             matcher,
             health_path,
             restart,
+            protocol,
+        })
+    }
+
+    fn protocol(&self, p: &Spanned<String>) -> Result<Protocol, PlaybookError> {
+        Protocol::parse(p.get_ref()).ok_or_else(|| {
+            let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+            self.invalid(
+                p,
+                "backend.protocol",
+                format!("must be one of {}", names.join(", ")),
+            )
         })
     }
 
@@ -392,11 +406,24 @@ mod tests {
     }
 
     #[test]
+    fn protocol_is_one_fixer_knows() {
+        let e = err("[backend]\naddress = \"127.0.0.1:9000\"\nprotocol = \"fcgi\"\n");
+        assert!(e.starts_with("pb.toml:3: backend.protocol:"), "{e}");
+        assert!(e.contains("fastcgi"), "{e}");
+        let text =
+            "[backend]\naddress = \"unix:/run/php/php8.2-fpm.sock\"\nprotocol = \"fastcgi\"\n";
+        let t = parse(text, "pb.toml", "pb").unwrap();
+        assert_eq!(t.backend.unwrap().protocol, Some(Protocol::Fastcgi));
+    }
+
+    #[test]
     fn defaults_apply() {
         let t = parse("[backend]\naddress = \"127.0.0.1:8080\"\n", "pb.toml", "pb").unwrap();
         assert_eq!(t.name, "pb");
         assert_eq!(t.nginx.ports, vec![80, 443]);
         assert_eq!(t.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(t.backend.unwrap().health_path, "/");
+        let backend = t.backend.unwrap();
+        assert_eq!(backend.health_path, "/");
+        assert_eq!(backend.protocol, None);
     }
 }

@@ -20,7 +20,7 @@ use ureq::unversioned::transport::{
 
 use crate::target::BackendAddr;
 
-mod raw;
+pub(crate) mod raw;
 
 /// Sent as `Referer` with every probe. nginx writes a request's Referer into its error-log lines
 /// (`referrer: "fixer:probe"`), so the error_log step can leave out errors fixer caused itself.
@@ -61,6 +61,10 @@ pub enum FailureKind {
     /// fixer could not make or send the request itself (a path it refuses, no file descriptors
     /// or ports left, a permission): nothing reached the peer, so nothing is known about it.
     Local,
+    /// Connected, but the answer was not judged: the backend speaks a protocol fixer does not
+    /// (gRPC, SCGI, a raw stream), or answered in another protocol than nginx's config says.
+    /// Never evidence that the backend is stuck.
+    NotSpoken,
 }
 
 impl FailureKind {
@@ -74,6 +78,7 @@ impl FailureKind {
             FailureKind::Dns => "dns",
             FailureKind::Protocol => "protocol",
             FailureKind::Local => "local",
+            FailureKind::NotSpoken => "not-spoken",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod holders;
 pub mod http;
 pub mod ifaddr;
 pub mod net;
+pub mod probe;
 pub mod process;
 pub mod regular_file;
 pub mod resolve;

@@ -68,7 +68,7 @@ pub(super) fn judge(
     r: &Readings,
     ctx: &Context<'_>,
 ) -> (StepResult, Option<HolderView>) {
-    probe_evidence(&mut rec, backend, &r.probe);
+    rec.see(r.probe_evidence.clone());
     let accept = accept_evidence(&mut rec, r);
     let pids: Vec<i32> = r
         .listeners
@@ -126,26 +126,6 @@ pub(super) fn judge(
         ctx,
     );
     (unproven::reconcile(result, ctx), Some(view))
-}
-
-fn probe_evidence(rec: &mut Recorder, backend: &BackendSpec, probe: &Result<Response, Failure>) {
-    match probe {
-        Ok(r) => rec.see(format!(
-            "GET {} straight to {} → {} {} in {} ms",
-            clean(&backend.health_path),
-            backend.address,
-            r.status,
-            clean(&r.reason),
-            r.elapsed_ms
-        )),
-        Err(f) => rec.see(format!(
-            "GET {} straight to {} → {} ({} ms)",
-            clean(&backend.health_path),
-            backend.address,
-            clean(&f.message),
-            f.elapsed_ms
-        )),
-    }
 }
 
 fn accept_evidence<'a>(rec: &mut Recorder, r: &'a Readings) -> Option<&'a AcceptReport> {

@@ -21,7 +21,8 @@ use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::accept::{self, AcceptReport};
 use crate::sys::holders;
-use crate::sys::http::{self, Failure, Response};
+use crate::sys::http::{Failure, Response};
+use crate::sys::probe;
 use crate::sys::process::ProcessInfo;
 use crate::target::{BackendAddr, BackendSpec, Target};
 
@@ -83,6 +84,8 @@ enum Gathering {
 pub(crate) struct Readings {
     pub listeners: Vec<Listener>,
     pub probe: Result<Response, Failure>,
+    /// The direct probe as an evidence line: what was sent, in which protocol, and what came back.
+    pub probe_evidence: String,
     /// `None` for a unix socket; `Err` when fixer could not look (its own failure).
     pub accept: Option<Result<AcceptReport, String>>,
 }
@@ -157,11 +160,14 @@ pub fn gather(target: &Target, listening: &Listening) -> Gathered {
         }
     }
     let all: Vec<i32> = living.iter().map(|p| p.pid).collect();
-    let (probe, accept) = probe_both(target, backend, &all, listeners.len());
+    let request = direct_request(target, backend, &living);
+    let (probe, accept) = probe_both(&request, backend, target, &all, listeners.len());
+    rec.detail("protocol", backend.protocol().as_str());
     Gathered(Gathering::Read(
         rec,
         Readings {
             listeners,
+            probe_evidence: request.evidence(&probe),
             probe,
             accept,
         },
@@ -220,8 +226,9 @@ fn listeners(
 /// The direct request to the backend and, on TCP, the accept probe, at the same time so a
 /// stuck holder costs one timeout. Failing to start a thread is fixer's own failure.
 fn probe_both(
-    target: &Target,
+    request: &probe::Request,
     backend: &BackendSpec,
+    target: &Target,
     holders: &[i32],
     listeners: usize,
 ) -> (
@@ -229,7 +236,7 @@ fn probe_both(
     Option<Result<AcceptReport, String>>,
 ) {
     let BackendAddr::Tcp(addr) = backend.address else {
-        return (direct_probe(target, backend), None);
+        return (probe::probe(request), None);
     };
     // With several listeners the kernel spreads connections by a hash of the address pair;
     // a few per listener reach each of them with high probability.
@@ -242,7 +249,7 @@ fn probe_both(
         let accept = std::thread::Builder::new()
             .name("accept-probe".into())
             .spawn_scoped(s, || accept::probe(addr, count, target.timeout, holders));
-        let probe = direct_probe(target, backend);
+        let probe = probe::probe(request);
         let accept = match accept {
             Ok(h) => h
                 .join()
@@ -253,9 +260,21 @@ fn probe_both(
     })
 }
 
-/// The one request straight to the backend.
-fn direct_probe(target: &Target, backend: &BackendSpec) -> Result<Response, Failure> {
-    http::raw_get(&backend.address, &backend.health_path, target.timeout)
+/// The one request straight to the backend, in the protocol nginx speaks to it; the main
+/// holder's command line names php-fpm's config, where its ping path is.
+fn direct_request(
+    target: &Target,
+    backend: &BackendSpec,
+    living: &[ProcessInfo],
+) -> probe::Request {
+    let main = living.first().map(|p| p.cmdline.join(" "));
+    probe::Request::new(
+        &backend.address,
+        backend.protocol(),
+        &backend.health_path,
+        main.as_deref(),
+        target.timeout,
+    )
 }
 
 /// Main holder first (the process whose parent does not hold the socket), then its family.

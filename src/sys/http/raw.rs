@@ -15,7 +15,7 @@ use crate::target::BackendAddr;
 /// The response head is read up to this size; a backend's status line and headers fit.
 const MAX_HEAD: usize = 16 * 1024;
 
-trait Conn: Read + Write {
+pub(crate) trait Conn: Read + Write {
     fn set_timeouts(&self, t: Duration) -> std::io::Result<()>;
 }
 
@@ -66,11 +66,11 @@ pub fn get(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Response
         })
 }
 
-type Fail = (FailureKind, String);
+pub(crate) type Fail = (FailureKind, String);
 
 /// Tries each address in turn, as nginx does with a name that resolves to several; the first
 /// that connects wins. A failure names every address tried.
-fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Fail> {
+pub(crate) fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Fail> {
     let mut tried = Vec::new();
     let mut last = (FailureKind::Connect, "no address to connect to".to_string());
     for addr in addrs {
@@ -88,7 +88,7 @@ fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Fai
     Err(last)
 }
 
-fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Fail> {
+pub(crate) fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Fail> {
     let limit = connect_timeout(timeout);
     TcpStream::connect_timeout(addr, limit).map_err(|e| match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => (
@@ -102,7 +102,7 @@ fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Fail> 
 
 /// A unix-socket connect does not wait when the listener's accept queue is full; it fails
 /// with EAGAIN. Retry until the connect timeout, then report the queue as full.
-fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
+pub(crate) fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let limit = connect_timeout(timeout);
     let deadline = Instant::now() + limit;
@@ -197,7 +197,7 @@ fn find_end(head: &[u8]) -> Option<usize> {
 }
 
 /// Parses the status line and the `Server` and `Location` headers of a response head.
-pub(super) fn parse_head(head: &[u8]) -> Result<Response, String> {
+pub(crate) fn parse_head(head: &[u8]) -> Result<Response, String> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
     let status_line = lines.next().unwrap_or("");

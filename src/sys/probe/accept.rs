@@ -1,0 +1,79 @@
+//! Liveness for a protocol fixer does not speak: a connect, then the kernel's word on whether
+//! the holder accepted it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::sys::http::raw::{connect_any, connect_unix, Fail};
+use crate::sys::http::{secs, FailureKind};
+use crate::target::{BackendAddr, Protocol};
+
+/// For a protocol fixer does not speak: connect, and where the kernel shows it, wait until the
+/// holder accepts the connection. Accepted, or unknown, is not judged; a connection still
+/// waiting in the accept queue at the deadline is the same evidence as an HTTP probe that got no
+/// answer.
+pub(super) fn connect_only(
+    addr: &BackendAddr,
+    protocol: Protocol,
+    deadline: Instant,
+    timeout: Duration,
+) -> Fail {
+    let not_spoken = |what: &str| {
+        (
+            FailureKind::NotSpoken,
+            format!(
+                "{what}; fixer does not speak {}, so the answer was not judged",
+                protocol.label()
+            ),
+        )
+    };
+    let stream = match addr {
+        BackendAddr::Tcp(_) | BackendAddr::Named(_) => {
+            match connect_any(&addr.tcp_addrs(), timeout) {
+                Ok(s) => s,
+                Err(f) => return f,
+            }
+        }
+        BackendAddr::Unix(p) => {
+            return match connect_unix(p, timeout) {
+                Ok(_) => not_spoken("connected"),
+                Err(f) => f,
+            }
+        }
+    };
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match accepted(&stream) {
+            Some(true) => return not_spoken("connected and accepted"),
+            None => return not_spoken("connected"),
+            Some(false) if Instant::now() >= deadline => {
+                return (
+                    FailureKind::ResponseTimeout,
+                    format!(
+                        "connected, but the holder did not accept the connection in {}",
+                        secs(timeout)
+                    ),
+                )
+            }
+            Some(false) => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Whether the holder has accepted `stream`: until accept(), the server's end of a TCP
+/// connection has no file, so /proc/net/tcp lists it with inode 0. `None` when the server's end
+/// is not visible (another network namespace) or /proc cannot be read.
+fn accepted(stream: &std::net::TcpStream) -> Option<bool> {
+    let (ours, theirs) = (stream.local_addr().ok()?, stream.peer_addr().ok()?);
+    let same = |a: SocketAddr, b: SocketAddr| {
+        a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
+    };
+    crate::sys::net::tcp_sockets()
+        .ok()?
+        .into_iter()
+        .find(|s| same(s.local, theirs) && same(s.remote, ours))
+        .map(|s| s.inode != 0)
+}

@@ -1,0 +1,212 @@
+//! php-fpm's `ping.path` for the pool that listens on an address, read from the config named on
+//! the master's command line (`php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)`) and the
+//! files it includes. Unreadable or unusual configs give `None`: the probe then falls back to
+//! FCGI_GET_VALUES, which needs no configuration.
+
+use std::path::{Path, PathBuf};
+
+use crate::target::BackendAddr;
+
+/// Config files larger than this are not php-fpm configs worth reading.
+const MAX_FILE: u64 = 256 * 1024;
+/// `include` globs are followed for at most this many files.
+const MAX_FILES: usize = 64;
+/// A directory named by an `include` glob is listed up to this many entries.
+const MAX_DIR_ENTRIES: usize = 1000;
+
+pub(super) fn ping_path(cmdline: &str, addr: &BackendAddr) -> Option<String> {
+    let conf = master_config(cmdline)?;
+    let mut files = vec![conf.clone()];
+    let text = read(&conf)?;
+    for line in text.lines() {
+        if files.len() >= MAX_FILES {
+            break;
+        }
+        if let Some(("include", pattern)) = setting(line) {
+            files.extend(glob(&resolve(&conf, pattern)));
+        }
+    }
+    files
+        .iter()
+        .take(MAX_FILES)
+        .filter_map(|f| read(f))
+        .find_map(|text| pool_ping(&text, addr))
+}
+
+/// The config path in a php-fpm master's process title.
+pub(super) fn master_config(cmdline: &str) -> Option<PathBuf> {
+    let rest = cmdline.split("master process (").nth(1)?;
+    let path = rest.rsplit_once(')')?.0;
+    path.starts_with('/').then(|| PathBuf::from(path))
+}
+
+/// The `ping.path` of the first pool in `text` whose `listen` is `addr`.
+pub(super) fn pool_ping(text: &str, addr: &BackendAddr) -> Option<String> {
+    let mut pool = String::new();
+    let (mut listen, mut ping): (Option<String>, Option<String>) = (None, None);
+    let mut found = None;
+    let mut finish = |pool: &str, listen: &Option<String>, ping: &Option<String>| {
+        let hit = listen
+            .as_deref()
+            .is_some_and(|l| listens_on(&l.replace("$pool", pool), addr));
+        if hit && found.is_none() {
+            found = ping.clone();
+        }
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            finish(&pool, &listen, &ping);
+            (pool, listen, ping) = (name.to_string(), None, None);
+        } else if let Some((key, value)) = setting(line) {
+            match key {
+                "listen" => listen = Some(value.to_string()),
+                "ping.path" => ping = Some(value.to_string()),
+                _ => {}
+            }
+        }
+    }
+    finish(&pool, &listen, &ping);
+    found.filter(|p| p.starts_with('/'))
+}
+
+/// `listen` as php-fpm reads it: a path, `port` (every address), `ip:port` or `[v6]:port`.
+fn listens_on(listen: &str, addr: &BackendAddr) -> bool {
+    match addr {
+        BackendAddr::Unix(p) => Path::new(listen) == p,
+        BackendAddr::Tcp(_) | BackendAddr::Named(_) => addr.tcp_addrs().iter().any(|a| {
+            if let Ok(port) = listen.parse::<u16>() {
+                return port == a.port();
+            }
+            let listen = listen.replace("localhost:", "127.0.0.1:");
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(l) => crate::sys::net::serves(l, *a, crate::sys::net::dual_stack_default()),
+                Err(_) => false,
+            }
+        }),
+    }
+}
+
+/// `key = value` with comments and quotes removed.
+fn setting(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim();
+    if line.starts_with(';') || line.starts_with('#') {
+        return None;
+    }
+    let (key, value) = line.split_once('=')?;
+    let value = value.split(" ;").next().unwrap_or(value).trim();
+    Some((key.trim(), value.trim_matches('"').trim_matches('\'')))
+}
+
+fn resolve(conf: &Path, pattern: &str) -> PathBuf {
+    let p = Path::new(pattern);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        conf.parent().unwrap_or(Path::new("/")).join(p)
+    }
+}
+
+/// Files matching a pattern with `*` in its last component only (php-fpm's usual
+/// `include=/etc/php/8.2/fpm/pool.d/*.conf`).
+fn glob(pattern: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (
+        pattern.parent(),
+        pattern.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return Vec::new();
+    };
+    let (prefix, suffix) = name.split_once('*').unwrap_or((name, ""));
+    let exact = !name.contains('*');
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .take(MAX_DIR_ENTRIES)
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|n| {
+            if exact {
+                n == name
+            } else {
+                n.starts_with(prefix)
+                    && n.ends_with(suffix)
+                    && n.len() >= prefix.len() + suffix.len()
+            }
+        })
+        .map(|n| dir.join(n))
+        .collect();
+    out.sort();
+    out
+}
+
+fn read(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POOLS: &str = "; Debian's www.conf, shortened\n[www]\nuser = www-data\n\
+        listen = /run/php/php8.2-fpm.sock\n;ping.path = /ping\n\n[api]\nlisten = 127.0.0.1:9001\n\
+        ping.path = /fpm-ping ; for the load balancer\n[$pool-x]\nlisten = 9002\nping.path = \"/p\"\n";
+
+    const DEBIAN_MASTER: &str = include_str!("../../../tests/fixtures/php-fpm/php-fpm.conf");
+    const DEBIAN_WWW: &str = include_str!("../../../tests/fixtures/php-fpm/www.conf");
+
+    /// Debian 12's php8.2-fpm as installed: the master config includes `pool.d/*.conf`, whose
+    /// `www` pool listens on the socket nginx's snippets use, with `ping.path` commented out.
+    #[test]
+    fn follows_debians_include_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let master = DEBIAN_MASTER.replace("/etc/php/8.2/fpm/pool.d/", &format!("{d}/pool.d/"));
+        assert_ne!(master, DEBIAN_MASTER, "the include line moved");
+        std::fs::create_dir(dir.path().join("pool.d")).unwrap();
+        std::fs::write(dir.path().join("php-fpm.conf"), master).unwrap();
+        let title = format!("php-fpm: master process ({d}/php-fpm.conf)");
+        let socket = BackendAddr::parse("unix:/run/php/php8.2-fpm.sock").unwrap();
+        let pool = dir.path().join("pool.d/www.conf");
+        std::fs::write(&pool, DEBIAN_WWW).unwrap();
+        assert_eq!(ping_path(&title, &socket), None);
+        std::fs::write(
+            &pool,
+            DEBIAN_WWW.replace(";ping.path = /ping", "ping.path = /ping"),
+        )
+        .unwrap();
+        assert_eq!(ping_path(&title, &socket), Some("/ping".into()));
+        let other = BackendAddr::parse("127.0.0.1:9000").unwrap();
+        assert_eq!(ping_path(&title, &other), None);
+    }
+
+    #[test]
+    fn finds_the_master_config_in_its_title() {
+        assert_eq!(
+            master_config("php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"),
+            Some(PathBuf::from("/etc/php/8.2/fpm/php-fpm.conf"))
+        );
+        assert_eq!(master_config("php-fpm: pool www"), None);
+        assert_eq!(master_config("python3 app.py"), None);
+    }
+
+    #[test]
+    fn finds_the_ping_path_of_the_pool_on_the_address() {
+        let tcp = |s: &str| BackendAddr::parse(s).unwrap();
+        assert_eq!(
+            pool_ping(POOLS, &tcp("127.0.0.1:9001")),
+            Some("/fpm-ping".into())
+        );
+        assert_eq!(pool_ping(POOLS, &tcp("127.0.0.1:9002")), Some("/p".into()));
+        // A commented-out ping.path is no ping path.
+        assert_eq!(
+            pool_ping(POOLS, &tcp("unix:/run/php/php8.2-fpm.sock")),
+            None
+        );
+        assert_eq!(pool_ping(POOLS, &tcp("127.0.0.1:9999")), None);
+    }
+}
