@@ -100,6 +100,10 @@ pub(super) fn judge(
         (Socket::BlockedOnStdin, _) => Condition::BlockedOnStdin,
         (Socket::NotAccepting { .. } | Socket::QueueFull, _) => Condition::Stuck,
         (_, Direct::Answered) => Condition::Answering,
+        // It took fixer's connection in a protocol fixer does not speak: serving, not judged.
+        (Socket::Accepting(_), Direct::Unreadable(f)) if f.kind == FailureKind::NotSpoken => {
+            Condition::Answering
+        }
         (_, Direct::NoAnswer(_)) => Condition::Slow,
         (_, Direct::NotSent(_) | Direct::Unreadable(_)) => Condition::Unconfirmed,
     };
@@ -287,7 +291,7 @@ fn verdict(
             format!(
                 "{who}, which does not match the backend's pattern: another program has the backend's port{}",
                 match v.condition {
-                    Condition::Answering => " (it answers HTTP)",
+                    Condition::Answering => " (it answers)",
                     _ => "",
                 }
             ),
@@ -304,10 +308,11 @@ fn verdict(
                 String::new()
             };
             return rec.ok(format!(
-                "PID {} ({}) holds {} and answers HTTP{also}",
+                "PID {} ({}) holds {} and {}{also}",
                 v.main.pid,
                 v.main.cmdline_str(),
-                backend.address
+                backend.address,
+                crate::sys::probe::answers(backend.protocol(), &r.probe)
             ));
         }
         (Condition::Slow | Condition::Unconfirmed, Some(false)) => foreign(),
