@@ -45,6 +45,7 @@ codes! {
     HttpTimeout => "http-timeout",
     HttpConnectFailed => "http-connect-failed",
     HttpRedirect => "http-redirect",
+    BackendBlockedBeforeListen => "backend-blocked-before-listen",
 }
 
 impl std::fmt::Display for FindingCode {

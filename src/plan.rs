@@ -26,6 +26,7 @@ pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
         NginxPortNotListening => nginx_reload(d, target),
         BackendNotListening | HolderZombie => restart(target, None, Vec::new()),
         BackendPortBound => bound_holder(d, target),
+        BackendBlockedBeforeListen => blocked_backend(d, target),
         HolderStopped => match &d.holder {
             Some(h) => Decision::Act(vec![action::resume_holder::plan(h)]),
             None => Decision::Wait,
@@ -133,6 +134,45 @@ fn bound_holder(d: &Diagnosis, target: &Target) -> Decision {
     };
     match action::kill_holder::plan(&view, &backend.address) {
         Ok(kill) => restart(target, None, vec![kill]),
+        Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
+    }
+}
+
+/// Backend processes waiting at a prompt before they listened. Those inside the unit that will
+/// be restarted go with it (systemd stops the whole cgroup); the others are killed first, so
+/// the backend started next is the only instance.
+fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
+    let Some(backend) = &target.backend else {
+        return Decision::Wait;
+    };
+    let procs: Vec<_> = d
+        .listening
+        .blocked
+        .iter()
+        .filter_map(|&pid| crate::sys::process::ProcessInfo::read(pid).ok())
+        .collect();
+    let unit = match &backend.restart {
+        Some(crate::target::RestartSpec::Systemd { unit }) => Some(unit.clone()),
+        _ => procs
+            .iter()
+            .find_map(|p| p.restartable_unit().map(str::to_string)),
+    };
+    let same_unit = |p: &crate::sys::process::ProcessInfo| {
+        let norm = |u: &str| u.strip_suffix(".service").unwrap_or(u).to_string();
+        unit.is_some() && p.restartable_unit().map(norm) == unit.as_deref().map(norm)
+    };
+    let loose: Vec<_> = procs.into_iter().filter(|p| !same_unit(p)).collect();
+    let Some(main) = loose.first().cloned() else {
+        return restart(target, unit.as_deref(), Vec::new());
+    };
+    let view = crate::check::port_holder::HolderView {
+        matches: backend.matches(&main.cmdline.join(" ")),
+        main,
+        all: loose,
+        condition: Condition::BlockedOnStdin,
+    };
+    match action::kill_holder::plan_blocked(&view, &backend.address) {
+        Ok(kill) => restart(target, unit.as_deref(), vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
     }
 }

@@ -78,6 +78,21 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
     })
 }
 
+/// Backend processes waiting at a prompt that never opened the port: killed like a holder, so
+/// the backend started next is the only instance.
+pub fn plan_blocked(blocked: &HolderView, address: &BackendAddr) -> Result<Plan, String> {
+    let mut p = plan(blocked, address)?;
+    let pids: Vec<String> = blocked.all.iter().map(|p| p.pid.to_string()).collect();
+    if !p.foreign {
+        p.question = format!(
+            "Kill PID {}, which waits at a prompt and never opened {address} (SIGTERM)?",
+            pids.join(", ")
+        );
+    }
+    p.target["reason"] = json!("blocked-before-listen");
+    Ok(p)
+}
+
 pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Applied {
     let mut out = Applied::new();
     let mut handles = Vec::new();

@@ -3,7 +3,7 @@
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::net::{TcpSocket, TcpState, UnixSocket};
-use crate::target::{BackendAddr, Target};
+use crate::target::{BackendAddr, BackendSpec, Target};
 
 /// The listening socket(s) that serve the backend address, for the port-holder step.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,8 @@ pub struct Listening {
     pub unix: Vec<UnixSocket>,
     /// Pids with a socket bound to the backend's port that is not listening.
     pub bound: Vec<i32>,
+    /// Backend processes waiting at a prompt that never opened the port.
+    pub blocked: Vec<i32>,
 }
 
 impl Listening {
@@ -38,8 +40,26 @@ pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResu
     };
     rec.detail("address", backend.address.to_string());
     match &backend.address {
-        BackendAddr::Tcp(addr) => tcp_verdict(rec, *addr, tcp, backend.matcher.as_ref()),
-        BackendAddr::Unix(path) => unix_verdict(rec, path, unix),
+        BackendAddr::Tcp(addr) => tcp_verdict(rec, *addr, tcp, backend),
+        BackendAddr::Unix(path) => unix_verdict(rec, path, unix, backend),
+    }
+}
+
+/// Nothing listens: a backend process stuck before it opened the port, or no backend at all.
+fn not_listening(
+    mut rec: Recorder,
+    backend: &BackendSpec,
+    plain: Finding,
+) -> (StepResult, Listening) {
+    match crate::check::before_listen::blocked(&mut rec, backend) {
+        Some((finding, blocked)) => (
+            rec.fail(finding),
+            Listening {
+                blocked,
+                ..Default::default()
+            },
+        ),
+        None => (rec.fail(plain), Listening::default()),
     }
 }
 
@@ -64,8 +84,9 @@ fn tcp_verdict(
     mut rec: Recorder,
     addr: std::net::SocketAddr,
     tcp: &[TcpSocket],
-    matcher: Option<&regex::Regex>,
+    backend: &BackendSpec,
 ) -> (StepResult, Listening) {
+    let matcher = backend.matcher.as_ref();
     let on_port: Vec<&TcpSocket> = tcp
         .iter()
         .filter(|s| s.state == TcpState::Listen && s.local.port() == addr.port())
@@ -145,7 +166,7 @@ fn tcp_verdict(
         format!("nothing listens on {addr}, so nginx cannot reach the backend (502)"),
     )
     .with_action("restart the backend");
-    (rec.fail(finding), Listening::default())
+    not_listening(rec, backend, finding)
 }
 
 /// A process that bound the port but never listened: invisible above, fatal to a restart.
@@ -179,6 +200,7 @@ fn unix_verdict(
     mut rec: Recorder,
     path: &std::path::Path,
     unix: &[UnixSocket],
+    backend: &BackendSpec,
 ) -> (StepResult, Listening) {
     let shown = path.display().to_string();
     let serving: Vec<UnixSocket> = unix
@@ -219,13 +241,9 @@ fn unix_verdict(
     rec.see(format!(
         "/proc/net/unix: no listening socket bound to {shown}"
     ));
-    (
-        rec.fail(
-            Finding::new(FindingCode::BackendNotListening, cause)
-                .with_action("restart the backend"),
-        ),
-        Listening::default(),
-    )
+    let finding =
+        Finding::new(FindingCode::BackendNotListening, cause).with_action("restart the backend");
+    not_listening(rec, backend, finding)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub enum Fault {
     NginxConfigBroken,
     DnsElsewhere,
     ForeignHolder,
+    PromptBeforeListen,
 }
 
 impl Fault {
@@ -30,6 +31,7 @@ impl Fault {
         Fault::NginxConfigBroken,
         Fault::DnsElsewhere,
         Fault::ForeignHolder,
+        Fault::PromptBeforeListen,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -45,6 +47,7 @@ impl Fault {
             Fault::NginxConfigBroken => "nginx-config-broken",
             Fault::DnsElsewhere => "dns-elsewhere",
             Fault::ForeignHolder => "foreign-holder",
+            Fault::PromptBeforeListen => "prompt-before-listen",
         }
     }
 
@@ -68,6 +71,9 @@ impl Fault {
             }
             Fault::ForeignHolder => {
                 "another program holds the backend's port and never answers: nginx answers 504"
+            }
+            Fault::PromptBeforeListen => {
+                "`python3 -m streamlit run app.py` waits at its first-run \"Email:\" prompt before opening its port: nothing listens, nginx answers 502"
             }
         }
     }

@@ -89,6 +89,24 @@ fn verify(url: String, via: bool, expect: u16) -> Verify {
     }
 }
 
+/// The backend's pattern: the lab script, or Streamlit's command line for the stand-in.
+fn backend_match(fault: Fault) -> &'static str {
+    match fault {
+        Fault::PromptBeforeListen => r"streamlit run",
+        _ => r"lab-backend\.py",
+    }
+}
+
+/// How the playbook starts the backend; Streamlit headless, so it never asks.
+fn restart_command(fault: Fault, dir: &str, port: u16) -> String {
+    match fault {
+        Fault::PromptBeforeListen => {
+            format!("python3 -m streamlit run app.py --server.port {port} --server.headless true")
+        }
+        _ => format!("python3 {dir}/lab-backend.py --port {port}"),
+    }
+}
+
 /// The playbook text for this lab.
 pub fn render(p: &PlaybookParams) -> Result<String> {
     let dir = p.dir.display().to_string();
@@ -119,10 +137,10 @@ pub fn render(p: &PlaybookParams) -> Result<String> {
         },
         backend: Backend {
             address: format!("127.0.0.1:{backend}"),
-            match_: r"lab-backend\.py".into(),
+            match_: backend_match(p.fault).into(),
             health_path: "/api/health".into(),
             restart: Restart {
-                command: format!("python3 {dir}/lab-backend.py --port {backend}"),
+                command: restart_command(p.fault, &dir, backend),
                 cwd: dir.clone(),
                 log: format!("{dir}/logs/backend.log"),
             },
