@@ -9,7 +9,7 @@ use crate::chain::{self, Diagnosis};
 use crate::check::recurl;
 use crate::consent::{Approval, Consent, Decision as Answer, Mode};
 use crate::exit_code::ExitCode;
-use crate::plan::{self, Decision};
+use crate::plan::{self, Manual};
 use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
@@ -32,6 +32,8 @@ pub struct FixRun {
     pub actions: Vec<Record>,
     pub verification: Option<StepResult>,
     pub verified: bool,
+    /// What fixer cannot change and the operator must (DNS records, configs).
+    pub manual: Vec<Manual>,
     pub exit: ExitCode,
 }
 
@@ -43,11 +45,14 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         let d = chain::diagnose(target, out.progress());
         out.diagnosis_done(&d);
         let first_d = first.get_or_insert_with(|| d.clone()).clone();
+        let proposal = plan::propose(&d, target);
+        let manual = proposal.manual;
         let finish = |actions, verification: Option<StepResult>, verified, exit| FixRun {
             first: first_d.clone(),
             actions,
             verification,
             verified,
+            manual: manual.clone(),
             exit,
         };
         if d.healthy() && round == 0 {
@@ -55,14 +60,11 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             let v = d.step(crate::step::StepName::Recurl).cloned();
             return finish(actions, v, true, d.exit_code());
         }
-        let plans = match plan::decide(&d, target) {
-            Decision::Act(plans) => plans,
-            Decision::Manual(why) => {
-                out.message(&why);
-                return finish(actions, None, false, ExitCode::Problem);
-            }
-            Decision::Wait => Vec::new(),
-        };
+        let plans = proposal.plans;
+        if plans.is_empty() && !manual.is_empty() {
+            out.manual(&manual);
+            return finish(actions, None, false, ExitCode::Problem);
+        }
         let mut resumed_only = !plans.is_empty();
         for p in &plans {
             resumed_only &= p.code == action::ActionCode::ResumeHolder;
@@ -80,6 +82,7 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         }
         if opts.consent.mode == Mode::DryRun {
             out.message("Dry run: nothing was changed.");
+            out.manual(&manual);
             return finish(actions, None, false, ExitCode::Problem);
         }
         // A resumed process answers at once or not at all; don't spend the whole wait on it.
@@ -93,6 +96,12 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             if actions.iter().any(started_without_supervisor) {
                 out.message(UNSUPERVISED);
             }
+            if !manual.is_empty() {
+                // Fixed here and verified locally; users still reach the wrong place.
+                out.verified_locally(&verification);
+                out.manual(&manual);
+                return finish(actions, Some(verification), true, ExitCode::Problem);
+            }
             out.verified(&verification, true);
             return finish(actions, Some(verification), true, ExitCode::Healthy);
         }
@@ -103,6 +112,7 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         }
         if plans.is_empty() || round + 1 == MAX_ROUNDS {
             out.verified(&verification, false);
+            out.manual(&manual);
             return finish(actions, Some(verification), false, ExitCode::Problem);
         }
         out.message("Still unhealthy: walking the chain again.");

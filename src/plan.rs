@@ -16,10 +16,59 @@ pub enum Decision {
     Wait,
 }
 
-pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
-    let Some(root) = d.root_cause() else {
-        return Decision::Wait;
+/// A failure fixer does not change itself, and what the operator should change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manual {
+    pub code: FindingCode,
+    pub cause: String,
+    pub change: String,
+}
+
+/// Everything `fix` proposes for one diagnosis.
+pub struct Proposal {
+    /// The actions for every fixable local failure, in chain order.
+    pub plans: Vec<Plan>,
+    /// The failures fixer cannot change (DNS, configs), in chain order, listed at the end.
+    pub manual: Vec<Manual>,
+}
+
+/// Walks every failure in chain order: a wrong DNS record does not stop fixer from starting a
+/// dead backend (the Streamlit incident had both), it is only listed for the operator.
+/// Failures of the final HTTP step are symptoms of the ones before it, not causes.
+pub fn propose(d: &Diagnosis, target: &Target) -> Proposal {
+    let mut out = Proposal {
+        plans: Vec::new(),
+        manual: Vec::new(),
     };
+    let failures = d
+        .steps
+        .iter()
+        .filter(|s| s.verdict == crate::step::Verdict::Fail)
+        .filter(|s| s.name != crate::step::StepName::Recurl)
+        .filter_map(|s| s.finding.as_ref());
+    for f in failures {
+        match decide_for(d, f, target) {
+            Decision::Act(plans) => out.plans.extend(plans),
+            Decision::Manual(why) => out.manual.push(Manual {
+                code: f.code,
+                cause: f.cause.clone(),
+                change: why,
+            }),
+            Decision::Wait => {}
+        }
+    }
+    out
+}
+
+/// What to do about the root cause alone.
+pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
+    match d.root_cause() {
+        Some(root) => decide_for(d, root, target),
+        None => Decision::Wait,
+    }
+}
+
+fn decide_for(d: &Diagnosis, root: &crate::finding::Finding, target: &Target) -> Decision {
     use FindingCode::*;
     match root.code {
         NginxNotRunning => nginx_start(d, target),

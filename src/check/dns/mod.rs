@@ -236,7 +236,8 @@ fn foreign(r: &DomainResult) -> Vec<IpAddr> {
 }
 
 /// The addresses a record should point at: `expected_ips`, or this host's public addresses
-/// (its non-loopback ones when it has no public address).
+/// (when it has none, the ones users on its network could reach: never loopback, link-local
+/// `fe80::`/`169.254.`, unspecified or multicast, which no DNS record should name).
 fn home_addresses(expected: &[IpAddr], by_expected: bool) -> Vec<IpAddr> {
     if by_expected {
         return expected.to_vec();
@@ -251,9 +252,17 @@ fn home_addresses(expected: &[IpAddr], by_expected: bool) -> Vec<IpAddr> {
     }
     expected
         .iter()
-        .filter(|ip| !ip.is_loopback())
+        .filter(|ip| reachable(ip))
         .copied()
         .collect()
+}
+
+fn reachable(ip: &IpAddr) -> bool {
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    };
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || link_local)
 }
 
 fn list(ips: &[IpAddr]) -> String {
@@ -268,6 +277,25 @@ fn list(ips: &[IpAddr]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_hint_names_only_addresses_users_can_reach() {
+        let here: Vec<IpAddr> = [
+            "127.0.0.1",
+            "::1",
+            "192.0.2.2",
+            "fd00::2",
+            "fe80::fc:ff:fe00:1",
+            "169.254.1.2",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let home = home_addresses(&here, false);
+        assert_eq!(list(&home), "192.0.2.2, fd00::2");
+        let public: IpAddr = "8.8.4.4".parse().unwrap();
+        assert_eq!(home_addresses(&[here[4], public], false), [public]);
+    }
+
     use super::*;
 
     fn foreign_result() -> DomainResult {
