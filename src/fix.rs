@@ -136,7 +136,7 @@ fn run_one(
     p: &action::Plan,
     opts: &Options,
     out: &mut dyn FixReport,
-    started: &mut Vec<std::process::Child>,
+    started: &mut Vec<action::Started>,
 ) -> Record {
     out.plan(p);
     let t0 = Instant::now();
@@ -246,7 +246,7 @@ fn audit(
 fn verify_poll(
     target: &Target,
     wait: Duration,
-    started: &mut [std::process::Child],
+    started: &mut [action::Started],
     out: &mut dyn FixReport,
 ) -> (StepResult, bool, Option<String>) {
     let deadline = Instant::now() + wait;
@@ -275,13 +275,12 @@ fn verify_poll(
     }
 }
 
-fn died(started: &mut [std::process::Child]) -> Option<String> {
-    started.iter_mut().find_map(|c| match c.try_wait() {
-        Ok(Some(status)) => Some(format!(
-            "The backend started by this run (PID {}) died again ({status}); not restarting it again — read its log.",
-            c.id()
-        )),
-        _ => None,
+fn died(started: &mut [action::Started]) -> Option<String> {
+    started.iter_mut().find_map(|s| {
+        let why = s.died()?;
+        let mut why = why.replacen("the backend", "The backend", 1);
+        why.push_str(" again; not restarting it again — read its log.");
+        Some(why)
     })
 }
 

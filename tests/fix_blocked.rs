@@ -9,14 +9,17 @@ use common::{deadline, gone, identity, lab, proc_state, status, step, wait_until
 use fix_support::{audit_of, cmdline, listeners, output, Owned, Run};
 use fixer::lab::{Fault, Lab, Role};
 
-/// Live processes running the lab's Streamlit stand-in on the lab's backend port.
+/// Live processes running the lab's Streamlit stand-in on the lab's backend port (not the
+/// `sh -c` that started one and waits for it).
 fn streamlits(lab: &Lab) -> Vec<i32> {
     let port = format!("--server.port {}", lab.backend_port);
     all_pids()
         .into_iter()
         .filter(|&p| {
             let c = cmdline(p);
-            c.contains("-m streamlit run app.py") && c.contains(&port)
+            c.contains("-m streamlit run app.py")
+                && c.contains(&port)
+                && !c.starts_with("/bin/sh -c")
         })
         .filter(|&p| proc_state(p).is_some_and(|s| s != 'Z'))
         .collect()

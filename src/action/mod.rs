@@ -6,6 +6,7 @@ pub mod kill_holder;
 pub mod nginx;
 pub mod restart;
 pub mod resume_holder;
+pub mod start_command;
 
 use std::time::Duration;
 
@@ -114,7 +115,36 @@ pub struct Ctx<'a> {
     pub wait: Duration,
     pub say: &'a mut dyn FnMut(&str),
     /// Backends started by this run, watched during verification (restart-loop protection).
-    pub started: Vec<std::process::Child>,
+    pub started: Vec<Started>,
+}
+
+/// A backend this run started by its command: the `sh -c` fixer spawned (its child, reaped
+/// when fixer exits) and the process that then held the port, which is what is watched.
+pub struct Started {
+    pub child: std::process::Child,
+    pub backend: Option<Identity>,
+}
+
+impl Started {
+    /// Why the backend is gone, or None while it runs.
+    pub fn died(&mut self) -> Option<String> {
+        match &self.backend {
+            Some(id) => match crate::sys::signal::Handle::open(id) {
+                Ok(h) if !h.exited() => None,
+                _ => Some(format!(
+                    "the backend started by this run (PID {}) died",
+                    id.pid
+                )),
+            },
+            None => match self.child.try_wait() {
+                Ok(Some(status)) => Some(format!(
+                    "the backend started by this run (PID {}) died ({status})",
+                    self.child.id()
+                )),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Result of applying: outcome and the evidence gathered on the way.
@@ -162,7 +192,7 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
             spawn,
             address,
             health_path,
-        } => restart::apply_command(spawn, address, health_path, ctx),
+        } => start_command::apply(spawn, address, health_path, ctx),
         Work::StartNginx { inv, unit, ports } => {
             nginx::apply_start(inv.as_ref(), unit.as_deref(), ports, ctx)
         }
