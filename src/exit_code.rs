@@ -14,6 +14,8 @@ pub enum ExitCode {
     Declined = 4,
     /// An action failed.
     ActionFailed = 5,
+    /// `fix` was interrupted (Ctrl-C, SIGTERM) and stopped at a safe point.
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -41,6 +43,7 @@ mod tests {
             (ExitCode::CheckFailed, 3),
             (ExitCode::Declined, 4),
             (ExitCode::ActionFailed, 5),
+            (ExitCode::Interrupted, 130),
         ];
         for (c, n) in table {
             assert_eq!(c.code(), n);

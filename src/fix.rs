@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::action::{self, Ctx, Outcome, Record};
+use crate::aftermath;
 use crate::audit::AuditLog;
 use crate::chain::{self, Diagnosis};
 use crate::check::recurl;
@@ -38,6 +39,11 @@ pub struct FixRun {
 }
 
 pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
+    if let Err(e) = crate::sys::interrupt::catch() {
+        out.message(&format!(
+            "Note: Ctrl-C cannot be caught ({e:#}); it would stop fixer at once."
+        ));
+    }
     let mut actions = Vec::new();
     let mut started = Vec::new();
     let mut first = None;
@@ -55,6 +61,10 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             manual: manual.clone(),
             exit,
         };
+        if action::interrupted() {
+            let exit = stopped(target, &actions, &mut started, out);
+            return finish(actions, None, false, exit);
+        }
         if d.healthy() && round == 0 {
             out.message("Nothing to fix: every check passed.");
             let v = d.step(crate::step::StepName::Recurl).cloned();
@@ -67,6 +77,10 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         }
         let mut resumed_only = !plans.is_empty();
         for p in &plans {
+            if action::interrupted() {
+                let exit = stopped(target, &actions, &mut started, out);
+                return finish(actions, None, false, exit);
+            }
             resumed_only &= p.code == action::ActionCode::ResumeHolder;
             let record = run_one(target, p, opts, out, &mut started);
             let outcome = record.result;
@@ -74,7 +88,14 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             match outcome {
                 Outcome::Done => {}
                 Outcome::Planned => continue,
-                Outcome::Declined => return finish(actions, None, false, ExitCode::Declined),
+                Outcome::Declined => {
+                    declined(target, &actions, &mut started, out);
+                    return finish(actions, None, false, ExitCode::Declined);
+                }
+                Outcome::Interrupted => {
+                    let exit = stopped(target, &actions, &mut started, out);
+                    return finish(actions, None, false, exit);
+                }
                 Outcome::Aborted | Outcome::Failed => {
                     return finish(actions, None, false, ExitCode::ActionFailed)
                 }
@@ -105,6 +126,10 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             out.verified(&verification, true);
             return finish(actions, Some(verification), true, ExitCode::Healthy);
         }
+        if action::interrupted() {
+            let exit = stopped(target, &actions, &mut started, out);
+            return finish(actions, Some(verification), false, exit);
+        }
         if let Some(why) = died {
             out.verified(&verification, false);
             out.message(&why);
@@ -118,6 +143,63 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         out.message("Still unhealthy: walking the chain again.");
     }
     unreachable!("the loop returns on its last round")
+}
+
+/// Ctrl-C or SIGTERM: fixer stopped at a safe point; say what was done and what is left.
+fn stopped(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) -> ExitCode {
+    let signal = crate::sys::interrupt::caught().unwrap_or("a signal");
+    out.message(&format!(
+        "Interrupted by {signal}: stopped at a safe point."
+    ));
+    closing(target, actions, started, out);
+    ExitCode::Interrupted
+}
+
+/// The operator said no (or could not be asked: the refusal was said already). Nothing
+/// changed only if nothing was done before this question.
+fn declined(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) {
+    let refused = actions.last().is_some_and(|r| r.consent == Approval::None);
+    match (aftermath::done(actions).is_empty(), refused) {
+        (true, true) => {}
+        (true, false) => out.message("Declined: nothing was changed."),
+        (false, _) => {
+            if !refused {
+                out.message("Declined: stopped here.");
+            }
+            closing(target, actions, started, out);
+        }
+    }
+}
+
+fn closing(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) {
+    let done = aftermath::done(actions);
+    out.message(&format!(
+        "Done: {}.",
+        if done.is_empty() {
+            "nothing".to_string()
+        } else {
+            done.join(", ")
+        }
+    ));
+    out.message(&format!(
+        "Left: {}.",
+        aftermath::state(actions, started, target)
+    ));
 }
 
 /// Said after a backend was started by its command: the outage can come back, as it did in the
@@ -150,14 +232,18 @@ fn run_one(
         result,
         evidence,
         elapsed_ms: t0.elapsed().as_millis() as u64,
+        signalled: Vec::new(),
     };
     let approval = match opts.consent.ask(&p.question, p.foreign) {
         Answer::Approved(a) => a,
         Answer::PlanOnly => return record(Approval::None, Outcome::Planned, Vec::new()),
         Answer::Declined => {
-            out.message("Declined: nothing was changed.");
             audit(opts, target, p, "declined", Approval::Prompt, &[]);
             return record(Approval::Prompt, Outcome::Declined, Vec::new());
+        }
+        Answer::Interrupted => {
+            audit(opts, target, p, "interrupted", Approval::None, &[]);
+            return record(Approval::None, Outcome::Interrupted, Vec::new());
         }
         Answer::Refused => {
             out.message(&refusal(p));
@@ -181,16 +267,24 @@ fn run_one(
     };
     let applied = action::apply(p, &mut ctx);
     started.append(&mut ctx.started);
-    let result = applied.outcome;
+    // An action cut short by a signal stopped at its own safe point, whatever it concluded.
+    let result = match applied.outcome {
+        Outcome::Done => Outcome::Done,
+        _ if action::interrupted() => Outcome::Interrupted,
+        other => other,
+    };
     audit(
         opts,
         target,
         p,
-        outcome_word(result),
+        aftermath::outcome_word(result),
         approval,
         &applied.evidence,
     );
-    record(approval, result, applied.evidence)
+    Record {
+        signalled: applied.signalled,
+        ..record(approval, result, applied.evidence)
+    }
 }
 
 fn refusal(p: &action::Plan) -> String {
@@ -198,16 +292,6 @@ fn refusal(p: &action::Plan) -> String {
         format!("Refused: {} touches a process that is not the backend; confirm at a terminal, or add --force-foreign to --yes.", p.code.as_str())
     } else {
         format!("Refused: {} needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).", p.code.as_str())
-    }
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Done => "done",
-        Outcome::Declined => "declined",
-        Outcome::Aborted => "aborted",
-        Outcome::Failed => "failed",
-        Outcome::Planned => "planned",
     }
 }
 
@@ -264,7 +348,7 @@ fn verify_poll(
             out.verifying_done();
             return (step, false, Some(why));
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || action::interrupted() {
             out.verifying_done();
             return (step, false, None);
         }

@@ -121,11 +121,18 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
         }
         return confirm_free(address, out, ctx);
     }
+    if super::interrupted() {
+        out.note(ctx, "interrupted before any signal was sent");
+        return out.end(Outcome::Interrupted);
+    }
     if !signal_all(&handles, Signal::TERM, &mut out, ctx) {
         return out.end(Outcome::Failed);
     }
     let grace = ctx.grace;
     if !poll_until(grace, || handles.iter().all(Handle::exited)) {
+        if super::interrupted() {
+            return interrupted_after(&handles, "SIGTERM", out, ctx);
+        }
         let left: Vec<&Handle> = handles.iter().filter(|h| !h.exited()).collect();
         let pids = left
             .iter()
@@ -144,6 +151,7 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
             .ask(&format!("PID {pids} ignored SIGTERM. Send SIGKILL?"), false)
         {
             Decision::Approved(_) => {}
+            Decision::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
             _ => {
                 out.note(ctx, "SIGKILL declined; the holder is still running");
                 return out.end(Outcome::Declined);
@@ -153,6 +161,9 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
             .into_iter()
             .filter_map(|h| Handle::open(&h.id).ok())
             .collect();
+        if super::interrupted() {
+            return interrupted_after(&handles, "SIGTERM", out, ctx);
+        }
         if !signal_all(&left, Signal::KILL, &mut out, ctx)
             || !poll_until(std::time::Duration::from_secs(5), || {
                 left.iter().all(Handle::exited)
@@ -174,6 +185,30 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
         ),
     );
     confirm_free(address, out, ctx)
+}
+
+/// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.
+fn interrupted_after(
+    handles: &[Handle],
+    signal: &str,
+    mut out: Applied,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    for h in handles {
+        let state = if h.exited() {
+            "has exited"
+        } else {
+            "is still running"
+        };
+        out.note(
+            ctx,
+            format!(
+                "interrupted: PID {} was sent {signal} and {state}",
+                h.id.pid
+            ),
+        );
+    }
+    out.end(Outcome::Interrupted)
 }
 
 /// Stopped processes only act on SIGTERM once continued, so they get SIGCONT right after it.
@@ -201,6 +236,10 @@ fn signal_all(handles: &[Handle], sig: Signal, out: &mut Applied, ctx: &mut Ctx<
                 h.via_note()
             ),
         );
+        out.signalled.push(super::Signalled {
+            id: h.id.clone(),
+            signal: crate::sys::signal::signal_name(sig),
+        });
         if sig == Signal::TERM {
             let _ = h.signal(Signal::CONT);
         }

@@ -91,6 +91,8 @@ pub enum Outcome {
     Aborted,
     Failed,
     Planned,
+    /// Stopped at a safe point by Ctrl-C or SIGTERM.
+    Interrupted,
 }
 
 /// One action as it appears in `fix --json` and the report.
@@ -104,6 +106,16 @@ pub struct Record {
     pub evidence: Vec<String>,
     pub started_at: String,
     pub elapsed_ms: u64,
+    /// The processes this action signalled, for the closing summary of a fix cut short.
+    #[serde(skip)]
+    pub signalled: Vec<Signalled>,
+}
+
+/// A signal an action delivered, and to which exact process.
+#[derive(Debug, Clone)]
+pub struct Signalled {
+    pub id: Identity,
+    pub signal: &'static str,
 }
 
 /// What applying an action may use: timings, a way to ask again (SIGKILL after SIGTERM), and a
@@ -151,6 +163,7 @@ impl Started {
 pub struct Applied {
     pub outcome: Outcome,
     pub evidence: Vec<String>,
+    pub signalled: Vec<Signalled>,
 }
 
 impl Applied {
@@ -158,6 +171,7 @@ impl Applied {
         Applied {
             outcome: Outcome::Done,
             evidence: Vec::new(),
+            signalled: Vec::new(),
         }
     }
 
@@ -177,6 +191,10 @@ impl Default for Applied {
     fn default() -> Self {
         Applied::new()
     }
+}
+
+pub fn interrupted() -> bool {
+    crate::sys::interrupt::caught().is_some()
 }
 
 pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
@@ -202,14 +220,15 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
     }
 }
 
-/// Polls `done` until it holds or `within` passes; every wait in an action is bounded.
+/// Polls `done` until it holds or `within` passes; every wait in an action is bounded, and
+/// ends early when fixer is interrupted (the caller then reports what it left).
 pub fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + within;
     loop {
         if done() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
+        if std::time::Instant::now() >= deadline || interrupted() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -45,6 +45,20 @@ pub fn apply(
         quote_log(d, from, &mut out, ctx);
         return out.end(Outcome::Failed);
     }
+    if !up && super::interrupted() {
+        out.note(
+            ctx,
+            format!(
+                "interrupted while waiting for {address}: the command (PID {}) was started and is left running",
+                child.id()
+            ),
+        );
+        ctx.started.push(Started {
+            child,
+            backend: None,
+        });
+        return out.end(Outcome::Interrupted);
+    }
     if !up {
         let why = match exited {
             Some(status) => {

@@ -8,6 +8,7 @@ pub mod dns_query;
 pub mod holders;
 pub mod http;
 pub mod ifaddr;
+pub mod interrupt;
 pub mod net;
 pub mod process;
 pub mod resolve;
