@@ -134,10 +134,8 @@ fn other_port(argv: &[String], want: u16) -> Option<u16> {
         let value = match (is_port_flag, a.split_once('=')) {
             (true, Some((_, v))) => Some(v),
             (true, None) => next,
-            (false, _) if !a.starts_with('-') || a.contains('=') => a
-                .rsplit_once(':')
-                .filter(|(h, _)| !h.is_empty() && !h.contains('/'))
-                .map(|(_, p)| p),
+            (false, Some((_, v))) => host_port(v),
+            (false, None) if !a.starts_with('-') => host_port(a),
             _ => None,
         };
         if let Some(p) = value.and_then(|v| v.parse::<u16>().ok()) {
@@ -145,6 +143,19 @@ fn other_port(argv: &[String], want: u16) -> Option<u16> {
         }
     }
     (!named.is_empty() && !named.contains(&want)).then(|| named[0])
+}
+
+/// The port of `HOST:PORT` when HOST is an address or a host name (`0.0.0.0:8000`,
+/// `[::1]:8000`, `localhost:8000`), not a module path (`app:app`) or a URL.
+fn host_port(v: &str) -> Option<&str> {
+    let (host, port) = v.rsplit_once(':')?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let is_host = bare.parse::<std::net::IpAddr>().is_ok()
+        || !bare.is_empty()
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    is_host.then_some(port)
 }
 
 #[cfg(test)]
@@ -173,6 +184,10 @@ mod tests {
             None
         );
         assert_eq!(other_port(&argv("python3 app.py -p 81"), 80), Some(81));
+        assert_eq!(
+            other_port(&argv("uvicorn --bind=[::1]:8001 m:app"), 8000),
+            Some(8001)
+        );
     }
 
     #[test]
@@ -183,5 +198,17 @@ mod tests {
         );
         assert_eq!(other_port(&argv("gunicorn app:app"), 8000), None);
         assert_eq!(other_port(&argv("python3 /srv/a:b/app.py"), 8000), None);
+        assert_eq!(
+            other_port(&argv("streamlit run a.py --server.address=::1"), 8501),
+            None
+        );
+        assert_eq!(
+            other_port(&argv("gunicorn -p /run/app.pid app:app"), 8000),
+            None
+        );
+        assert_eq!(
+            other_port(&argv("app --db=postgres://db:5432/x"), 8000),
+            None
+        );
     }
 }
