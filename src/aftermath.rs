@@ -37,17 +37,24 @@ pub fn state(records: &[Record], started: &mut [Started], target: &Target) -> St
             parts.push(format!("PID {} was sent {} and {now}", s.id.pid, s.signal));
         }
     }
+    let mut running_started = false;
     for s in started.iter_mut() {
         let pid = s.backend.as_ref().map_or(s.child.id() as i32, |b| b.pid);
-        match s.died() {
-            None => parts.push(format!("the backend fixer started (PID {pid}) is running")),
-            Some(_) => parts.push(format!("the backend fixer started (PID {pid}) has exited")),
+        if s.died().is_none() {
+            running_started = true;
+            parts.push(format!("the backend fixer started (PID {pid}) is running"));
+        } else {
+            parts.push(format!("the backend fixer started (PID {pid}) has exited"));
         }
     }
     let rerun = rerun_command();
     match &target.backend {
         Some(b) if restart::listening(&b.address) => {
             parts.push(format!("{} listens", b.address));
+            parts.push(format!("run `{rerun}` to check and finish"));
+        }
+        Some(b) if running_started => {
+            parts.push(format!("nothing listens on {} yet", b.address));
             parts.push(format!("run `{rerun}` to check and finish"));
         }
         Some(b) => {

@@ -266,3 +266,64 @@ fn an_answer_is_a_whole_line() {
     assert_eq!(code, 0, "{rest}");
     assert_eq!(lab_backends(&lab).len(), 1);
 }
+
+/// Kills (by exact identity) a process fixer started for this test, when dropped.
+struct StartedByFixer(Option<(i32, u64)>);
+
+impl Drop for StartedByFixer {
+    fn drop(&mut self) {
+        if let Some(id) = self.0.filter(|id| !gone(*id)) {
+            fix_support::signal_exact(id, Signal::KILL);
+        }
+    }
+}
+
+/// Ctrl-C while fixer waits for the backend it started to answer: that process is left
+/// running, and the operator is told so.
+#[test]
+fn ctrl_c_while_the_started_backend_comes_up() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let port = lab.backend_port;
+    let run = Run::new();
+    let mut cmd = run.fix(&lab);
+    cmd.args(["--restart-cmd", "sleep 600"]);
+    let mut t = Pty::spawn(&cmd);
+    t.expect("Start the backend (sleep 600)? [y/N]");
+    t.line("y");
+    t.expect("started PID ");
+    let pid: i32 = t.expect(" (sh -c)").trim().parse().unwrap();
+    let mut started = StartedByFixer(identity(pid));
+    assert!(started.0.is_some(), "PID {pid} is not running");
+    t.key("\x03");
+    let before = t.expect("Interrupted by SIGINT: stopped at a safe point.");
+    assert!(
+        before.contains(&format!(
+            "interrupted while waiting for 127.0.0.1:{port}: the command (PID {pid}) was started and is left running"
+        )),
+        "{before}"
+    );
+    let (rest, code) = t.finish();
+    assert_eq!(code, 130, "{rest}");
+    assert!(
+        rest.contains("Done: restart-backend (interrupted)."),
+        "{rest}"
+    );
+    assert!(
+        rest.contains(&format!(
+            "Left: the backend fixer started (PID {pid}) is running; nothing listens on 127.0.0.1:{port} yet; run `fixer fix"
+        )),
+        "{rest}"
+    );
+    assert!(
+        !gone(started.0.unwrap()),
+        "fixer left what it started running"
+    );
+    let log = run.audit();
+    assert_eq!(
+        audit_of(&log, "restart-backend", "end")[0]["result"],
+        "interrupted"
+    );
+    if let Some(id) = started.0.take() {
+        fix_support::signal_exact(id, Signal::KILL);
+    }
+}

@@ -254,6 +254,9 @@ fn confirm_free(address: &BackendAddr, mut out: Applied, ctx: &mut Ctx<'_>) -> A
     if free {
         out.note(ctx, format!("{address} is free"));
         out
+    } else if super::interrupted() {
+        out.note(ctx, format!("interrupted before {address} was seen free"));
+        out.end(Outcome::Interrupted)
     } else {
         out.note(ctx, format!("{address} is still held by another process"));
         out.end(Outcome::Failed)

@@ -239,6 +239,12 @@ fn wait_healthy(
     }) {
         out.note(ctx, format!("{address} listens and {health} answers"));
         out
+    } else if super::interrupted() {
+        out.note(
+            ctx,
+            format!("interrupted while waiting for {address} to answer {health}"),
+        );
+        out.end(Outcome::Interrupted)
     } else {
         out.note(
             ctx,
