@@ -210,7 +210,21 @@ fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
         let norm = |u: &str| u.strip_suffix(".service").unwrap_or(u).to_string();
         unit.is_some() && p.restartable_unit().map(norm) == unit.as_deref().map(norm)
     };
-    let loose: Vec<_> = procs.into_iter().filter(|p| !same_unit(p)).collect();
+    let mut loose: Vec<_> = procs.into_iter().filter(|p| !same_unit(p)).collect();
+    // Like a holder, each is stopped with its descendants, which would otherwise be orphaned.
+    let children = crate::sys::process::children_map();
+    let mut kids: Vec<i32> = loose
+        .iter()
+        .flat_map(|p| crate::sys::process::descendants(p.pid, &children))
+        .filter(|pid| !loose.iter().any(|p| p.pid == *pid))
+        .collect();
+    kids.sort_unstable();
+    kids.dedup();
+    loose.extend(
+        kids.into_iter()
+            .filter_map(|pid| crate::sys::process::ProcessInfo::read(pid).ok())
+            .filter(|p| p.state != 'Z'),
+    );
     let Some(main) = loose.first().cloned() else {
         return restart(target, unit.as_deref(), Vec::new());
     };

@@ -157,8 +157,7 @@ fn holder_waiting_for_a_foreground_child_names_it() {
             listeners(port).contains(&pid)
                 && child > 0
                 && cmdline(child).contains("www-browser")
-                && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-                    .is_ok_and(|s| s.starts_with("61 ") || s.starts_with("247 "))
+                && in_syscall(pid, WAIT4)
         }),
         "the holder did not start its browser and wait"
     );
@@ -179,6 +178,24 @@ fn holder_waiting_for_a_foreground_child_names_it() {
     drop(holder);
 }
 
+/// System-call numbers of read and wait4 on this machine.
+const READ: &str = if cfg!(target_arch = "aarch64") {
+    "63"
+} else {
+    "0"
+};
+const WAIT4: &str = if cfg!(target_arch = "aarch64") {
+    "260"
+} else {
+    "61"
+};
+
+/// Whether the process sleeps in system call `nr` (first field of /proc/PID/syscall).
+fn in_syscall(pid: i32, nr: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().next() == Some(nr))
+}
+
 fn children(pid: i32) -> Vec<i32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
@@ -193,4 +210,49 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Asks `Email:` on stdin before it would listen, after starting a helper child (which lives
+/// as long as its parent does).
+const PROMPT_WITH_CHILD: &str = r#"import subprocess, sys
+helper = subprocess.Popen([sys.executable, "-c",
+    "import os, time\nparent = os.getppid()\nwhile os.getppid() == parent:\n    time.sleep(0.1)\n"])
+print("helper", helper.pid, flush=True)
+input("Email: ")
+"#;
+
+#[test]
+fn the_waiting_process_is_stopped_with_its_children() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    let script = run.script("app.py", PROMPT_WITH_CHILD);
+    let log = std::fs::File::create(run.path("app.log")).unwrap();
+    let mut blocked = std::process::Command::new("python3")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(log)
+        .spawn()
+        .unwrap();
+    let pid = blocked.id() as i32;
+    let mut helper = 0;
+    assert!(wait_until(deadline(10.0), || {
+        helper = children(pid).first().copied().unwrap_or(0);
+        helper > 0
+            && in_syscall(pid, READ)
+            && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                .is_ok_and(|s| s.split_whitespace().nth(1) == Some("0x0"))
+    }));
+    let (parent, child) = (identity(pid).unwrap(), identity(helper).unwrap());
+    let mut cmd = run.fix(&lab);
+    cmd.args(["--yes", "--match", r"app\.py|lab-backend\.py"]);
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!("SIGTERM → PID {}", child.0)),
+        "{}",
+        out.all()
+    );
+    assert!(gone(parent) && gone(child), "{}", out.all());
+    let _ = blocked.kill();
+    let _ = blocked.wait();
 }
