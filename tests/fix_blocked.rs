@@ -256,3 +256,30 @@ fn the_waiting_process_is_stopped_with_its_children() {
     let _ = blocked.kill();
     let _ = blocked.wait();
 }
+
+/// The lab's stand-in behaves as Streamlit 1.67 does: `python3 -m streamlit run app.py` in
+/// read(0) on its stdin with nothing listening (nginx: 502), and serving once answered.
+#[test]
+fn the_lab_fault_waits_in_read_before_it_listens() {
+    use std::io::Write;
+    let (_dir, lab) = lab(Fault::PromptBeforeListen);
+    let pid = lab.pid(Role::Backend).unwrap();
+    assert!(cmdline(pid).ends_with(&format!(
+        "-m streamlit run app.py --server.port {}",
+        lab.backend_port
+    )));
+    assert!(in_syscall(pid, READ));
+    assert!(listeners(lab.backend_port).is_empty());
+    assert!(common::port_free(lab.backend_port));
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
+    let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert_eq!(stdin, lab.dir.join("stdin.fifo"));
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&stdin)
+        .unwrap();
+    fifo.write_all(b"ops@example.com\n").unwrap();
+    let healthy = || status(lab.backend_port, "/api/health").ok() == Some(200);
+    assert!(wait_until(deadline(10.0), healthy));
+    assert_eq!(listeners(lab.backend_port), [pid]);
+}
