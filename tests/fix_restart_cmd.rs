@@ -119,3 +119,33 @@ fn a_command_that_fails_at_once_is_quoted() {
     assert!(again.stdout.contains("second try"), "{}", again.all());
     assert!(!again.stdout.contains("settings.toml"), "{}", again.all());
 }
+
+/// A command that puts the backend in the background and exits 0 (as a daemonising server
+/// does): the backend is the process that then holds the port, not the shell.
+#[test]
+fn a_backend_left_behind_by_the_command_is_tracked_by_its_port() {
+    let (_dir, lab) = lab(Fault::BackendDown);
+    let port = lab.backend_port;
+    let cmd = format!(
+        "python3 {}/lab-backend.py --port {port} &",
+        lab.dir.display()
+    );
+    let run = Run::new();
+    let out = fix_with(&run, &lab, &cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let pids = listeners(port);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let text = &out.stdout;
+    let exited = text
+        .find("the command exited (exit status: 0); waiting for a process it left behind")
+        .unwrap_or_else(|| panic!("{}", out.all()));
+    let named = text
+        .find(&format!(
+            "the backend is PID {} ({})",
+            pids[0],
+            cmdline(pids[0])
+        ))
+        .unwrap_or_else(|| panic!("{}", out.all()));
+    assert!(exited < named, "{}", out.all());
+    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+}

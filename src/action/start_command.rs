@@ -32,9 +32,16 @@ pub fn apply(
     );
     let mut exited = None;
     let timeout = ctx.timeout;
-    let up = poll_until(ctx.wait, || {
+    let wait = ctx.wait;
+    let up = poll_until(wait, || {
         if exited.is_none() {
             exited = child.try_wait().ok().flatten();
+            if let Some(status) = exited.filter(|s| s.success()) {
+                out.note(
+                    ctx,
+                    format!("the command exited ({status}); waiting for a process it left behind to listen on {address}"),
+                );
+            }
         }
         // A command that failed is done; one that exited 0 may have left a daemon behind.
         exited.is_some_and(|s| !s.success())
