@@ -1,8 +1,15 @@
 //! Asking before anything changes. The prompt goes to stderr and defaults to "no"; `--yes`
 //! answers yes; `--dry-run` only shows the plan; without a terminal and without `--yes`,
 //! fixer refuses instead of guessing.
+//!
+//! Each question takes a whole line, and anything typed before it was asked is discarded: an
+//! operator's habitual `y⏎` once answered "Kill the holder?" with `y` and "Start the
+//! backend?" with the `⏎` (its default, no), leaving the backend down unseen. The prompt is
+//! the one piece of terminal output outside `report`: it belongs to the question it asks.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -32,6 +39,8 @@ pub enum Decision {
     PlanOnly,
     /// No way to ask: the caller says how to proceed.
     Refused,
+    /// Ctrl-C or SIGTERM while the question was open.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +49,8 @@ pub struct Consent {
     pub force_foreign: bool,
 }
 
-/// dialoguer checks only that stderr is a terminal and then reads /dev/tty; fixer also needs
-/// stdin to be one, or `fixer fix < /dev/null` in a cron job would block on the controlling tty.
+/// The question goes to stderr and the answer comes from stdin, so both must be the terminal:
+/// `fixer fix < /dev/null` in a cron job must refuse, not read an empty answer or block.
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
@@ -75,15 +84,71 @@ impl Consent {
     }
 }
 
+/// The longest answer read; the rest of a longer line is discarded.
+const ANSWER_BYTES: usize = 256;
+/// How often a waiting prompt looks whether fixer was interrupted.
+const INTERRUPT_POLL: Duration = Duration::from_millis(100);
+
 fn prompt(question: &str) -> Decision {
-    let answer = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .show_default(true)
-        .wait_for_newline(false)
-        .interact_opt();
-    match answer {
-        Ok(Some(true)) => Decision::Approved(Approval::Prompt),
+    let stdin = std::io::stdin();
+    // Type-ahead belongs to an earlier question (or none): it must not answer this one.
+    let _ = nix::sys::termios::tcflush(stdin.as_fd(), nix::sys::termios::FlushArg::TCIFLUSH);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{} [y/N] ", crate::sanitize::clean(question));
+    let _ = err.flush();
+    drop(err);
+    let answer = match read_line(&stdin) {
+        Some(line) => line,
+        None if crate::sys::interrupt::caught().is_some() => {
+            let _ = writeln!(std::io::stderr());
+            return Decision::Interrupted;
+        }
+        None => String::new(),
+    };
+    if crate::sys::interrupt::caught().is_some() {
+        return Decision::Interrupted;
+    }
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Decision::Approved(Approval::Prompt),
         _ => Decision::Declined,
     }
+}
+
+/// One line from the terminal (canonical mode delivers it whole), bounded; None on end of
+/// input, an error, or an interruption.
+fn read_line(stdin: &std::io::Stdin) -> Option<String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let fd = stdin.as_fd();
+    let mut line = Vec::new();
+    loop {
+        if crate::sys::interrupt::caught().is_some() {
+            return None;
+        }
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let timeout = PollTimeout::from(INTERRUPT_POLL.as_millis() as u16);
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 512];
+        let n = match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return (!line.is_empty()).then(|| utf8(&line)),
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+            Err(_) => return None,
+        };
+        let chunk = &buf[..n];
+        let end = chunk.iter().position(|b| *b == b'\n');
+        let take = end.unwrap_or(n);
+        let room = ANSWER_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        if end.is_some() {
+            return Some(utf8(&line));
+        }
+    }
+}
+
+fn utf8(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

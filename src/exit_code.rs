@@ -14,6 +14,8 @@ pub enum ExitCode {
     Declined = 4,
     /// An action failed.
     ActionFailed = 5,
+    /// `fix` was interrupted (Ctrl-C, SIGTERM) and stopped at a safe point.
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -40,6 +42,7 @@ mod tests {
         (ExitCode::CheckFailed, "a check could not run"),
         (ExitCode::Declined, "declined"),
         (ExitCode::ActionFailed, "an action failed"),
+        (ExitCode::Interrupted, "interrupted"),
     ];
 
     /// `(code, meaning)` of each row of the exit-code table in docs/output.md.

@@ -53,6 +53,7 @@ codes! {
     BackendStartLimit => "backend-start-limit",
     BackendOomKilled => "backend-oom-killed",
     BackendPartlyListening => "backend-partly-listening",
+    BackendBlockedBeforeListen => "backend-blocked-before-listen",
 }
 
 impl std::fmt::Display for FindingCode {

@@ -4,15 +4,18 @@
 use std::time::{Duration, Instant};
 
 use crate::action::{self, Ctx, Outcome, Record};
+use crate::aftermath;
 use crate::audit::AuditLog;
 use crate::chain::{self, Diagnosis};
-use crate::check::recurl;
 use crate::consent::{Approval, Consent, Decision as Answer, Mode};
 use crate::exit_code::ExitCode;
-use crate::plan::{self, Decision};
+use crate::plan::{self, Manual};
 use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
+
+mod verify;
+use verify::verify_poll;
 
 /// Rounds of diagnose → act → verify. Three covers a resumed holder that still does not answer
 /// (then kill and restart) and a second fault uncovered by a fix (nginx down *and* backend
@@ -32,10 +35,17 @@ pub struct FixRun {
     pub actions: Vec<Record>,
     pub verification: Option<StepResult>,
     pub verified: bool,
+    /// What fixer cannot change and the operator must (DNS records, configs).
+    pub manual: Vec<Manual>,
     pub exit: ExitCode,
 }
 
 pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
+    if let Err(e) = crate::sys::interrupt::catch() {
+        out.message(&format!(
+            "Note: Ctrl-C cannot be caught ({e:#}); it would stop fixer at once."
+        ));
+    }
     let mut actions = Vec::new();
     let mut started = Vec::new();
     let mut first = None;
@@ -43,13 +53,20 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         let d = chain::diagnose(target, out.progress());
         out.diagnosis_done(&d);
         let first_d = first.get_or_insert_with(|| d.clone()).clone();
+        let proposal = plan::propose(&d, target);
+        let manual = proposal.manual;
         let finish = |actions, verification: Option<StepResult>, verified, exit| FixRun {
             first: first_d.clone(),
             actions,
             verification,
             verified,
+            manual: manual.clone(),
             exit,
         };
+        if action::interrupted() {
+            let exit = stopped(target, &actions, &mut started, out);
+            return finish(actions, None, false, exit);
+        }
         if d.healthy() && round == 0 {
             out.message("Nothing to fix: every check passed.");
             let v = d.step(crate::step::StepName::Recurl).cloned();
@@ -62,16 +79,17 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             ));
             return finish(actions, None, false, ExitCode::CheckFailed);
         }
-        let plans = match plan::decide(&d, target) {
-            Decision::Act(plans) => plans,
-            Decision::Manual(why) => {
-                out.message(&why);
-                return finish(actions, None, false, ExitCode::Problem);
-            }
-            Decision::Wait => Vec::new(),
-        };
+        let plans = proposal.plans;
+        if plans.is_empty() && !manual.is_empty() {
+            out.manual(&manual);
+            return finish(actions, None, false, ExitCode::Problem);
+        }
         let mut resumed_only = !plans.is_empty();
         for p in &plans {
+            if action::interrupted() {
+                let exit = stopped(target, &actions, &mut started, out);
+                return finish(actions, None, false, exit);
+            }
             resumed_only &= p.code == action::ActionCode::ResumeHolder;
             let record = run_one(target, p, opts, out, &mut started);
             let outcome = record.result;
@@ -79,7 +97,14 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             match outcome {
                 Outcome::Done => {}
                 Outcome::Planned => continue,
-                Outcome::Declined => return finish(actions, None, false, ExitCode::Declined),
+                Outcome::Declined => {
+                    declined(target, &actions, &mut started, out);
+                    return finish(actions, None, false, ExitCode::Declined);
+                }
+                Outcome::Interrupted => {
+                    let exit = stopped(target, &actions, &mut started, out);
+                    return finish(actions, None, false, exit);
+                }
                 Outcome::Aborted | Outcome::Failed => {
                     return finish(actions, None, false, ExitCode::ActionFailed)
                 }
@@ -87,6 +112,7 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         }
         if opts.consent.mode == Mode::DryRun {
             out.message("Dry run: nothing was changed.");
+            out.manual(&manual);
             return finish(actions, None, false, ExitCode::Problem);
         }
         // A resumed process answers at once or not at all; don't spend the whole wait on it.
@@ -101,8 +127,18 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
             if actions.iter().any(started_without_supervisor) {
                 out.message(UNSUPERVISED);
             }
+            if !manual.is_empty() {
+                // Fixed here and verified locally; users still reach the wrong place.
+                out.verified_locally(&verification);
+                out.manual(&manual);
+                return finish(actions, Some(verification), true, ExitCode::Problem);
+            }
             out.verified(&verification, true);
             return finish(actions, Some(verification), true, ExitCode::Healthy);
+        }
+        if action::interrupted() {
+            let exit = stopped(target, &actions, &mut started, out);
+            return finish(actions, Some(verification), false, exit);
         }
         if let Some(why) = died {
             out.verified(&verification, false);
@@ -111,11 +147,69 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
         }
         if plans.is_empty() || round + 1 == MAX_ROUNDS {
             out.verified(&verification, false);
+            out.manual(&manual);
             return finish(actions, Some(verification), false, ExitCode::Problem);
         }
         out.message("Still unhealthy: walking the chain again.");
     }
     unreachable!("the loop returns on its last round")
+}
+
+/// Ctrl-C or SIGTERM: fixer stopped at a safe point; say what was done and what is left.
+fn stopped(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) -> ExitCode {
+    let signal = crate::sys::interrupt::caught().unwrap_or("a signal");
+    out.message(&format!(
+        "Interrupted by {signal}: stopped at a safe point."
+    ));
+    closing(target, actions, started, out);
+    ExitCode::Interrupted
+}
+
+/// The operator said no (or could not be asked: the refusal was said already). Nothing
+/// changed only if nothing was done before this question.
+fn declined(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) {
+    let refused = actions.last().is_some_and(|r| r.consent == Approval::None);
+    match (aftermath::done(actions).is_empty(), refused) {
+        (true, true) => {}
+        (true, false) => out.message("Declined: nothing was changed."),
+        (false, _) => {
+            if !refused {
+                out.message("Declined: stopped here.");
+            }
+            closing(target, actions, started, out);
+        }
+    }
+}
+
+fn closing(
+    target: &Target,
+    actions: &[Record],
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) {
+    let done = aftermath::done(actions);
+    out.message(&format!(
+        "Done: {}.",
+        if done.is_empty() {
+            "nothing".to_string()
+        } else {
+            done.join(", ")
+        }
+    ));
+    out.message(&format!(
+        "Left: {}.",
+        aftermath::state(actions, started, target)
+    ));
 }
 
 /// Said after a backend was started by its command: the outage can come back, as it did in the
@@ -134,7 +228,7 @@ fn run_one(
     p: &action::Plan,
     opts: &Options,
     out: &mut dyn FixReport,
-    started: &mut Vec<std::process::Child>,
+    started: &mut Vec<action::Started>,
 ) -> Record {
     out.plan(p);
     let t0 = Instant::now();
@@ -148,14 +242,18 @@ fn run_one(
         result,
         evidence,
         elapsed_ms: t0.elapsed().as_millis() as u64,
+        signalled: Vec::new(),
     };
     let approval = match opts.consent.ask(&p.question, p.foreign) {
         Answer::Approved(a) => a,
         Answer::PlanOnly => return record(Approval::None, Outcome::Planned, Vec::new()),
         Answer::Declined => {
-            out.message("Declined: nothing was changed.");
             audit(opts, target, p, "declined", Approval::Prompt, &[]);
             return record(Approval::Prompt, Outcome::Declined, Vec::new());
+        }
+        Answer::Interrupted => {
+            audit(opts, target, p, "interrupted", Approval::None, &[]);
+            return record(Approval::None, Outcome::Interrupted, Vec::new());
         }
         Answer::Refused => {
             out.message(&refusal(p));
@@ -179,16 +277,24 @@ fn run_one(
     };
     let applied = action::apply(p, &mut ctx);
     started.append(&mut ctx.started);
-    let result = applied.outcome;
+    // An action cut short by a signal stopped at its own safe point, whatever it concluded.
+    let result = match applied.outcome {
+        Outcome::Done => Outcome::Done,
+        _ if action::interrupted() => Outcome::Interrupted,
+        other => other,
+    };
     audit(
         opts,
         target,
         p,
-        outcome_word(result),
+        aftermath::outcome_word(result),
         approval,
         &applied.evidence,
     );
-    record(approval, result, applied.evidence)
+    Record {
+        signalled: applied.signalled,
+        ..record(approval, result, applied.evidence)
+    }
 }
 
 fn refusal(p: &action::Plan) -> String {
@@ -196,16 +302,6 @@ fn refusal(p: &action::Plan) -> String {
         format!("Refused: {} touches a process that is not the backend; confirm at a terminal, or add --force-foreign to --yes.", p.code.as_str())
     } else {
         format!("Refused: {} needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).", p.code.as_str())
-    }
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Done => "done",
-        Outcome::Declined => "declined",
-        Outcome::Aborted => "aborted",
-        Outcome::Failed => "failed",
-        Outcome::Planned => "planned",
     }
 }
 
@@ -236,69 +332,4 @@ fn audit(
         "end",
         serde_json::json!({"action": p.code, "target": p.target, "consent": approval, "result": result, "evidence": evidence}),
     );
-}
-
-/// Re-runs the verification URLs until all pass or `wait` ends. Returns the last result, whether
-/// healthy, and — if a backend started by this run died meanwhile — why, so fixer stops instead
-/// of restarting it again and again.
-fn verify_poll(
-    target: &Target,
-    wait: Duration,
-    started: &mut [std::process::Child],
-    out: &mut dyn FixReport,
-) -> (StepResult, bool, Option<String>) {
-    let deadline = Instant::now() + wait;
-    out.verifying(wait);
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let step = recurl::run(target);
-        let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();
-        if healthy {
-            out.verifying_done();
-            return (step, true, None);
-        }
-        if let Some(why) = died(started) {
-            out.verifying_done();
-            return (step, false, Some(why));
-        }
-        if Instant::now() >= deadline {
-            out.verifying_done();
-            return (step, false, None);
-        }
-        out.verify_attempt(attempts, &step, backend_ok_nginx_not(target, &step));
-        std::thread::sleep(
-            Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
-        );
-    }
-}
-
-fn died(started: &mut [std::process::Child]) -> Option<String> {
-    started.iter_mut().find_map(|c| match c.try_wait() {
-        Ok(Some(status)) => Some(format!(
-            "The backend started by this run (PID {}) died again ({status}); not restarting it again — read its log.",
-            c.id()
-        )),
-        _ => None,
-    })
-}
-
-/// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
-fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
-    let _ = target;
-    let urls: Vec<(String, bool)> = step.details["urls"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|u| {
-                    (
-                        u["route"].as_str().unwrap_or("").to_string(),
-                        u["healthy"].as_bool().unwrap_or(false),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    urls.iter().any(|(route, ok)| route == "backend" && *ok)
-        && urls.iter().any(|(route, ok)| route == "nginx" && !*ok)
 }

@@ -1,6 +1,7 @@
 //! fixer: find and fix the cause of an nginx 502 on this server.
 
 pub mod action;
+pub mod aftermath;
 pub mod audit;
 pub mod chain;
 pub mod check;

@@ -16,21 +16,84 @@ pub enum Decision {
     Wait,
 }
 
+/// A failure fixer does not change itself, and what the operator should change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manual {
+    pub code: FindingCode,
+    pub cause: String,
+    pub change: String,
+}
+
+/// Everything `fix` proposes for one diagnosis.
+pub struct Proposal {
+    /// The actions for every fixable local failure, in chain order.
+    pub plans: Vec<Plan>,
+    /// The failures fixer cannot change (DNS, configs), in chain order, listed at the end.
+    pub manual: Vec<Manual>,
+}
+
+/// Walks every failure in chain order: a wrong DNS record does not stop fixer from starting a
+/// dead backend (the Streamlit incident had both), it is only listed for the operator.
+/// Failures of the final HTTP step are symptoms of the ones before it, not causes.
+pub fn propose(d: &Diagnosis, target: &Target) -> Proposal {
+    let target = &target.with_config_protocol(d.backend_protocol);
+    let mut out = Proposal {
+        plans: Vec::new(),
+        manual: Vec::new(),
+    };
+    let failures = d
+        .steps
+        .iter()
+        .filter(|s| s.verdict == crate::step::Verdict::Fail)
+        .filter(|s| s.name != crate::step::StepName::Recurl)
+        .filter_map(|s| s.finding.as_ref());
+    for f in failures {
+        match decide_for(d, f, target) {
+            Decision::Act(plans) => out.plans.extend(plans),
+            Decision::Manual(why) => out.manual.push(Manual {
+                code: f.code,
+                cause: f.cause.clone(),
+                change: why,
+            }),
+            Decision::Wait => {}
+        }
+    }
+    if let Some(why) = works_through_nginx(d, &out.plans) {
+        out.plans.retain(|p| !touches_backend(p));
+        if let Some(root) = d.root_cause() {
+            out.manual.push(Manual {
+                code: root.code,
+                cause: root.cause.clone(),
+                change: why,
+            });
+        }
+    }
+    out
+}
+
+/// What to do about the root cause alone.
 pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
     let target = &target.with_config_protocol(d.backend_protocol);
-    let decision = decide_root(d, target);
-    match (&decision, d.root_cause()) {
-        // A site that works through nginx is not broken, whatever a direct reading says.
-        (Decision::Act(plans), Some(root))
-            if d.site_works_through_nginx() && plans.iter().any(touches_backend) =>
-        {
-            Decision::Manual(format!(
-                "every probe through nginx passes, so fixer plans no kill or restart; the other reading: {} [{}]",
-                root.cause, root.code
-            ))
-        }
+    let decision = match d.root_cause() {
+        Some(root) => decide_for(d, root, target),
+        None => Decision::Wait,
+    };
+    match &decision {
+        Decision::Act(plans) => works_through_nginx(d, plans).map_or(decision, Decision::Manual),
         _ => decision,
     }
+}
+
+/// A site that works through nginx is not broken, whatever a direct reading says: no plan may
+/// then kill, resume or restart the backend. Says why when that rule removes a plan.
+fn works_through_nginx(d: &Diagnosis, plans: &[Plan]) -> Option<String> {
+    let root = d.root_cause()?;
+    (d.site_works_through_nginx() && plans.iter().any(touches_backend)).then(|| {
+        format!(
+            "every probe through nginx passes, so fixer plans no kill or restart; the other reading: {} [{}]",
+            root.cause, root.code
+        )
+    })
 }
 
 fn touches_backend(p: &Plan) -> bool {
@@ -38,10 +101,7 @@ fn touches_backend(p: &Plan) -> bool {
     matches!(p.code, ResumeHolder | KillHolder | RestartBackend)
 }
 
-fn decide_root(d: &Diagnosis, target: &Target) -> Decision {
-    let Some(root) = d.root_cause() else {
-        return Decision::Wait;
-    };
+fn decide_for(d: &Diagnosis, root: &crate::finding::Finding, target: &Target) -> Decision {
     use FindingCode::*;
     match root.code {
         NginxNotRunning => nginx_start(d, target),
@@ -49,6 +109,7 @@ fn decide_root(d: &Diagnosis, target: &Target) -> Decision {
         BackendNotListening | BackendKilled | BackendExited | BackendStartLimit
         | BackendOomKilled | HolderZombie => restart(target, None, Vec::new()),
         BackendPortBound => bound_holder(d, target),
+        BackendBlockedBeforeListen => blocked_backend(d, target),
         HolderStopped => match &d.holder {
             Some(h) => Decision::Act(vec![action::resume_holder::plan(h)]),
             None => Decision::Wait,
@@ -158,6 +219,59 @@ fn bound_holder(d: &Diagnosis, target: &Target) -> Decision {
     };
     match action::kill_holder::plan(&view, &backend.address) {
         Ok(kill) => restart(target, None, vec![kill]),
+        Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
+    }
+}
+
+/// Backend processes waiting at a prompt before they listened. Those inside the unit that will
+/// be restarted go with it (systemd stops the whole cgroup); the others are killed first, so
+/// the backend started next is the only instance.
+fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
+    let Some(backend) = &target.backend else {
+        return Decision::Wait;
+    };
+    let procs: Vec<_> = d
+        .listening
+        .blocked
+        .iter()
+        .filter_map(|&pid| crate::sys::process::ProcessInfo::read(pid).ok())
+        .collect();
+    let unit = match &backend.restart {
+        Some(crate::target::RestartSpec::Systemd { unit }) => Some(unit.clone()),
+        _ => procs
+            .iter()
+            .find_map(|p| p.restartable_unit().map(str::to_string)),
+    };
+    let same_unit = |p: &crate::sys::process::ProcessInfo| {
+        let norm = |u: &str| u.strip_suffix(".service").unwrap_or(u).to_string();
+        unit.is_some() && p.restartable_unit().map(norm) == unit.as_deref().map(norm)
+    };
+    let mut loose: Vec<_> = procs.into_iter().filter(|p| !same_unit(p)).collect();
+    // Like a holder, each is stopped with its descendants, which would otherwise be orphaned.
+    let children = crate::sys::process::children_map();
+    let mut kids: Vec<i32> = loose
+        .iter()
+        .flat_map(|p| crate::sys::process::descendants(p.pid, &children))
+        .filter(|pid| !loose.iter().any(|p| p.pid == *pid))
+        .collect();
+    kids.sort_unstable();
+    kids.dedup();
+    loose.extend(
+        kids.into_iter()
+            .filter_map(|pid| crate::sys::process::ProcessInfo::read(pid).ok())
+            .filter(|p| p.state != 'Z'),
+    );
+    let Some(main) = loose.first().cloned() else {
+        return restart(target, unit.as_deref(), Vec::new());
+    };
+    let view = crate::check::port_holder::HolderView {
+        matches: backend.matches(&main.cmdline.join(" ")),
+        main,
+        all: loose,
+        condition: Condition::BlockedOnStdin,
+    };
+    match action::kill_holder::plan_blocked(&view, &backend.address) {
+        Ok(kill) => restart(target, unit.as_deref(), vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this process: {why}")),
     }
 }

@@ -17,6 +17,11 @@ pub fn state_dir() -> PathBuf {
     xdg_state_home().join("fixer")
 }
 
+/// Where a backend started by its command logs when the playbook names no `log`.
+pub fn log_dir() -> PathBuf {
+    state_dir().join("logs")
+}
+
 fn xdg_state_home() -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)

@@ -29,7 +29,7 @@ fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
         "Kill the holder of 127.0.0.1:{port} (SIGTERM to PID {})? [y/N]",
         holder.0
     ));
-    t.key("y");
+    t.line("y");
     t.expect(&format!("SIGTERM → PID {} (via pidfd)", holder.0));
     t.expect(&format!("127.0.0.1:{port} is free"));
     t.expect("Plan: restart-backend");
@@ -37,7 +37,7 @@ fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
         "Start the backend (python3 {}/lab-backend.py --port {port})? [y/N]",
         lab.dir.display()
     ));
-    t.key("y");
+    t.line("y");
     t.expect(&format!("127.0.0.1:{port} listens and /api/health answers"));
     let pid = t.pid;
     let (rest, code) = t.finish();
@@ -100,7 +100,7 @@ fn stuck_holder_answered_no_is_left_alone() {
     t.expect("Plan: kill-holder");
     t.expect("Kill the holder of");
     t.expect("[y/N]");
-    t.key("n");
+    t.line("n");
     let (rest, code) = t.finish();
     assert_eq!(code, 4, "declined: {rest}");
     assert!(rest.contains("Declined: nothing was changed."), "{rest}");
@@ -158,7 +158,7 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
         "Kill the holder of 127.0.0.1:{port} (SIGTERM to PID {})?",
         id.0
     ));
-    t.key("y");
+    t.line("y");
     t.expect(&format!("SIGTERM → PID {}", id.0));
     t.expect(&format!("PID {} still running 0.5 s after SIGTERM", id.0));
     assert_eq!(identity(id.0), Some(id), "alive while fixer asks again");
@@ -166,11 +166,11 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
         "PID {} ignored SIGTERM. Send SIGKILL? [y/N]",
         id.0
     ));
-    t.key("y");
+    t.line("y");
     t.expect(&format!("SIGKILL → PID {}", id.0));
     t.expect(&format!("PID {} exited", id.0));
     t.expect("Start the backend (python3");
-    t.key("y");
+    t.line("y");
     let (rest, code) = t.finish();
     assert_eq!(code, 0, "{rest}");
     assert!(rest.contains("Fixed and verified"), "{rest}");
@@ -192,16 +192,27 @@ fn declining_sigkill_leaves_the_stubborn_holder_alone() {
     let cmd = stubborn_fix(&run, &lab);
     let mut t = Pty::spawn(&cmd);
     t.expect(&format!("(SIGTERM to PID {})?", id.0));
-    t.key("y");
+    t.line("y");
     t.expect(&format!(
         "PID {} ignored SIGTERM. Send SIGKILL? [y/N]",
         id.0
     ));
-    t.key("n");
+    t.line("n");
     t.expect("SIGKILL declined; the holder is still running");
     let (rest, code) = t.finish();
     assert_eq!(code, 4, "{rest}");
     assert!(!rest.contains("Start the backend"), "{rest}");
+    // SIGTERM was sent: the closing lines say so, not "nothing was changed".
+    assert!(!rest.contains("nothing was changed"), "{rest}");
+    assert!(rest.contains("Done: kill-holder (declined)."), "{rest}");
+    assert!(
+        rest.contains(&format!(
+            "Left: PID {} was sent SIGTERM and is still running; 127.0.0.1:{port} listens; run `fixer fix --backend 127.0.0.1:{port} --match 'stubborn-holder\\.py' --restart-cmd",
+            id.0
+        )),
+        "{rest}"
+    );
+    assert!(rest.contains("to check and finish."), "{rest}");
     assert_eq!(
         identity(id.0),
         Some(id),
@@ -226,7 +237,7 @@ fn holder_replaced_between_plan_and_yes_is_not_signalled() {
     assert!(wait_until(deadline(10.0), || gone(old) && listeners(port).is_empty()));
     let newcomer = silent_listener(&run, "newcomer.py", port, false);
     let new = identity(newcomer.pid()).unwrap();
-    t.key("y");
+    t.line("y");
     t.expect(&format!("PID {} has exited already", old.0));
     t.expect("aborted, nothing signalled");
     let (rest, code) = t.finish();
@@ -266,7 +277,7 @@ fn second_fix_while_the_first_waits_at_its_prompt_is_refused_with_the_holders_pi
     assert!(took.as_secs_f64() < 2.0, "refused only after {took:?}");
     assert_eq!(identity(holder.0), Some(holder), "the second run acted");
 
-    first.key("n");
+    first.line("n");
     let (rest, code) = first.finish();
     assert_eq!(code, 4, "{rest}");
     assert_eq!(identity(holder.0), Some(holder));
@@ -292,7 +303,7 @@ fn fix_json_at_a_terminal_shows_the_plan_before_asking() {
     t.expect(&format!("PID {} (ppid", holder.0));
     t.expect(&cmdline(holder.0));
     t.expect(&format!("(SIGTERM to PID {})? [y/N]", holder.0));
-    t.key("n");
+    t.line("n");
     let (rest, code) = t.finish();
     assert_eq!(code, 4, "{rest}");
     let json = &rest[rest

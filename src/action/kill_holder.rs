@@ -78,6 +78,21 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
     })
 }
 
+/// Backend processes waiting at a prompt that never opened the port: killed like a holder, so
+/// the backend started next is the only instance.
+pub fn plan_blocked(blocked: &HolderView, address: &BackendAddr) -> Result<Plan, String> {
+    let mut p = plan(blocked, address)?;
+    let pids: Vec<String> = blocked.all.iter().map(|p| p.pid.to_string()).collect();
+    if !p.foreign {
+        p.question = format!(
+            "Kill PID {}, which waits at a prompt and never opened {address} (SIGTERM)?",
+            pids.join(", ")
+        );
+    }
+    p.target["reason"] = json!("blocked-before-listen");
+    Ok(p)
+}
+
 pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Applied {
     let mut out = Applied::new();
     let mut handles = Vec::new();
@@ -106,11 +121,18 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
         }
         return confirm_free(address, out, ctx);
     }
+    if super::interrupted() {
+        out.note(ctx, "interrupted before any signal was sent");
+        return out.end(Outcome::Interrupted);
+    }
     if !signal_all(&handles, Signal::TERM, &mut out, ctx) {
         return out.end(Outcome::Failed);
     }
     let grace = ctx.grace;
     if !poll_until(grace, || handles.iter().all(Handle::exited)) {
+        if super::interrupted() {
+            return interrupted_after(&handles, "SIGTERM", out, ctx);
+        }
         let left: Vec<&Handle> = handles.iter().filter(|h| !h.exited()).collect();
         let pids = left
             .iter()
@@ -129,6 +151,7 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
             .ask(&format!("PID {pids} ignored SIGTERM. Send SIGKILL?"), false)
         {
             Decision::Approved(_) => {}
+            Decision::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
             _ => {
                 out.note(ctx, "SIGKILL declined; the holder is still running");
                 return out.end(Outcome::Declined);
@@ -138,6 +161,9 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
             .into_iter()
             .filter_map(|h| Handle::open(&h.id).ok())
             .collect();
+        if super::interrupted() {
+            return interrupted_after(&handles, "SIGTERM", out, ctx);
+        }
         if !signal_all(&left, Signal::KILL, &mut out, ctx)
             || !poll_until(std::time::Duration::from_secs(5), || {
                 left.iter().all(Handle::exited)
@@ -159,6 +185,30 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
         ),
     );
     confirm_free(address, out, ctx)
+}
+
+/// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.
+fn interrupted_after(
+    handles: &[Handle],
+    signal: &str,
+    mut out: Applied,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    for h in handles {
+        let state = if h.exited() {
+            "has exited"
+        } else {
+            "is still running"
+        };
+        out.note(
+            ctx,
+            format!(
+                "interrupted: PID {} was sent {signal} and {state}",
+                h.id.pid
+            ),
+        );
+    }
+    out.end(Outcome::Interrupted)
 }
 
 /// Stopped processes only act on SIGTERM once continued, so they get SIGCONT right after it.
@@ -186,6 +236,10 @@ fn signal_all(handles: &[Handle], sig: Signal, out: &mut Applied, ctx: &mut Ctx<
                 h.via_note()
             ),
         );
+        out.signalled.push(super::Signalled {
+            id: h.id.clone(),
+            signal: crate::sys::signal::signal_name(sig),
+        });
         if sig == Signal::TERM {
             let _ = h.signal(Signal::CONT);
         }
@@ -200,6 +254,9 @@ fn confirm_free(address: &BackendAddr, mut out: Applied, ctx: &mut Ctx<'_>) -> A
     if free {
         out.note(ctx, format!("{address} is free"));
         out
+    } else if super::interrupted() {
+        out.note(ctx, format!("interrupted before {address} was seen free"));
+        out.end(Outcome::Interrupted)
     } else {
         out.note(ctx, format!("{address} is still held by another process"));
         out.end(Outcome::Failed)

@@ -6,6 +6,7 @@ pub mod kill_holder;
 pub mod nginx;
 pub mod restart;
 pub mod resume_holder;
+pub mod start_command;
 
 use std::time::Duration;
 
@@ -92,6 +93,8 @@ pub enum Outcome {
     Aborted,
     Failed,
     Planned,
+    /// Stopped at a safe point by Ctrl-C or SIGTERM.
+    Interrupted,
 }
 
 /// One action as it appears in `fix --json` and the report.
@@ -105,6 +108,16 @@ pub struct Record {
     pub evidence: Vec<String>,
     pub started_at: String,
     pub elapsed_ms: u64,
+    /// The processes this action signalled, for the closing summary of a fix cut short.
+    #[serde(skip)]
+    pub signalled: Vec<Signalled>,
+}
+
+/// A signal an action delivered, and to which exact process.
+#[derive(Debug, Clone)]
+pub struct Signalled {
+    pub id: Identity,
+    pub signal: &'static str,
 }
 
 /// What applying an action may use: timings, a way to ask again (SIGKILL after SIGTERM), and a
@@ -116,13 +129,43 @@ pub struct Ctx<'a> {
     pub wait: Duration,
     pub say: &'a mut dyn FnMut(&str),
     /// Backends started by this run, watched during verification (restart-loop protection).
-    pub started: Vec<std::process::Child>,
+    pub started: Vec<Started>,
+}
+
+/// A backend this run started by its command: the `sh -c` fixer spawned (its child, reaped
+/// when fixer exits) and the process that then held the port, which is what is watched.
+pub struct Started {
+    pub child: std::process::Child,
+    pub backend: Option<Identity>,
+}
+
+impl Started {
+    /// Why the backend is gone, or None while it runs.
+    pub fn died(&mut self) -> Option<String> {
+        match &self.backend {
+            Some(id) => match crate::sys::signal::Handle::open(id) {
+                Ok(h) if !h.exited() => None,
+                _ => Some(format!(
+                    "the backend started by this run (PID {}) died",
+                    id.pid
+                )),
+            },
+            None => match self.child.try_wait() {
+                Ok(Some(status)) => Some(format!(
+                    "the backend started by this run (PID {}) died ({status})",
+                    self.child.id()
+                )),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Result of applying: outcome and the evidence gathered on the way.
 pub struct Applied {
     pub outcome: Outcome,
     pub evidence: Vec<String>,
+    pub signalled: Vec<Signalled>,
 }
 
 impl Applied {
@@ -130,6 +173,7 @@ impl Applied {
         Applied {
             outcome: Outcome::Done,
             evidence: Vec::new(),
+            signalled: Vec::new(),
         }
     }
 
@@ -149,6 +193,10 @@ impl Default for Applied {
     fn default() -> Self {
         Applied::new()
     }
+}
+
+pub fn interrupted() -> bool {
+    crate::sys::interrupt::caught().is_some()
 }
 
 pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
@@ -171,7 +219,7 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
             address,
             health_path,
             protocol,
-        } => restart::apply_command(
+        } => start_command::apply(
             spawn,
             address,
             &restart::Health::new(health_path, *protocol),
@@ -186,14 +234,15 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
     }
 }
 
-/// Polls `done` until it holds or `within` passes; every wait in an action is bounded.
+/// Polls `done` until it holds or `within` passes; every wait in an action is bounded, and
+/// ends early when fixer is interrupted (the caller then reports what it left).
 pub fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + within;
     loop {
         if done() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
+        if std::time::Instant::now() >= deadline || interrupted() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));

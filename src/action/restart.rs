@@ -25,7 +25,7 @@ impl<'a> Health<'a> {
     }
 
     /// An answer in the backend's protocol; for one fixer does not speak, the connect.
-    fn answers(&self, address: &BackendAddr, timeout: Duration) -> bool {
+    pub(crate) fn answers(&self, address: &BackendAddr, timeout: Duration) -> bool {
         let request = probe::Request::new(address, self.protocol, self.path, None, timeout);
         match probe::probe(&request) {
             Ok(_) => true,
@@ -85,6 +85,7 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
     else {
         return Err("no way to start the backend is configured: add [backend] restart to the playbook, or pass --restart-cmd or --restart-unit".into());
     };
+    let log = log.clone().unwrap_or_else(|| default_log(&address));
     let d = spawn::Detached {
         command: command.clone(),
         cwd: cwd.clone(),
@@ -93,11 +94,10 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
     };
     let mut lines = vec![format!("start: {command}")];
     lines.push(format!(
-        "  in its own session, stdin from /dev/null, cwd {}, output appended to {}",
+        "  as a shell command line (sh -c), in its own session, stdin from /dev/null, cwd {}, output appended to {}",
         cwd.as_ref()
             .map_or("(current)".into(), |c| c.display().to_string()),
-        log.as_ref()
-            .map_or("/dev/null".into(), |l| l.display().to_string())
+        log.display()
     ));
     lines.push(format!(
         "then wait until {address} listens and {shown} answers"
@@ -117,77 +117,51 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
     })
 }
 
+/// `backend-127.0.0.1-8080.log` in fixer's state directory: output is never discarded.
+fn default_log(address: &BackendAddr) -> std::path::PathBuf {
+    let name: String = address
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    crate::state::log_dir().join(format!("backend-{}.log", name.trim_matches('-')))
+}
+
 /// Whether something listens on the backend address right now (on any of a name's addresses:
 /// nginx reaches it there).
 pub fn listening(address: &BackendAddr) -> bool {
+    !listening_inodes(address).is_empty()
+}
+
+/// The inodes of the sockets listening on the backend address, to find who holds them.
+pub fn listening_inodes(address: &BackendAddr) -> Vec<u64> {
     match address {
+        BackendAddr::Tcp(_) | BackendAddr::Named(_) => {
+            let dests = address.tcp_addrs();
+            let dual = net::dual_stack_default();
+            net::tcp_sockets()
+                .unwrap_or_default()
+                .iter()
+                .filter(|s| {
+                    s.state == net::TcpState::Listen && net::serves_any(s.local, &dests, dual)
+                })
+                .map(|s| s.inode)
+                .collect()
+        }
         BackendAddr::Unix(path) => {
             let shown = path.display().to_string();
             net::unix_sockets()
                 .unwrap_or_default()
                 .iter()
-                .any(|u| u.listening && u.path.as_deref() == Some(&shown))
-        }
-        tcp => net::listening_on(
-            &net::tcp_sockets().unwrap_or_default(),
-            &tcp.tcp_addrs(),
-            net::dual_stack_default(),
-        ),
-    }
-}
-
-pub fn apply_command(
-    d: &spawn::Detached,
-    address: &BackendAddr,
-    health: &Health<'_>,
-    ctx: &mut Ctx<'_>,
-) -> Applied {
-    let mut out = Applied::new();
-    let mut child = match spawn::spawn(d) {
-        Ok(c) => c,
-        Err(e) => {
-            out.note(ctx, format!("could not start the backend: {e:#}"));
-            return out.end(Outcome::Failed);
-        }
-    };
-    out.note(ctx, format!("started PID {}: {}", child.id(), d.command));
-    let mut exited = None;
-    let up = poll_until(ctx.wait, || {
-        if let Ok(Some(status)) = child.try_wait() {
-            exited = Some(status);
-            return true;
-        }
-        listening(address) && health.answers(address, ctx.timeout)
-    });
-    if let Some(status) = exited {
-        out.note(ctx, format!("the backend exited at once ({status})"));
-        log_tail(d, &mut out, ctx);
-        return out.end(Outcome::Failed);
-    }
-    if !up {
-        out.note(
-            ctx,
-            format!(
-                "{address} did not answer {health} within {} s",
-                ctx.wait.as_secs()
-            ),
-        );
-        log_tail(d, &mut out, ctx);
-        ctx.started.push(child);
-        return out.end(Outcome::Failed);
-    }
-    out.note(ctx, format!("{address} listens and {health} answers"));
-    ctx.started.push(child);
-    out
-}
-
-fn log_tail(d: &spawn::Detached, out: &mut Applied, ctx: &mut Ctx<'_>) {
-    if let Some(log) = &d.log {
-        for line in spawn::tail(log, 10) {
-            out.note(
-                ctx,
-                format!("  {}: {}", log.display(), crate::sanitize::clean(&line)),
-            );
+                .filter(|u| u.listening && u.path.as_deref() == Some(&shown))
+                .map(|u| u.inode)
+                .collect()
         }
     }
 }
@@ -335,6 +309,12 @@ fn wait_healthy(
     }) {
         out.note(ctx, format!("{address} listens and {health} answers"));
         out
+    } else if super::interrupted() {
+        out.note(
+            ctx,
+            format!("interrupted while waiting for {address} to answer {health}"),
+        );
+        out.end(Outcome::Interrupted)
     } else {
         out.note(
             ctx,

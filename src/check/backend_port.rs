@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use crate::finding::{Finding, FindingCode};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
-use crate::target::{BackendAddr, Target};
+use crate::target::{BackendAddr, BackendSpec, Target};
 
 /// The listening socket(s) that serve the backend address, for the port-holder step.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +14,8 @@ pub struct Listening {
     pub unix: Vec<UnixSocket>,
     /// Pids with a socket bound to the backend's port that is not listening.
     pub bound: Vec<i32>,
+    /// Backend processes waiting at a prompt that never opened the port.
+    pub blocked: Vec<i32>,
 }
 
 impl Listening {
@@ -40,22 +42,41 @@ pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResu
     };
     rec.detail("address", backend.address.to_string());
     match &backend.address {
-        BackendAddr::Unix(path) => unix_verdict(rec, path, unix),
+        BackendAddr::Unix(path) => unix_verdict(rec, path, unix, backend),
         tcp_addr => {
             if let Some(line) = tcp_addr.resolution() {
                 rec.see(line);
             }
-            tcp_verdict(rec, tcp_addr, tcp, backend.matcher.as_ref())
+            tcp_verdict(rec, tcp, backend)
         }
+    }
+}
+
+/// Nothing listens: a backend process stuck before it opened the port, or no backend at all.
+fn not_listening(
+    mut rec: Recorder,
+    backend: &BackendSpec,
+    plain: Finding,
+) -> (StepResult, Listening) {
+    match crate::check::before_listen::blocked(&mut rec, backend) {
+        Some((finding, blocked)) => (
+            rec.fail(finding),
+            Listening {
+                blocked,
+                ..Default::default()
+            },
+        ),
+        None => (rec.fail(plain), Listening::default()),
     }
 }
 
 fn tcp_verdict(
     mut rec: Recorder,
-    backend: &BackendAddr,
     tcp: &[TcpSocket],
-    matcher: Option<&regex::Regex>,
+    spec: &BackendSpec,
 ) -> (StepResult, Listening) {
+    let matcher = spec.matcher.as_ref();
+    let backend = &spec.address;
     let addrs = backend.tcp_addrs();
     let port = backend.port().unwrap_or(0);
     let on_port: Vec<&TcpSocket> = tcp
@@ -159,7 +180,7 @@ fn tcp_verdict(
         format!("nothing listens on {backend}, so nginx cannot reach the backend (502)"),
     )
     .with_action("restart the backend");
-    (rec.fail(finding), Listening::default())
+    not_listening(rec, spec, finding)
 }
 
 /// Whether each `[::]` listener on the port also takes IPv4. It matters only when the backend
@@ -268,6 +289,7 @@ fn unix_verdict(
     mut rec: Recorder,
     path: &std::path::Path,
     unix: &[UnixSocket],
+    backend: &BackendSpec,
 ) -> (StepResult, Listening) {
     let shown = path.display().to_string();
     let serving: Vec<UnixSocket> = unix
@@ -308,13 +330,9 @@ fn unix_verdict(
     rec.see(format!(
         "/proc/net/unix: no listening socket bound to {shown}"
     ));
-    (
-        rec.fail(
-            Finding::new(FindingCode::BackendNotListening, cause)
-                .with_action("restart the backend"),
-        ),
-        Listening::default(),
-    )
+    let finding =
+        Finding::new(FindingCode::BackendNotListening, cause).with_action("restart the backend");
+    not_listening(rec, backend, finding)
 }
 
 #[cfg(test)]
@@ -346,7 +364,14 @@ mod tests {
     }
 
     fn verdict(backend: &BackendAddr, tcp: &[TcpSocket]) -> (StepResult, Listening) {
-        tcp_verdict(Recorder::start(StepName::BackendPort), backend, tcp, None)
+        let spec = crate::target::BackendSpec {
+            address: backend.clone(),
+            matcher: None,
+            health_path: "/".into(),
+            restart: None,
+            protocol: None,
+        };
+        tcp_verdict(Recorder::start(StepName::BackendPort), tcp, &spec)
     }
 
     #[test]

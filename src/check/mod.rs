@@ -2,6 +2,7 @@
 //! anything.
 
 pub mod backend_port;
+pub mod before_listen;
 pub mod dns;
 pub mod error_log;
 pub mod nginx;

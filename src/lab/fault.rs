@@ -21,6 +21,7 @@ pub enum Fault {
     FastcgiBackend,
     UwsgiBackend,
     HttpsBackend,
+    PromptBeforeListen,
 }
 
 impl Fault {
@@ -38,6 +39,7 @@ impl Fault {
         Fault::FastcgiBackend,
         Fault::UwsgiBackend,
         Fault::HttpsBackend,
+        Fault::PromptBeforeListen,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -56,6 +58,7 @@ impl Fault {
             Fault::FastcgiBackend => "fastcgi-backend",
             Fault::UwsgiBackend => "uwsgi-backend",
             Fault::HttpsBackend => "https-backend",
+            Fault::PromptBeforeListen => "prompt-before-listen",
         }
     }
 
@@ -88,6 +91,9 @@ impl Fault {
             }
             Fault::HttpsBackend => {
                 "all healthy: nginx proxies over TLS (proxy_pass https://) to a backend with a self-signed certificate"
+            }
+            Fault::PromptBeforeListen => {
+                "`python3 -m streamlit run app.py` waits at its first-run \"Email:\" prompt before opening its port: nothing listens, nginx answers 502"
             }
         }
     }

@@ -7,6 +7,8 @@ Modes:
   prompt  bind and listen, then block reading stdin at an "Email: " prompt, like Streamlit's
           first-run prompt. A line written to stdin (e.g. `echo me@example.com > stdin.fifo`)
           unblocks it and it starts serving.
+  prompt-first  block reading stdin at an "Email: " prompt *before* binding, as Streamlit's
+          first-run prompt does (nothing listens until a line is read); then serve.
 
 With --tls-cert and --tls-key it serves HTTPS instead (for nginx's `proxy_pass https://`).
 """
@@ -44,14 +46,26 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
+def ask_email():
+    try:
+        email = input("Email: ")
+    except EOFError:
+        print("stdin closed before an email was entered", file=sys.stderr, flush=True)
+        return None
+    print(f"thanks, {email.strip()!r}; serving", flush=True)
+    return email
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["serve", "stuck", "prompt"], default="serve")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--mode", choices=["serve", "stuck", "prompt", "prompt-first"], default="serve")
     args = parser.parse_args()
 
+    if args.mode == "prompt-first" and ask_email() is None:
+        return 1
     server = Server(("127.0.0.1", args.port), Handler)
     scheme = "http"
     if args.tls_cert:
@@ -63,13 +77,8 @@ def main():
     if args.mode == "stuck":
         while True:
             time.sleep(3600)
-    if args.mode == "prompt":
-        try:
-            email = input("Email: ")
-        except EOFError:
-            print("stdin closed before an email was entered", file=sys.stderr, flush=True)
-            return 1
-        print(f"thanks, {email.strip()!r}; serving", flush=True)
+    if args.mode == "prompt" and ask_email() is None:
+        return 1
     server.serve_forever()
     return 0
 

@@ -36,6 +36,7 @@ use state::{LabState, OWNED_MARKER};
 const BACKEND_SCRIPT: &str = include_str!("lab-backend.py");
 const SQUATTER_SCRIPT: &str = include_str!("squatter.py");
 const WSGI_SCRIPT: &str = include_str!("lab-wsgi.py");
+const STREAMLIT_MAIN: &str = include_str!("streamlit-main.py");
 /// How often `up` tries fresh ports when one was taken between choosing and binding it.
 const PORT_ATTEMPTS: u32 = 3;
 
@@ -160,6 +161,14 @@ impl Lab {
         let d = &self.dir;
         write(&d.join("lab-backend.py"), BACKEND_SCRIPT)?;
         write(&d.join("squatter.py"), SQUATTER_SCRIPT)?;
+        if self.fault == Fault::PromptBeforeListen {
+            fs::create_dir_all(d.join("streamlit"))?;
+            write(&d.join("streamlit/__main__.py"), STREAMLIT_MAIN)?;
+            write(
+                &d.join("app.py"),
+                "# the app `streamlit run app.py` would serve\n",
+            )?;
+        }
         nginx_conf::write_auth(d, "admin", &nginx_conf::new_password()?)?;
         nginx_conf::write_cert(&tools.openssl, d)?;
         let conf = nginx_conf::render(&nginx_conf::ConfParams {
@@ -247,6 +256,7 @@ impl Lab {
                 )?;
                 self.stop_backend()
             }
+            Fault::PromptBeforeListen => self.start_streamlit(tools),
             _ => self.start_script(
                 tools,
                 Role::Backend,
@@ -255,6 +265,18 @@ impl Lab {
                 Ready::Healthy(port),
             ),
         }
+    }
+
+    /// `python3 -m streamlit run app.py --server.port P` from the lab dir (the stand-in
+    /// package there), stdin a FIFO nobody writes to: it waits at "Email:" and never listens.
+    fn start_streamlit(&mut self, tools: &Tools) -> Result<()> {
+        let port = self.backend_port.to_string();
+        let args = ["-m", "streamlit", "run", "app.py", "--server.port", &port];
+        let stdin = self.stdin_fifo()?;
+        let mut child = spawn::spawn_detached(&tools.python, &args, &self.dir, stdin, "backend")?;
+        self.record(Role::Backend, child.id() as i32)?;
+        let ready = Ready::ReadingStdinNotListening(self.backend_port);
+        spawn::wait_ready(&mut child, &self.dir, "backend", ready)
     }
 
     /// Runs `python3 DIR/<script> --port BACKEND ARGS`, recorded before it is waited for so a

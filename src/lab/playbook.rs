@@ -117,6 +117,15 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 restart: restart(format!("{php_fpm} {args}")),
             }
         }
+        // Streamlit's command line, run headless so it never asks (the stand-in in the lab dir).
+        Fault::PromptBeforeListen => Backend {
+            address: format!("127.0.0.1:{port}"),
+            match_: r"streamlit run".into(),
+            health_path: Some("/api/health".into()),
+            restart: restart(format!(
+                "python3 -m streamlit run app.py --server.port {port} --server.headless true"
+            )),
+        },
         Fault::UwsgiBackend => {
             let uwsgi = p.uwsgi.unwrap_or(Path::new("uwsgi_python3")).display();
             let args = super::spawn::uwsgi_args(p.dir, port).join(" ");

@@ -167,6 +167,8 @@ pub enum Ready {
     Listening(u16),
     /// Listening on the port and asleep in read() on stdin.
     ListeningReadingStdin(u16),
+    /// Asleep in read() on stdin with nothing listening on the port.
+    ReadingStdinNotListening(u16),
 }
 
 /// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
@@ -213,6 +215,9 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
         Ready::ListeningReadingStdin(port) => {
             format!("{log} to listen on 127.0.0.1:{port} and block reading stdin")
         }
+        Ready::ReadingStdinNotListening(port) => {
+            format!("{log} to block reading stdin before listening on 127.0.0.1:{port}")
+        }
     };
     poll(START_TIMEOUT, &what, || {
         check_running(child, dir, log)?;
@@ -223,6 +228,9 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
             Ready::Listening(port) => procfs::listening(port),
             Ready::ListeningReadingStdin(port) => {
                 procfs::listening(port) && procfs::reading_stdin(pid)
+            }
+            Ready::ReadingStdinNotListening(port) => {
+                procfs::reading_stdin(pid) && !procfs::listening(port)
             }
         })
     })

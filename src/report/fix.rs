@@ -11,6 +11,7 @@ use super::human::Human;
 use super::Style;
 use crate::action::Plan;
 use crate::chain::{Diagnosis, Progress, Quiet};
+use crate::plan::Manual;
 // Every line printed here is escaped and cut to what a terminal shows (`--json` keeps it whole).
 use crate::sanitize::shown as clean;
 use crate::step::StepResult;
@@ -26,6 +27,10 @@ pub trait FixReport {
     fn verify_attempt(&mut self, attempt: usize, step: &StepResult, nginx_lagging: bool);
     fn verifying_done(&mut self);
     fn verified(&mut self, step: &StepResult, healthy: bool);
+    /// Verified on this server while a failure fixer cannot change (DNS) remains.
+    fn verified_locally(&mut self, step: &StepResult);
+    /// The failures fixer does not change, with what the operator should change; said last.
+    fn manual(&mut self, items: &[Manual]);
 }
 
 pub struct HumanFix {
@@ -131,6 +136,24 @@ impl FixReport for HumanFix {
         }
     }
 
+    fn verified_locally(&mut self, step: &StepResult) {
+        verification_table(step);
+        println!(
+            "{} the backend and nginx answer as expected on this server, but users may not reach it yet.",
+            self.paint(Paint::new().yellow().bold())
+                .apply_to("Fixed locally and verified:")
+        );
+    }
+
+    fn manual(&mut self, items: &[Manual]) {
+        if !items.is_empty() {
+            println!();
+        }
+        for line in manual_lines(items) {
+            println!("{line}");
+        }
+    }
+
     fn verified(&mut self, step: &StepResult, healthy: bool) {
         verification_table(step);
         if healthy {
@@ -148,6 +171,19 @@ impl FixReport for HumanFix {
             );
         }
     }
+}
+
+/// "Left for you to change:" and one entry per failure, cause then what to change.
+fn manual_lines(items: &[Manual]) -> Vec<String> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec!["Left for you to change (fixer does not change these):".to_string()];
+    for m in items {
+        lines.push(format!("  - {} [{}]", clean(&m.cause), m.code));
+        lines.push(format!("    {}", clean(&m.change)));
+    }
+    lines
 }
 
 /// The URLs checked, one row each.
@@ -245,4 +281,10 @@ impl FixReport for SilentFix {
     fn verify_attempt(&mut self, _: usize, _: &StepResult, _: bool) {}
     fn verifying_done(&mut self) {}
     fn verified(&mut self, _: &StepResult, _: bool) {}
+    fn verified_locally(&mut self, _: &StepResult) {}
+    fn manual(&mut self, items: &[Manual]) {
+        for line in manual_lines(items) {
+            eprintln!("{line}");
+        }
+    }
 }

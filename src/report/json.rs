@@ -35,6 +35,7 @@ pub fn fix(target: &Target, run: &crate::fix::FixRun) -> Value {
     doc["actions"] = json!(run.actions);
     doc["verification"] = json!(run.verification);
     doc["verified"] = json!(run.verified);
+    doc["manual"] = json!(run.manual);
     doc["exit_code"] = json!(run.exit.code());
     if run.verified {
         doc["outcome"] = json!(crate::chain::Outcome::Healthy);

@@ -9,6 +9,7 @@ pub mod dns_query;
 pub mod holders;
 pub mod http;
 pub mod ifaddr;
+pub mod interrupt;
 pub mod net;
 pub mod probe;
 pub mod process;

@@ -3,9 +3,11 @@
 
 mod cgroup;
 mod fd;
+mod members;
 mod scan;
 mod stat;
 mod syscall;
+mod wait;
 
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
@@ -16,9 +18,11 @@ use serde::Serialize;
 
 pub use cgroup::{parse_cgroup, CgroupPlace};
 pub use fd::read_fd;
+pub use members::pids_in_unit;
 pub(crate) use scan::{par_map, read_into, ProcRoot};
 pub use stat::{parse_btime, parse_stat, parse_status_uid, Stat, PF_KTHREAD};
 pub use syscall::{parse_syscall, syscall_name, Arch};
+pub use wait::{describe_waited, waited_children, Waited};
 
 /// What a file descriptor (usually stdin) points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

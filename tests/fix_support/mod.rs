@@ -189,10 +189,15 @@ impl Pty {
         }
     }
 
-    /// One keypress (a dialoguer confirm takes a single `y` or `n`).
+    /// Keys typed without Enter (type-ahead, or a lone `y` that must not answer a question).
     pub fn key(&mut self, k: &str) {
         self.session.send(k).expect("writing to the pty");
         self.session.flush().expect("flushing the pty");
+    }
+
+    /// An answer typed and sent with Enter, as fixer reads a whole line per question.
+    pub fn line(&mut self, text: &str) {
+        self.key(&format!("{text}\n"));
     }
 
     /// Reads to the end and returns the rest of the output and the exit code.

@@ -160,9 +160,9 @@ fn verdict(
             count(elsewhere.len())
         );
         let action = format!(
-            "update the DNS A/AAAA record of {} to this server's address ({}); fixer changes no DNS records",
+            "update the DNS A/AAAA record of {} to {}; fixer changes no DNS records",
             clean(&r.domain),
-            list(home)
+            this_server(home)
         );
         return rec.fail(Finding::new(FindingCode::DnsPointsElsewhere, cause).with_action(action));
     }
@@ -174,9 +174,9 @@ fn verdict(
             count(unresolved.len())
         );
         let action = format!(
-            "create the DNS A/AAAA record of {} pointing at this server ({}), or fix the resolver in /etc/resolv.conf",
+            "create the DNS A/AAAA record of {} pointing at {}, or fix the resolver in /etc/resolv.conf",
             clean(&r.domain),
-            list(home)
+            this_server(home)
         );
         return rec.fail(Finding::new(FindingCode::DnsUnresolved, cause).with_action(action));
     }
@@ -235,11 +235,25 @@ fn foreign(r: &DomainResult) -> Vec<IpAddr> {
         .collect()
 }
 
+/// "this server's address (203.0.113.10)", or its public address when none is known.
+fn this_server(home: &[IpAddr]) -> String {
+    if home.is_empty() {
+        "this server's public address".to_string()
+    } else {
+        format!("this server's address ({})", list(home))
+    }
+}
+
 /// The addresses a record should point at: `expected_ips`, or this host's public addresses
-/// (its non-loopback ones when it has no public address).
+/// (when it has none, the ones users on its network could reach). Never loopback, link-local
+/// `fe80::`/`169.254.`, unspecified or multicast: no DNS record should name those.
 fn home_addresses(expected: &[IpAddr], by_expected: bool) -> Vec<IpAddr> {
     if by_expected {
-        return expected.to_vec();
+        return expected
+            .iter()
+            .filter(|ip| reachable(ip))
+            .copied()
+            .collect();
     }
     let public: Vec<IpAddr> = expected
         .iter()
@@ -251,9 +265,17 @@ fn home_addresses(expected: &[IpAddr], by_expected: bool) -> Vec<IpAddr> {
     }
     expected
         .iter()
-        .filter(|ip| !ip.is_loopback())
+        .filter(|ip| reachable(ip))
         .copied()
         .collect()
+}
+
+fn reachable(ip: &IpAddr) -> bool {
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    };
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || link_local)
 }
 
 fn list(ips: &[IpAddr]) -> String {
@@ -268,6 +290,31 @@ fn list(ips: &[IpAddr]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_hint_names_only_addresses_users_can_reach() {
+        let here: Vec<IpAddr> = [
+            "127.0.0.1",
+            "::1",
+            "192.0.2.2",
+            "fd00::2",
+            "fe80::fc:ff:fe00:1",
+            "169.254.1.2",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let home = home_addresses(&here, false);
+        assert_eq!(list(&home), "192.0.2.2, fd00::2");
+        let public: IpAddr = "8.8.4.4".parse().unwrap();
+        assert_eq!(home_addresses(&[here[4], public], false), [public]);
+        // Even addresses the playbook expects are not offered when users cannot reach them.
+        assert_eq!(list(&home_addresses(&here, true)), "192.0.2.2, fd00::2");
+        assert_eq!(
+            this_server(&home_addresses(&here[..2], true)),
+            "this server's public address"
+        );
+    }
+
     use super::*;
 
     fn foreign_result() -> DomainResult {

@@ -65,6 +65,12 @@ pub(super) fn process(
         p.wchan.as_deref().unwrap_or("-"),
         stdin_word(&p.stdin)
     ));
+    if let Some(kids) = crate::sys::process::describe_waited(p) {
+        rec.see(format!(
+            "  waits in {}() for its child {kids}",
+            p.syscall.as_ref().map_or("wait", |s| s.name.as_str())
+        ));
+    }
     if p.pid == main.pid {
         let unit = match (&p.unit, &p.container) {
             (_, Some(c)) => format!("runs in container {c}"),

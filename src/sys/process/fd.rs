@@ -43,6 +43,22 @@ pub fn read_fd(pid: i32, fd: i32) -> FdTarget {
     }
 }
 
+impl FdTarget {
+    /// "a terminal (/dev/pts/3)", "a pipe", ...: how evidence names a process's stdin.
+    pub fn describe(&self) -> String {
+        match self {
+            FdTarget::Tty(p) => format!("a terminal ({p})"),
+            FdTarget::Pipe => "a pipe".into(),
+            FdTarget::Fifo(p) => format!("a named pipe ({p})"),
+            FdTarget::DevNull => "/dev/null".into(),
+            FdTarget::File(p) => format!("file {p}"),
+            FdTarget::Socket => "a socket".into(),
+            FdTarget::Closed => "closed".into(),
+            FdTarget::Unreadable => "not readable".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,74 @@
+//! Verification after the actions: the verify URLs polled until they pass, the wait ends, a
+//! backend this run started dies, or fixer is interrupted.
+
+use std::time::{Duration, Instant};
+
+use crate::action;
+use crate::check::recurl;
+use crate::report::fix::FixReport;
+use crate::step::StepResult;
+use crate::target::Target;
+
+/// Re-runs the verification URLs until all pass or `wait` ends. Returns the last result, whether
+/// healthy, and — if a backend started by this run died meanwhile — why, so fixer stops instead
+/// of restarting it again and again.
+pub(super) fn verify_poll(
+    target: &Target,
+    wait: Duration,
+    started: &mut [action::Started],
+    out: &mut dyn FixReport,
+) -> (StepResult, bool, Option<String>) {
+    let deadline = Instant::now() + wait;
+    out.verifying(wait);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let step = recurl::run(target);
+        let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();
+        if healthy {
+            out.verifying_done();
+            return (step, true, None);
+        }
+        if let Some(why) = died(started) {
+            out.verifying_done();
+            return (step, false, Some(why));
+        }
+        if Instant::now() >= deadline || action::interrupted() {
+            out.verifying_done();
+            return (step, false, None);
+        }
+        out.verify_attempt(attempts, &step, backend_ok_nginx_not(target, &step));
+        std::thread::sleep(
+            Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+fn died(started: &mut [action::Started]) -> Option<String> {
+    started.iter_mut().find_map(|s| {
+        let why = s.died()?;
+        let mut why = why.replacen("the backend", "The backend", 1);
+        why.push_str(" again; not restarting it again — read its log.");
+        Some(why)
+    })
+}
+
+/// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
+fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
+    let _ = target;
+    let urls: Vec<(String, bool)> = step.details["urls"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| {
+                    (
+                        u["route"].as_str().unwrap_or("").to_string(),
+                        u["healthy"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    urls.iter().any(|(route, ok)| route == "backend" && *ok)
+        && urls.iter().any(|(route, ok)| route == "nginx" && !*ok)
+}
