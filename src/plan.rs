@@ -190,7 +190,9 @@ fn holder(d: &Diagnosis, target: &Target) -> Decision {
     }
     match action::kill_holder::plan(h, &backend.address) {
         // Another listener on the address serves (SO_REUSEPORT): remove only the stuck one.
-        Ok(kill) if d.other_listeners_serve() => Decision::Act(vec![kill]),
+        Ok(kill) if d.other_listeners_serve() => {
+            Decision::Act(vec![action::kill_holder::keeping_other_listeners(kill)])
+        }
         Ok(kill) => restart(target, None, vec![kill]),
         Err(why) => Decision::Manual(format!("fixer will not signal this holder: {why}")),
     }

@@ -397,6 +397,35 @@ fn of_two_listeners_on_one_address_only_the_stuck_one_is_named_and_removed() {
     );
     assert!(!plan.contains("Plan: restart-backend"), "{}", out.all());
     assert!(run.audit().is_empty());
+
+    // And for real: the stuck listener goes, the healthy one stays and keeps serving.
+    let stuck_id = common::identity(stuck.pid()).unwrap();
+    let mut cmd = run.fixer("fix");
+    cmd.arg("-p")
+        .arg(&book)
+        .arg("--audit-log")
+        .arg(&run.audit)
+        .args(["--timeout", "1", "--yes", "--grace", "5", "--wait", "20"]);
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("still served by the other listeners, as planned"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        wait_until(deadline(10.0), || common::gone(stuck_id)),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        common::proc_state(healthy.pid()).map(|s| s != 'Z'),
+        Some(true),
+        "the healthy listener was touched: {}",
+        out.all()
+    );
+    assert!(answers(port, Duration::from_secs(2)));
     drop(waiting);
 }
 

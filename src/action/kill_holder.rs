@@ -74,8 +74,26 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
         work: Work::Kill {
             procs: holder.all.iter().map(Identity::of).collect(),
             address: address.clone(),
+            others_serve: false,
         },
     })
+}
+
+/// The plan for one of several listeners on the address (SO_REUSEPORT) while the others
+/// serve: only this one is removed, and the address stays served by the rest.
+pub fn keeping_other_listeners(mut p: Plan) -> Plan {
+    if let Work::Kill {
+        address,
+        others_serve,
+        ..
+    } = &mut p.work
+    {
+        *others_serve = true;
+        p.lines.push(format!(
+            "other listening sockets on {address} serve and are left alone: {address} stays served by them"
+        ));
+    }
+    p
 }
 
 /// Backend processes waiting at a prompt that never opened the port: killed like a holder, so
@@ -93,7 +111,12 @@ pub fn plan_blocked(blocked: &HolderView, address: &BackendAddr) -> Result<Plan,
     Ok(p)
 }
 
-pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Applied {
+pub fn apply(
+    procs: &[Identity],
+    address: &BackendAddr,
+    others_serve: bool,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
     let mut out = Applied::new();
     let mut handles = Vec::new();
     for id in procs {
@@ -112,14 +135,14 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
     if handles.is_empty() {
         // Every planned process exited on its own while the operator read the plan. Whatever
         // holds the port now was never shown to them: leave it alone.
-        if super::restart::listening(address) {
+        if super::restart::listening(address) && !others_serve {
             out.note(
                 ctx,
                 format!("aborted, nothing signalled: {address} is now held by another process, which was not in the plan; run fixer again to look at it"),
             );
             return out.end(Outcome::Aborted);
         }
-        return confirm_free(address, out, ctx);
+        return confirm_free(address, others_serve, out, ctx);
     }
     if super::interrupted() {
         out.note(ctx, "interrupted before any signal was sent");
@@ -184,7 +207,7 @@ pub fn apply(procs: &[Identity], address: &BackendAddr, ctx: &mut Ctx<'_>) -> Ap
                 .join(", ")
         ),
     );
-    confirm_free(address, out, ctx)
+    confirm_free(address, others_serve, out, ctx)
 }
 
 /// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.
@@ -247,7 +270,22 @@ fn signal_all(handles: &[Handle], sig: Signal, out: &mut Applied, ctx: &mut Ctx<
     true
 }
 
-fn confirm_free(address: &BackendAddr, mut out: Applied, ctx: &mut Ctx<'_>) -> Applied {
+fn confirm_free(
+    address: &BackendAddr,
+    others_serve: bool,
+    mut out: Applied,
+    ctx: &mut Ctx<'_>,
+) -> Applied {
+    if others_serve {
+        // The planned processes have exited (or were gone); the other listeners stay, as planned.
+        let still = if super::restart::listening(address) {
+            "still served by the other listeners, as planned"
+        } else {
+            "no longer listened on: the other listeners have gone too"
+        };
+        out.note(ctx, format!("{address} is {still}"));
+        return out;
+    }
     let free = poll_until(std::time::Duration::from_secs(5), || {
         !super::restart::listening(address)
     });

@@ -60,6 +60,9 @@ pub enum Work {
     Kill {
         procs: Vec<Identity>,
         address: BackendAddr,
+        /// Other listening sockets on the address serve (SO_REUSEPORT) and are to stay: the
+        /// address is then not expected to become free.
+        others_serve: bool,
     },
     RestartUnit {
         unit: String,
@@ -202,7 +205,11 @@ pub fn interrupted() -> bool {
 pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
     match &plan.work {
         Work::Resume { procs } => resume_holder::apply(procs, ctx),
-        Work::Kill { procs, address } => kill_holder::apply(procs, address, ctx),
+        Work::Kill {
+            procs,
+            address,
+            others_serve,
+        } => kill_holder::apply(procs, address, *others_serve, ctx),
         Work::RestartUnit {
             unit,
             address,
