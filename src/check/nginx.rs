@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, FindingCode};
+use crate::nginx::master::{self, Master};
 use crate::nginx::{self, Dump, Invocation};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::holders;
 use crate::sys::net::{TcpSocket, TcpState};
-use crate::sys::process::{self, ProcessInfo};
+use crate::sys::process::ProcessInfo;
 use crate::target::Target;
 
 /// What this step learned that later steps and actions reuse.
@@ -16,7 +17,12 @@ pub struct NginxView {
     pub master: Option<ProcessInfo>,
     pub invocation: Option<Invocation>,
     pub dump: Option<Dump>,
+    /// Masters that run from other configs and serve none of the ports: never acted on.
+    pub other_masters: Vec<Master>,
 }
+
+/// How many other masters the evidence names one by one.
+const MAX_OTHERS_SHOWN: usize = 10;
 
 struct PortView {
     port: u16,
@@ -26,26 +32,33 @@ struct PortView {
 
 pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
     let mut rec = Recorder::start(StepName::Nginx);
-    let ports = port_views(target, sockets);
-    let master = find_master(target, &ports);
-    let invocation = match &master {
-        Some(m) => Invocation::from_master(&m.cmdline.join(" "), &target.nginx),
+    let masters = master::list();
+    let ports = port_views(target, sockets, &masters);
+    let chosen = choose(target, &ports, &masters);
+    let invocation = match &chosen {
+        Some((m, _)) => Invocation::from_master(&m.info.cmdline.join(" "), &target.nginx),
         None => Invocation::from_spec(&target.nginx),
     };
     let dump = invocation.as_ref().and_then(|inv| nginx::dump(inv).ok());
     let view = NginxView {
-        master: master.clone(),
+        master: chosen.as_ref().map(|(m, _)| m.info.clone()),
         invocation,
         dump,
+        other_masters: Vec::new(),
+    };
+    let view = NginxView {
+        other_masters: others(&masters, view.master.as_ref()),
+        ..view
     };
     record_ports(&mut rec, &ports);
-    record_master(&mut rec, master.as_ref());
+    record_master(&mut rec, chosen.as_ref());
+    record_others(&mut rec, &view.other_masters);
     record_config_test(&mut rec, &view);
     let result = verdict(rec, target, &ports, &view);
     (result, view)
 }
 
-fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
+fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec<PortView> {
     let mut views: Vec<PortView> = target
         .nginx
         .ports
@@ -67,7 +80,8 @@ fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
     if inodes.is_empty() {
         return views;
     }
-    let scan = holders::find_holders(&inodes, &process::pids_named("nginx"));
+    let likely: Vec<i32> = masters.iter().map(|m| m.info.pid).collect();
+    let scan = holders::find_holders(&inodes, &likely);
     for view in &mut views {
         let mut pids: Vec<i32> = view
             .listeners
@@ -84,39 +98,41 @@ fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
     views
 }
 
-fn is_master(p: &ProcessInfo) -> bool {
-    p.comm == "nginx" && p.cmdline.join(" ").starts_with("nginx: master process")
+/// The master a holder belongs to: itself, or the master that forked it (whatever the child's
+/// title: a worker carries its master's title for a moment after the fork).
+fn master_of<'a>(holder: &ProcessInfo, masters: &'a [Master]) -> Option<&'a Master> {
+    masters
+        .iter()
+        .find(|m| m.info.pid == holder.pid || m.info.pid == holder.ppid)
 }
 
-/// The master that serves the configured ports; failing that, one running the playbook's config.
-fn find_master(target: &Target, ports: &[PortView]) -> Option<ProcessInfo> {
+/// "The" nginx: the master that owns the configured ports; failing that, the one reading the
+/// playbook's config (or nginx's default one); failing that, none — another prefix's master is
+/// never adopted, so no action can reach it.
+fn choose(target: &Target, ports: &[PortView], masters: &[Master]) -> Option<(Master, String)> {
     for view in ports {
-        for holder in view.holders.iter().filter(|h| h.comm == "nginx") {
-            if is_master(holder) {
-                return Some(holder.clone());
+        for holder in &view.holders {
+            if let Some(m) = master_of(holder, masters) {
+                return Some((m.clone(), format!("serves port {}", view.port)));
             }
-            if let Ok(parent) = ProcessInfo::read(holder.ppid) {
-                if is_master(&parent) {
-                    return Some(parent);
-                }
+            if master::is_master(holder) {
+                return Some((
+                    Master::of(holder.clone()),
+                    format!("serves port {}", view.port),
+                ));
             }
         }
     }
-    let wanted = Invocation::from_spec(&target.nginx).map(|i| i.config_path());
-    process::pids_named("nginx")
-        .into_iter()
-        .filter_map(|p| ProcessInfo::read(p).ok())
-        .filter(is_master)
-        .find(|m| {
-            let inv = Invocation::from_master(&m.cmdline.join(" "), &Default::default());
-            match (&wanted, inv) {
-                (Some(w), Some(inv))
-                    if target.nginx.config.is_some() || target.nginx.prefix.is_some() =>
-                {
-                    inv.config_path() == *w
-                }
-                _ => true,
-            }
+    let wanted = master::wanted_config(&target.nginx);
+    masters
+        .iter()
+        .find(|m| master::same_config(&m.config_path, &wanted))
+        .map(|m| {
+            let why = format!(
+                "serves none of the configured ports, but runs from {}",
+                wanted.display()
+            );
+            (m.clone(), why)
         })
 }
 
@@ -167,16 +183,18 @@ fn record_ports(rec: &mut Recorder, ports: &[PortView]) {
     rec.detail("ports", details);
 }
 
-fn record_master(rec: &mut Recorder, master: Option<&ProcessInfo>) {
-    match master {
-        Some(m) => {
+fn record_master(rec: &mut Recorder, chosen: Option<&(Master, String)>) {
+    match chosen {
+        Some((m, why)) => {
             rec.see(format!(
-                "nginx master: {}, user {}, up {}",
-                describe(m),
-                m.user,
-                crate::report::age(m.age_secs())
+                "nginx master: {}, user {}, up {}; {} ({why})",
+                describe(&m.info),
+                m.info.user,
+                crate::report::age(m.info.age_secs()),
+                m.describe()
             ));
-            rec.detail("master_pid", m.pid);
+            rec.detail("master_pid", m.info.pid);
+            rec.detail("master_config", m.config_path.display().to_string());
         }
         None => {
             rec.see("process table: no nginx master process found");
@@ -193,6 +211,38 @@ pub fn needs_root(d: &Dump) -> bool {
         && d.messages
             .iter()
             .any(|m| m.contains("(13: Permission denied)"))
+}
+
+/// Other masters on the host, named so an operator sees fixer did not mistake one for this
+/// site's nginx.
+fn others(masters: &[Master], chosen: Option<&ProcessInfo>) -> Vec<Master> {
+    masters
+        .iter()
+        .filter(|m| chosen.is_none_or(|c| c.pid != m.info.pid))
+        .cloned()
+        .collect()
+}
+
+fn record_others(rec: &mut Recorder, others: &[Master]) {
+    for m in others.iter().take(MAX_OTHERS_SHOWN) {
+        rec.see(format!(
+            "other nginx master: {} and does not serve these ports",
+            m.describe()
+        ));
+    }
+    if others.len() > MAX_OTHERS_SHOWN {
+        rec.see(format!(
+            "… and {} more nginx masters from other configs",
+            others.len() - MAX_OTHERS_SHOWN
+        ));
+    }
+    rec.detail(
+        "other_masters",
+        others
+            .iter()
+            .map(|m| serde_json::json!({"pid": m.info.pid, "config": m.config_path.display().to_string()}))
+            .collect::<Vec<_>>(),
+    );
 }
 
 fn record_config_test(rec: &mut Recorder, view: &NginxView) {
@@ -212,6 +262,27 @@ fn record_config_test(rec: &mut Recorder, view: &NginxView) {
             );
         }
     }
+}
+
+/// "nginx is not running: nothing serves port 8080 (another nginx master runs: PID 4242 runs
+/// from /srv/other/nginx.conf and does not serve these ports)".
+fn not_running(target: &Target, others: usize) -> String {
+    let mut cause = if target.nginx.ports.is_empty() {
+        "nginx is not running".to_string()
+    } else {
+        format!(
+            "nginx is not running: nothing serves port {}",
+            target.nginx.ports_list()
+        )
+    };
+    match others {
+        0 => {}
+        1 => cause.push_str(" (1 other nginx master runs, from another config: not this site's)"),
+        n => cause.push_str(&format!(
+            " ({n} other nginx masters run, from other configs: not this site's)"
+        )),
+    }
+    cause
 }
 
 fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView) -> StepResult {
@@ -235,29 +306,30 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration (see the `nginx -t` output); fixer will not start nginx on a config that fails the test"),
             );
         }
-        let ports_list = target.nginx.ports_list();
         return rec.fail(
             Finding::new(
                 FindingCode::NginxNotRunning,
-                format!("nginx is not running: nothing serves port {ports_list}"),
+                not_running(target, view.other_masters.len()),
             )
             .with_action("start nginx"),
         );
     }
-    if let Some(foreign) = ports.iter().find_map(|v| {
+    let master_pid = master.map_or(0, |m| m.pid);
+    if let Some((port, holder)) = ports.iter().find_map(|v| {
         v.holders
             .iter()
-            .find(|h| h.comm != "nginx")
+            .find(|h| h.pid != master_pid && h.ppid != master_pid)
             .map(|h| (v.port, h))
     }) {
+        let who = if master::is_master(holder) || master::is_child(holder) {
+            format!("another nginx ({})", describe(holder))
+        } else {
+            describe(holder)
+        };
         return rec.fail(
             Finding::new(
                 FindingCode::NginxPortForeignOwner,
-                format!(
-                    "port {} is held by {}, not by nginx",
-                    foreign.0,
-                    describe(foreign.1)
-                ),
+                format!("port {port} is held by {who}, not by this site's nginx (master PID {master_pid})"),
             )
             .with_action("stop that program or move it off nginx's port, then reload nginx"),
         );

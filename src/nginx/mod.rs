@@ -2,6 +2,7 @@
 
 pub mod conf;
 pub mod errlog;
+pub mod master;
 
 use std::path::PathBuf;
 use std::process::Command;
