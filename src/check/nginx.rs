@@ -17,9 +17,14 @@ pub struct NginxView {
     pub master: Option<ProcessInfo>,
     pub invocation: Option<Invocation>,
     pub dump: Option<Dump>,
+    /// Why `nginx -T` gave no reading (missing binary, timed out): the config was not tested,
+    /// which says nothing about whether it is valid.
+    pub dump_error: Option<String>,
     /// Masters that run from other configs and serve none of the ports: never acted on.
     pub other_masters: Vec<Master>,
 }
+
+const NO_BINARY: &str = "the nginx binary was not found on PATH or in /usr/sbin";
 
 /// How many other masters the evidence names one by one.
 const MAX_OTHERS_SHOWN: usize = 10;
@@ -39,11 +44,18 @@ pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
         Some((m, _)) => Invocation::from_master(&m.info.cmdline.join(" "), &target.nginx),
         None => Invocation::from_spec(&target.nginx),
     };
-    let dump = invocation.as_ref().and_then(|inv| nginx::dump(inv).ok());
+    let (dump, dump_error) = match &invocation {
+        None => (None, Some(NO_BINARY.to_string())),
+        Some(inv) => match nginx::dump(inv, target.timeout) {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        },
+    };
     let view = NginxView {
         master: chosen.as_ref().map(|(m, _)| m.info.clone()),
         invocation,
         dump,
+        dump_error,
         other_masters: Vec::new(),
     };
     let view = NginxView {
@@ -246,10 +258,15 @@ fn record_others(rec: &mut Recorder, others: &[Master]) {
 }
 
 fn record_config_test(rec: &mut Recorder, view: &NginxView) {
-    match (&view.invocation, &view.dump) {
-        (None, _) => rec.see("nginx binary not found on PATH or in /usr/sbin: config not tested"),
-        (Some(inv), None) => rec.see(format!("`{}` could not be run", inv.describe(&["-T"]))),
-        (Some(_), Some(d)) => {
+    if let Some(e) = &view.dump_error {
+        rec.see(format!(
+            "{}: the config was not tested",
+            crate::sanitize::clean(e)
+        ));
+    }
+    match &view.dump {
+        None => {}
+        Some(d) => {
             if needs_root(d) {
                 rec.see("the config test needs root here (permission denied on files nginx opens): not counted as an invalid config; run fixer as root");
             }
@@ -354,9 +371,24 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration before any reload")),
         );
     }
-    let ports_list = target.nginx.ports_list();
-    rec.ok(format!(
-        "nginx master PID {} listens on {ports_list}; config test ok",
-        master.map_or(0, |m| m.pid)
-    ))
+    let serving = if target.nginx.ports.is_empty() {
+        format!("nginx master PID {master_pid} runs")
+    } else {
+        format!(
+            "nginx master PID {master_pid} listens on {}",
+            target.nginx.ports_list()
+        )
+    };
+    if let Some(e) = &view.dump_error {
+        return rec.could_not_run(&anyhow::anyhow!(
+            "{serving}, but its config could not be read: {}",
+            crate::sanitize::clean(e)
+        ));
+    }
+    match view.dump.as_ref().filter(|d| !d.ok) {
+        Some(_) => rec.ok(format!(
+            "{serving}; config test needs root (not run as root)"
+        )),
+        None => rec.ok(format!("{serving}; config test ok")),
+    }
 }
