@@ -20,7 +20,8 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, PlaybookError> {
         (None, false) => playbook::load(None)?,
     };
     apply(&mut target, args)?;
-    if target.verify.is_empty() {
+    // Without ports the URLs through nginx wait for the config (see discover::derive).
+    if target.verify.is_empty() && target.nginx.ports_given {
         target.verify = implied_verify(&target, &args.expect);
     }
     Ok(target)
@@ -74,6 +75,7 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
     }
     if !args.nginx_ports.is_empty() {
         t.nginx.ports = args.nginx_ports.clone();
+        t.nginx.ports_given = true;
     }
     if let Some(secs) = args.timeout {
         if !(secs > 0.0 && secs <= 300.0) {
@@ -180,7 +182,7 @@ pub fn url_host(url: &str) -> &str {
 
 /// Without `[[verify]]` or `--health`, prove health the way an operator would by hand: the
 /// backend directly, and each nginx port with the first domain as Host.
-fn implied_verify(t: &Target, expect: &[u16]) -> Vec<VerifySpec> {
+pub(crate) fn implied_verify(t: &Target, expect: &[u16]) -> Vec<VerifySpec> {
     let mut out = Vec::new();
     if let Some(BackendSpec {
         address: BackendAddr::Tcp(addr),

@@ -19,11 +19,15 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The target from flags and playbook, completed from nginx's config where they say nothing
+/// (ports, health URLs).
 fn resolve(args: &TargetArgs) -> Result<crate::target::Target, ExitCode> {
-    config::resolve(args).map_err(|e| {
+    let mut target = config::resolve(args).map_err(|e| {
         report::error(&e.into());
         ExitCode::Usage
-    })
+    })?;
+    crate::discover::derive::complete(&mut target);
+    Ok(target)
 }
 
 fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {

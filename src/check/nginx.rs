@@ -62,6 +62,9 @@ pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
         other_masters: others(&masters, view.master.as_ref()),
         ..view
     };
+    for note in &target.nginx.derived {
+        rec.see(crate::sanitize::clean(note));
+    }
     record_ports(&mut rec, &ports);
     record_master(&mut rec, chosen.as_ref());
     record_others(&mut rec, &view.other_masters);

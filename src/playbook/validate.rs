@@ -155,6 +155,7 @@ impl Validator<'_> {
             expected_ips,
             dns_server,
             nginx: NginxSpec {
+                ports_given: raw.nginx.ports.is_some(),
                 ports: raw
                     .nginx
                     .ports
@@ -163,6 +164,7 @@ impl Validator<'_> {
                 prefix: raw.nginx.prefix.map(PathBuf::from),
                 config: raw.nginx.config.map(PathBuf::from),
                 unit: raw.nginx.unit,
+                ..Default::default()
             },
             backend,
             verify,
