@@ -78,10 +78,7 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
         t.nginx.ports_given = true;
     }
     if let Some(secs) = args.timeout {
-        if !(secs > 0.0 && secs <= 300.0) {
-            return Err(flag_error("--timeout", "must be between 0 and 300 seconds"));
-        }
-        t.timeout = Duration::from_secs_f64(secs);
+        t.timeout = timeout_flag(secs)?;
     }
     apply_backend(t, args)?;
     if !args.health.is_empty() {
@@ -96,6 +93,25 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
         }
     }
     Ok(())
+}
+
+/// `--timeout SECS`, checked the same way for every command.
+pub fn timeout_flag(secs: f64) -> Result<Duration, PlaybookError> {
+    if !(secs > 0.0 && secs <= 300.0) {
+        return Err(flag_error("--timeout", "must be between 0 and 300 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Nothing that names a site: no playbook and no flag describing one. With no default
+/// playbook either, fixer looks at what this host's nginx serves.
+pub fn names_nothing(args: &TargetArgs) -> bool {
+    args.playbook.is_none()
+        && !describes_target(args)
+        && args.nginx_ports.is_empty()
+        && args.match_.is_none()
+        && args.restart_cmd.is_none()
+        && args.restart_unit.is_none()
 }
 
 fn apply_backend(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {

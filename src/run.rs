@@ -8,11 +8,30 @@ use crate::exit_code::ExitCode;
 use crate::report::{self, human::Human, Style};
 use crate::{config, playbook};
 
+mod discovered;
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Diagnose(args) => diagnose(&args, cli.color),
-        Command::Fix(args) => fix(args, cli.color),
-        Command::Verify(args) => verify(args, cli.color),
+        Command::Diagnose(args) => match discovered::applies(&args) {
+            Ok(true) => discovered::diagnose(&args, cli.color),
+            Ok(false) => diagnose(&args, cli.color),
+            Err(code) => code,
+        },
+        Command::Fix(args) => {
+            match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
+                Ok(true) => discovered::fix(&args, cli.color),
+                Ok(false) => fix(args, cli.color),
+                Err(code) => code,
+            }
+        }
+        Command::Verify(args) => {
+            match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
+                Ok(true) => discovered::verify(&args, cli.color),
+                Ok(false) => verify(args, cli.color),
+                Err(code) => code,
+            }
+        }
+        Command::Init(args) => discovered::init(&args),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(cli.color),
         Command::Lab { command } => lab(&command),
@@ -105,14 +124,14 @@ fn with_name(mut target: TargetArgs, name: Option<String>) -> TargetArgs {
 
 fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
     let json = args.target.json;
-    let target_args = with_name(args.target, args.name);
+    let target_args = with_name(args.target.clone(), args.name.clone());
     let target = match resolve(&target_args) {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let (wait, grace) = match (seconds("--wait", args.wait), seconds("--grace", args.grace)) {
-        (Ok(w), Ok(g)) => (w, g),
-        (Err(c), _) | (_, Err(c)) => return c,
+    let opts = match fix_options(&args) {
+        Ok(o) => o,
+        Err(c) => return c,
     };
     let _lock = match crate::lock::acquire() {
         Ok(l) => l,
@@ -120,12 +139,6 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
             report::error(&e.into());
             return ExitCode::CheckFailed;
         }
-    };
-    let opts = crate::fix::Options {
-        consent: crate::consent::Consent::from_flags(args.yes, args.dry_run, args.force_foreign),
-        wait,
-        grace,
-        audit: crate::audit::AuditLog::new(args.audit_log),
     };
     let run = if json {
         // Whoever may be asked (a foreign holder asks even with --yes) sees the plan first.
@@ -154,6 +167,17 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
     };
     write_report(target_args.report.as_deref(), &incident);
     run.exit
+}
+
+fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
+    let wait = seconds("--wait", args.wait)?;
+    let grace = seconds("--grace", args.grace)?;
+    Ok(crate::fix::Options {
+        consent: crate::consent::Consent::from_flags(args.yes, args.dry_run, args.force_foreign),
+        wait,
+        grace,
+        audit: crate::audit::AuditLog::new(args.audit_log.clone()),
+    })
 }
 
 fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {

@@ -36,10 +36,18 @@ struct PortView {
 }
 
 pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
+    run_among(target, sockets, &master::list())
+}
+
+/// The step over a process table already read (discovery reads it once for every site).
+pub fn run_among(
+    target: &Target,
+    sockets: &[TcpSocket],
+    masters: &[Master],
+) -> (StepResult, NginxView) {
     let mut rec = Recorder::start(StepName::Nginx);
-    let masters = master::list();
-    let ports = port_views(target, sockets, &masters);
-    let chosen = choose(target, &ports, &masters);
+    let ports = port_views(target, sockets, masters);
+    let chosen = choose(target, &ports, masters);
     let invocation = match &chosen {
         Some((m, _)) => Invocation::from_master(&m.info.cmdline.join(" "), &target.nginx),
         None => Invocation::from_spec(&target.nginx),
@@ -59,7 +67,7 @@ pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
         other_masters: Vec::new(),
     };
     let view = NginxView {
-        other_masters: others(&masters, view.master.as_ref()),
+        other_masters: others(masters, view.master.as_ref()),
         ..view
     };
     for note in &target.nginx.derived {

@@ -4,6 +4,8 @@
 //! health URLs) and, with nothing given at all, to diagnose every backend.
 
 pub mod derive;
+pub mod init;
+pub mod survey;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -61,8 +63,9 @@ pub struct Discovery {
 }
 
 /// The configs to read: the playbook's when it names one; otherwise every running master's
-/// (one per config) and nginx's default config when no master runs from it.
-fn sources(spec: &NginxSpec, masters: &[Master]) -> Vec<Source> {
+/// (one per config) and, when `default_too`, nginx's default config if no master runs from it
+/// (a site's nginx may be the one that is down).
+pub(crate) fn sources(spec: &NginxSpec, masters: &[Master], default_too: bool) -> Vec<Source> {
     let names_config = spec.config.is_some() || spec.prefix.is_some();
     let mut out: Vec<Source> = Vec::new();
     if !names_config {
@@ -87,7 +90,7 @@ fn sources(spec: &NginxSpec, masters: &[Master]) -> Vec<Source> {
     let covered = out
         .iter()
         .any(|s| master::same_config(&s.config_path, &wanted));
-    if !covered && (names_config || wanted.exists()) {
+    if !covered && (names_config || (default_too && wanted.exists())) {
         if let Some(inv) = Invocation::from_spec(spec) {
             let running = masters
                 .iter()
@@ -105,7 +108,7 @@ fn sources(spec: &NginxSpec, masters: &[Master]) -> Vec<Source> {
 
 /// Reads every source's effective config, each `nginx -T` within `timeout`, a few at a time.
 pub fn read(spec: &NginxSpec, timeout: Duration) -> Discovery {
-    read_from(sources(spec, &master::list()), timeout)
+    read_from(sources(spec, &master::list(), true), timeout)
 }
 
 pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {

@@ -82,10 +82,13 @@ impl PlainNginx {
                     .ok()
                     .and_then(|t| t.trim().parse().ok())
                     .unwrap_or(0);
+                // The master writes its pid file before it takes its title.
                 pid > 0
                     && ports
                         .iter()
                         .all(|&p| TcpListener::bind(("127.0.0.1", p)).is_err())
+                    && fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.starts_with(b"nginx: master process"))
             }),
             "nginx from {} did not come up",
             binary.display()

@@ -1,0 +1,386 @@
+//! The zero-config run: every server block of every nginx on this host, and for each distinct
+//! backend the chain's local checks and probes, once. The process table, the socket tables
+//! and each config are read once; backends are checked through a bounded pool.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{backend_of, Discovery, Site, Source};
+use crate::check::{backend_port, nginx as nginx_step, port_holder, recurl};
+use crate::finding::Finding;
+use crate::nginx::master::{self, Master};
+use crate::step::{Recorder, StepName, StepResult, Verdict};
+use crate::sys::net::{self, TcpSocket, UnixSocket};
+use crate::target::{BackendAddr, BackendSpec, NginxSpec, Target};
+
+/// How many backends are checked at once (each probe also has its own timeout).
+const POOL: usize = 8;
+
+/// One row of the table: a location of a server block and where it sends requests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub server: String,
+    pub ports: Vec<u16>,
+    pub location: String,
+    /// The endpoint as the config names it (`127.0.0.1:8080`, `unix:/run/php.sock`).
+    pub backend: String,
+    /// file:line of the `*_pass` directive.
+    pub at: String,
+    /// Index into [`Survey::backends`]; None when the endpoint cannot be checked.
+    #[serde(skip)]
+    pub checked: Option<usize>,
+    /// Why it was not checked (a variable, a name that does not resolve).
+    pub unchecked: Option<String>,
+}
+
+/// One distinct backend and what the chain saw for it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub target: Target,
+    pub steps: Vec<StepResult>,
+}
+
+impl Checked {
+    /// The first failure in chain order.
+    pub fn root_cause(&self) -> Option<&Finding> {
+        self.steps
+            .iter()
+            .filter(|s| s.verdict == Verdict::Fail)
+            .find_map(|s| s.finding.as_ref())
+    }
+
+    pub fn could_not_run(&self) -> Option<&StepResult> {
+        self.steps.iter().find(|s| s.error.is_some())
+    }
+
+    pub fn broken(&self) -> bool {
+        self.root_cause().is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    pub sources: Vec<Source>,
+    pub unread: Vec<(String, String)>,
+    pub rows: Vec<Row>,
+    pub backends: Vec<Checked>,
+    pub elapsed_ms: u64,
+}
+
+impl Survey {
+    /// No nginx master runs and no config was found: nothing to survey.
+    pub fn no_nginx(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// Reads every nginx on the host and groups its sites by backend; checks nothing yet.
+pub fn discover(timeout: Duration) -> (Survey, Vec<Master>) {
+    let started = Instant::now();
+    let masters = master::list();
+    let found = super::read_from(
+        super::sources(&NginxSpec::default(), &masters, masters.is_empty()),
+        timeout,
+    );
+    let mut survey = group(&found, timeout);
+    survey.elapsed_ms = started.elapsed().as_millis() as u64;
+    (survey, masters)
+}
+
+/// What each backend gets: the chain's local checks and probes, or only the URLs that prove
+/// health (`fixer verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Chain,
+    VerifyOnly,
+}
+
+/// Discovers, then checks each distinct backend once.
+pub fn run(timeout: Duration, depth: Depth) -> Survey {
+    let started = Instant::now();
+    let (mut survey, masters) = discover(timeout);
+    check_all(&mut survey, &masters, depth);
+    survey.elapsed_ms = started.elapsed().as_millis() as u64;
+    survey
+}
+
+fn group(found: &Discovery, timeout: Duration) -> Survey {
+    let mut survey = Survey {
+        sources: found.sources.clone(),
+        unread: found.unread.clone(),
+        ..Default::default()
+    };
+    let mut resolved: HashMap<String, Option<BackendAddr>> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut members: Vec<(BackendAddr, Vec<&Site>)> = Vec::new();
+    for site in &found.sites {
+        let shown = site.endpoint.to_string();
+        let addr = resolved
+            .entry(shown.clone())
+            .or_insert_with(|| backend_of(&site.endpoint, timeout))
+            .clone();
+        let checked = addr.map(|a| {
+            *index.entry(a.to_string()).or_insert_with(|| {
+                members.push((a, Vec::new()));
+                members.len() - 1
+            })
+        });
+        if let Some(i) = checked {
+            members[i].1.push(site);
+        }
+        survey.rows.push(Row {
+            server: site.server.name().to_string(),
+            ports: ports_of(&site.server),
+            location: site.route.location.clone(),
+            unchecked: checked.is_none().then(|| unchecked_reason(site)),
+            backend: shown,
+            at: site.route.pass.at(),
+            checked,
+        });
+    }
+    for (addr, sites) in &members {
+        survey.backends.push(Checked {
+            target: target_for(addr, sites, found, timeout),
+            steps: Vec::new(),
+        });
+    }
+    for (_, server) in &found.static_servers {
+        survey.rows.push(Row {
+            server: server.name().to_string(),
+            ports: ports_of(server),
+            location: "-".into(),
+            backend: "(serves files itself)".into(),
+            at: server.at.clone(),
+            checked: None,
+            unchecked: None,
+        });
+    }
+    survey
+}
+
+/// A block's ports, each once (`listen 80` and `listen [::]:80` are one port).
+fn ports_of(server: &crate::nginx::conf::servers::ServerBlock) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::new();
+    for l in &server.listens {
+        if !ports.contains(&l.port) {
+            ports.push(l.port);
+        }
+    }
+    ports
+}
+
+fn unchecked_reason(site: &Site) -> String {
+    match &site.endpoint {
+        crate::nginx::conf::Endpoint::Dynamic(_) => {
+            "built from variables: decided per request".into()
+        }
+        _ => "the host name does not resolve".into(),
+    }
+}
+
+/// A target for one backend, as if a playbook named it: the nginx whose config proxies to it,
+/// the ports of those server blocks, and URLs through them.
+fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: Duration) -> Target {
+    let source = &found.sources[sites[0].source];
+    let first = sites[0];
+    let mut target = Target {
+        name: format!("{} → {addr}", first.server.name()),
+        source: format!("discovered in {}", source.describe()),
+        domains: Vec::new(),
+        expected_ips: Vec::new(),
+        dns_server: None,
+        nginx: NginxSpec {
+            binary: Some(source.invocation.binary.clone()),
+            prefix: source.invocation.prefix.clone(),
+            config: source.invocation.config.clone(),
+            ..Default::default()
+        },
+        backend: Some(BackendSpec {
+            address: addr.clone(),
+            matcher: None,
+            health_path: "/".into(),
+            restart: None,
+        }),
+        verify: Vec::new(),
+        timeout,
+    };
+    let mine = Discovery {
+        sources: found.sources.clone(),
+        sites: sites.iter().map(|s| (*s).clone()).collect(),
+        ..Default::default()
+    };
+    super::derive::complete_from(&mut target, &mine);
+    target
+}
+
+/// The nginx step once per config, then every backend's own checks, `POOL` at a time.
+fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
+    let tcp = net::tcp_sockets();
+    let unix = net::unix_sockets().unwrap_or_default();
+    let nginx_steps = match depth {
+        Depth::Chain => nginx_per_source(survey, masters, tcp.as_ref().ok()),
+        Depth::VerifyOnly => HashMap::new(),
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Vec<StepResult>)>> = Mutex::new(Vec::new());
+    let backends = &survey.backends;
+    std::thread::scope(|s| {
+        for _ in 0..POOL.min(backends.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(b) = backends.get(i) else { break };
+                let mut steps = nginx_steps
+                    .get(&b.target.source)
+                    .cloned()
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                match depth {
+                    Depth::Chain => steps.extend(check_one(&b.target, tcp.as_ref(), &unix)),
+                    Depth::VerifyOnly => steps.push(recurl::run(&b.target)),
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, steps));
+                }
+            });
+        }
+    });
+    for (i, steps) in results.into_inner().unwrap_or_default() {
+        survey.backends[i].steps = steps;
+    }
+}
+
+/// The nginx step of each config, keyed by the targets' `source` text.
+fn nginx_per_source(
+    survey: &Survey,
+    masters: &[Master],
+    tcp: Option<&Vec<TcpSocket>>,
+) -> HashMap<String, StepResult> {
+    let mut out = HashMap::new();
+    for b in &survey.backends {
+        if out.contains_key(&b.target.source) {
+            continue;
+        }
+        let mut t = b.target.clone();
+        t.nginx.ports = ports_of_source(survey, &b.target);
+        t.nginx.derived.clear();
+        let step = match tcp {
+            Some(tcp) => nginx_step::run_among(&t, tcp, masters).0,
+            None => Recorder::start(StepName::Nginx)
+                .could_not_run(&anyhow::anyhow!("/proc/net/tcp could not be read")),
+        };
+        out.insert(b.target.source.clone(), step);
+    }
+    out
+}
+
+/// Every port the backends of one config are served on.
+fn ports_of_source(survey: &Survey, of: &Target) -> Vec<u16> {
+    let mut ports: Vec<u16> = survey
+        .backends
+        .iter()
+        .filter(|b| b.target.source == of.source)
+        .flat_map(|b| b.target.nginx.ports.iter().copied())
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+fn check_one(
+    target: &Target,
+    tcp: Result<&Vec<TcpSocket>, &anyhow::Error>,
+    unix: &[UnixSocket],
+) -> Vec<StepResult> {
+    let (port_step, listening) = match tcp {
+        Ok(tcp) => backend_port::run(target, tcp, unix),
+        Err(e) => (
+            Recorder::start(StepName::BackendPort).could_not_run(&anyhow::anyhow!("{e:#}")),
+            Default::default(),
+        ),
+    };
+    let (holder_step, _) = port_holder::run(target, &listening);
+    vec![port_step, holder_step, recurl::run(target)]
+}
+
+/// What the table says about one row, in the order the table lists them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RowVerdict {
+    /// The backend's first failure: its finding code.
+    Broken(String),
+    /// A check could not run, nothing failed.
+    Incomplete(String),
+    Unchecked(String),
+    Healthy,
+    /// Serves files itself; nothing to check.
+    NoBackend,
+}
+
+impl RowVerdict {
+    pub fn text(&self) -> String {
+        match self {
+            RowVerdict::Broken(code) => format!("broken: {code}"),
+            RowVerdict::Incomplete(why) => format!("could not check: {why}"),
+            RowVerdict::Unchecked(why) => format!("not checked: {why}"),
+            RowVerdict::Healthy => "ok".into(),
+            RowVerdict::NoBackend => "-".into(),
+        }
+    }
+}
+
+impl Survey {
+    pub fn verdict(&self, row: &Row) -> RowVerdict {
+        let Some(b) = row.checked.and_then(|i| self.backends.get(i)) else {
+            return match &row.unchecked {
+                Some(why) => RowVerdict::Unchecked(why.clone()),
+                None => RowVerdict::NoBackend,
+            };
+        };
+        if let Some(f) = b.root_cause() {
+            return RowVerdict::Broken(f.code.as_str().to_string());
+        }
+        match b.could_not_run() {
+            Some(s) => RowVerdict::Incomplete(format!("{} step", s.name.as_str())),
+            None => RowVerdict::Healthy,
+        }
+    }
+
+    /// Rows with broken backends first, then incomplete, unchecked, healthy, static; config
+    /// order within each group.
+    pub fn sorted_rows(&self) -> Vec<(&Row, RowVerdict)> {
+        let mut rows: Vec<(&Row, RowVerdict)> =
+            self.rows.iter().map(|r| (r, self.verdict(r))).collect();
+        rows.sort_by_key(|r| rank(&r.1));
+        rows
+    }
+
+    pub fn broken(&self) -> Vec<&Checked> {
+        self.backends.iter().filter(|b| b.broken()).collect()
+    }
+
+    pub fn exit_code(&self) -> crate::exit_code::ExitCode {
+        use crate::exit_code::ExitCode;
+        if self.no_nginx() {
+            ExitCode::CheckFailed
+        } else if self.backends.iter().any(Checked::broken) {
+            ExitCode::Problem
+        } else if self.backends.iter().any(|b| b.could_not_run().is_some())
+            || !self.unread.is_empty()
+        {
+            ExitCode::CheckFailed
+        } else {
+            ExitCode::Healthy
+        }
+    }
+}
+
+fn rank(v: &RowVerdict) -> u8 {
+    match v {
+        RowVerdict::Broken(_) => 0,
+        RowVerdict::Incomplete(_) => 1,
+        RowVerdict::Unchecked(_) => 2,
+        RowVerdict::Healthy => 3,
+        RowVerdict::NoBackend => 4,
+    }
+}

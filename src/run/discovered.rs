@@ -1,0 +1,184 @@
+//! The commands with nothing given — no playbook, no flags, no default playbook — over what
+//! discovery finds on this host: every server block of every running nginx and the backends
+//! they proxy to.
+
+use std::time::Duration;
+
+use crate::cli::{ColorChoice, FixArgs, InitArgs, TargetArgs, VerifyArgs};
+use crate::discover::init::{self, Picked, Selector};
+use crate::discover::survey::{self, Depth, Survey};
+use crate::exit_code::ExitCode;
+use crate::playbook::{self, PlaybookError};
+use crate::report::{self, Style};
+
+/// True when nothing names a site and no default playbook exists; a default playbook that is
+/// there but broken is still an error (exit 2), not a reason to guess.
+pub fn applies(args: &TargetArgs) -> Result<bool, ExitCode> {
+    if !crate::config::names_nothing(args) {
+        return Ok(false);
+    }
+    match playbook::lookup::find_default() {
+        Err(PlaybookError::NoDefault { .. }) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) => {
+            report::error(&e.into());
+            Err(ExitCode::Usage)
+        }
+    }
+}
+
+fn timeout(secs: Option<f64>) -> Result<Duration, ExitCode> {
+    secs.map_or(Ok(playbook::validate::DEFAULT_TIMEOUT), |s| {
+        crate::config::timeout_flag(s).map_err(|e| {
+            report::error(&e.into());
+            ExitCode::Usage
+        })
+    })
+}
+
+fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
+    if json {
+        report::json::print(&report::survey::json(command, survey));
+    } else {
+        report::survey::human(Style::detect(color, false), command, survey);
+    }
+}
+
+pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
+    let t = match timeout(args.timeout) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let survey = survey::run(t, Depth::Chain);
+    show("diagnose", &survey, args.json, color);
+    survey.exit_code()
+}
+
+pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
+    let t = match timeout(args.target.timeout) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let survey = survey::run(t, Depth::VerifyOnly);
+    show("verify", &survey, args.target.json, color);
+    survey.exit_code()
+}
+
+/// Fixes each broken backend in turn, the usual way (plan, consent per action, verify); the
+/// exit code is the worst of them.
+pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
+    let t = match timeout(args.target.timeout) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let opts = match super::fix_options(args) {
+        Ok(o) => o,
+        Err(c) => return c,
+    };
+    let survey = survey::run(t, Depth::Chain);
+    let json = args.target.json;
+    if !json {
+        report::survey::human(Style::detect(color, false), "fix", &survey);
+    }
+    if survey.no_nginx() || survey.broken().is_empty() {
+        if json {
+            report::json::print(&report::survey::json("fix", &survey));
+        }
+        return survey.exit_code();
+    }
+    let _lock = match crate::lock::acquire() {
+        Ok(l) => l,
+        Err(e) => {
+            report::error(&e.into());
+            return ExitCode::CheckFailed;
+        }
+    };
+    let mut docs = Vec::new();
+    let mut exit = ExitCode::Healthy;
+    for b in survey.broken() {
+        let run = if json {
+            let mut out = report::fix::SilentFix::new();
+            let run = crate::fix::fix(&b.target, &opts, &mut out);
+            docs.push(report::json::fix(&b.target, &run));
+            run
+        } else {
+            let mut out = report::fix::HumanFix::new(Style::detect(color, false));
+            report::blank_line();
+            out.human().header("fix", &b.target);
+            crate::fix::fix(&b.target, &opts, &mut out)
+        };
+        exit = worse(exit, run.exit);
+    }
+    if json {
+        let mut doc = report::survey::json("fix", &survey);
+        doc["fixes"] = serde_json::json!(docs);
+        doc["exit_code"] = serde_json::json!(exit.code());
+        report::json::print(&doc);
+    }
+    exit
+}
+
+/// An action that failed outranks a refusal, which outranks a problem left, which outranks a
+/// check that could not run.
+fn worse(a: ExitCode, b: ExitCode) -> ExitCode {
+    let rank = |c: ExitCode| match c {
+        ExitCode::ActionFailed => 5,
+        ExitCode::Declined => 4,
+        ExitCode::Problem => 3,
+        ExitCode::CheckFailed => 2,
+        ExitCode::Usage => 1,
+        ExitCode::Healthy => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+pub fn init(args: &InitArgs) -> ExitCode {
+    let t = match timeout(args.timeout) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let (survey, _) = survey::discover(t);
+    if survey.no_nginx() {
+        report::error(&anyhow::anyhow!(
+            "no nginx on this host: no master process runs and there is no /etc/nginx/nginx.conf"
+        ));
+        return ExitCode::CheckFailed;
+    }
+    let sel = Selector {
+        server: args.server.clone(),
+        backend: args.backend.clone(),
+    };
+    match init::pick(&survey, &sel) {
+        Err(e) => {
+            report::error(&anyhow::anyhow!(e));
+            ExitCode::Usage
+        }
+        Ok(Picked::Choose(choices)) => {
+            report::survey::choices(&choices, survey.backends.is_empty());
+            ExitCode::Usage
+        }
+        Ok(Picked::One(target, server)) => {
+            let text = init::render(target, &server);
+            match &args.write {
+                None => {
+                    report::survey::playbook_text(&text);
+                    ExitCode::Healthy
+                }
+                Some(path) => match std::fs::write(path, &text) {
+                    Ok(()) => {
+                        report::survey::written(path, &server);
+                        ExitCode::Healthy
+                    }
+                    Err(e) => {
+                        report::error(&anyhow::anyhow!("writing {}: {e}", path.display()));
+                        ExitCode::CheckFailed
+                    }
+                },
+            }
+        }
+    }
+}
