@@ -213,3 +213,75 @@ fn a_host_without_nginx_says_so() {
     );
     assert!(stdout.contains("No nginx on this host"), "{stdout}");
 }
+
+/// A hosting server's config: `blocks` server blocks over two ports, each proxying to one of
+/// `backends` backends — the first a live one, the rest unix sockets that do not exist — half
+/// of them through `upstream` blocks. Server names end in `-TAG.test`.
+fn hosting_config(blocks: usize, backends: usize, live: u16, dir: &Path, tag: u16) -> String {
+    let ports = free_ports(2);
+    let mut c = String::from("server_names_hash_max_size 16384;\nserver_names_hash_bucket_size 128;\n");
+    let target = |k: usize| match k {
+        0 => format!("127.0.0.1:{live}"),
+        k => format!("unix:{}/dead-{k}.sock", dir.display()),
+    };
+    for k in 0..backends {
+        c += &format!("upstream pool{k} {{ server {}; }}\n", target(k));
+    }
+    for i in 0..blocks {
+        let k = i % backends;
+        let pass = if i % 2 == 0 {
+            format!("http://pool{k}")
+        } else {
+            match k {
+                0 => format!("http://127.0.0.1:{live}"),
+                _ => format!("http://{}:", target(k)),
+            }
+        };
+        c += &format!(
+            "server {{ listen 127.0.0.1:{}; server_name s{i}-{tag}.test; location / {{ proxy_pass {pass}; }} }}\n",
+            ports[i % 2]
+        );
+    }
+    c
+}
+
+#[test]
+fn a_three_thousand_block_config_checks_each_backend_once() {
+    let scratch = tempfile::tempdir().unwrap();
+    let backend = Backend::start(scratch.path());
+    let tag = backend.port;
+    let conf = hosting_config(3000, 40, backend.port, scratch.path(), tag);
+    let _nginx = PlainNginx::start("nginx", 1, &conf);
+    let (code, out, err) = zero("diagnose", &["--json", "--timeout", "2"], scratch.path());
+    assert_eq!(code, 1, "{err}");
+    let doc = json(&out);
+    let suffix = format!("-{tag}.test");
+    let mine: Vec<&Value> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["server"].as_str().unwrap().ends_with(&suffix))
+        .collect();
+    assert_eq!(mine.len(), 3000);
+    let live = format!("127.0.0.1:{}", backend.port);
+    let mut seen_ok = false;
+    for r in &mine {
+        let healthy = r["backend"] == live;
+        let want = if healthy { "ok" } else { "broken: backend-not-listening" };
+        assert_eq!(r["verdict"], want, "{r:#}");
+        seen_ok |= healthy;
+        assert!(healthy || !seen_ok, "a broken row after a healthy one: {r:#}");
+    }
+    let dir = scratch.path().display().to_string();
+    let mut addresses: Vec<&str> = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["address"].as_str())
+        .filter(|a| a.contains(&dir) || *a == live)
+        .collect();
+    let all = addresses.len();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!((all, addresses.len()), (40, 40), "each distinct backend checked once");
+}
