@@ -39,7 +39,30 @@ pub struct Row {
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub target: Target,
+    pub direct: Direct,
     pub steps: Vec<StepResult>,
+}
+
+/// Whether fixer may probe a discovered backend straight over plain HTTP. A raw HTTP probe of
+/// a TLS, FastCGI, uwsgi, SCGI or gRPC socket says nothing about its health (and must never
+/// make a healthy php-fpm look stuck), so those are judged by whether they listen and by the
+/// URLs through nginx only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Direct {
+    Http,
+    /// The directive that names it, e.g. `fastcgi_pass` or `proxy_pass https://…`.
+    NotHttp(String),
+}
+
+fn direct_of(sites: &[&Site]) -> Direct {
+    for site in sites {
+        let pass = &site.route.pass;
+        let arg = pass.args.first().map_or("", String::as_str);
+        if pass.name != "proxy_pass" || arg.starts_with("https://") {
+            return Direct::NotHttp(format!("{} {arg}", pass.name));
+        }
+    }
+    Direct::Http
 }
 
 impl Checked {
@@ -141,8 +164,15 @@ fn group(found: &Discovery, timeout: Duration) -> Survey {
         });
     }
     for (addr, sites) in &members {
+        let direct = direct_of(sites);
+        let mut target = target_for(addr, sites, found, timeout);
+        if direct != Direct::Http {
+            // Only the URLs through nginx: the direct one would be plain HTTP.
+            target.verify.retain(|v| v.via.is_some());
+        }
         survey.backends.push(Checked {
-            target: target_for(addr, sites, found, timeout),
+            target,
+            direct,
             steps: Vec::new(),
         });
     }
@@ -237,7 +267,9 @@ fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
                     .into_iter()
                     .collect::<Vec<_>>();
                 match depth {
-                    Depth::Chain => steps.extend(check_one(&b.target, tcp.as_ref(), &unix)),
+                    Depth::Chain => {
+                        steps.extend(check_one(&b.target, &b.direct, tcp.as_ref(), &unix))
+                    }
                     Depth::VerifyOnly => steps.push(recurl::run(&b.target)),
                 }
                 if let Ok(mut r) = results.lock() {
@@ -290,6 +322,7 @@ fn ports_of_source(survey: &Survey, of: &Target) -> Vec<u16> {
 
 fn check_one(
     target: &Target,
+    direct: &Direct,
     tcp: Result<&Vec<TcpSocket>, &anyhow::Error>,
     unix: &[UnixSocket],
 ) -> Vec<StepResult> {
@@ -300,7 +333,13 @@ fn check_one(
             Default::default(),
         ),
     };
-    let (holder_step, _) = port_holder::run(target, &listening);
+    let holder_step = match direct {
+        Direct::Http => port_holder::run(target, &listening).0,
+        Direct::NotHttp(how) => Recorder::start(StepName::PortHolder).skip(format!(
+            "nginx reaches it with `{}`: not probed over HTTP; judged by whether it listens and by the URLs through nginx",
+            crate::sanitize::clean(how)
+        )),
+    };
     vec![port_step, holder_step, recurl::run(target)]
 }
 

@@ -184,3 +184,13 @@ pub fn written(path: &std::path::Path, server: &str) {
         path.display()
     );
 }
+
+/// A broken backend the discovery run does not act on, and what to do instead.
+pub fn not_fixed(name: &str, how: &str) {
+    println!();
+    println!(
+        "{}: not fixed from a discovery run — nginx reaches it with `{}`, which fixer does not probe over plain HTTP; `fixer init` writes a playbook for it",
+        clean(name),
+        clean(how)
+    );
+}

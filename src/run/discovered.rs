@@ -36,6 +36,17 @@ fn timeout(secs: Option<f64>) -> Result<Duration, ExitCode> {
     })
 }
 
+/// `--report` writes one site's incident report; a discovery run covers many.
+fn refuse_report(args: &TargetArgs) -> Result<(), ExitCode> {
+    if args.report.is_some() {
+        report::error(&anyhow::anyhow!(
+            "--report writes the incident report of one site: give -p PLAYBOOK (`fixer init` writes one)"
+        ));
+        return Err(ExitCode::Usage);
+    }
+    Ok(())
+}
+
 fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
     if json {
         report::json::print(&report::survey::json(command, survey));
@@ -45,7 +56,7 @@ fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
 }
 
 pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
-    let t = match timeout(args.timeout) {
+    let t = match refuse_report(args).and_then(|()| timeout(args.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
     };
@@ -55,7 +66,7 @@ pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
 }
 
 pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
-    let t = match timeout(args.target.timeout) {
+    let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
     };
@@ -67,7 +78,7 @@ pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
 /// Fixes each broken backend in turn, the usual way (plan, consent per action, verify); the
 /// exit code is the worst of them.
 pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
-    let t = match timeout(args.target.timeout) {
+    let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
     };
@@ -96,6 +107,17 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
     let mut docs = Vec::new();
     let mut exit = ExitCode::Healthy;
     for b in survey.broken() {
+        if let survey::Direct::NotHttp(how) = &b.direct {
+            // The chain would probe it over plain HTTP; a playbook that says what it speaks
+            // is the way to act on it.
+            if json {
+                docs.push(serde_json::json!({"name": b.target.name, "skipped": how}));
+            } else {
+                report::survey::not_fixed(&b.target.name, how);
+            }
+            exit = worse(exit, ExitCode::Problem);
+            continue;
+        }
         let run = if json {
             let mut out = report::fix::SilentFix::new();
             let run = crate::fix::fix(&b.target, &opts, &mut out);
