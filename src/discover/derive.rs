@@ -181,3 +181,82 @@ fn url_for(target: &Target, site: &Site, l: &Listen) -> Option<(VerifySpec, Stri
         note,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::Invocation;
+    use crate::target::{BackendAddr, BackendSpec, NginxSpec};
+
+    const LAB: &str = include_str!("../../tests/fixtures/nginx/lab-T.txt");
+
+    fn found() -> Discovery {
+        let mut d = Discovery {
+            sources: vec![super::super::Source {
+                master: None,
+                invocation: Invocation {
+                    binary: "/usr/sbin/nginx".into(),
+                    prefix: Some("/tmp/ngx".into()),
+                    config: Some("/tmp/ngx/nginx.conf".into()),
+                    error_log: None,
+                },
+                config_path: "/tmp/ngx/nginx.conf".into(),
+            }],
+            ..Default::default()
+        };
+        super::super::add_sites(&mut d, 0, &crate::nginx::conf::parse_dump(LAB));
+        d
+    }
+
+    fn target(backend: &str) -> Target {
+        Target {
+            name: "t".into(),
+            source: "flags".into(),
+            domains: Vec::new(),
+            expected_ips: Vec::new(),
+            dns_server: None,
+            nginx: NginxSpec::default(),
+            backend: Some(BackendSpec {
+                address: BackendAddr::parse(backend).unwrap(),
+                matcher: None,
+                health_path: "/".into(),
+                restart: None,
+            }),
+            verify: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn ports_and_urls_come_from_the_server_block_that_reaches_the_backend() {
+        let mut t = target("127.0.0.1:18000");
+        complete_from(&mut t, &found());
+        assert_eq!(t.nginx.ports, [18080, 18443]);
+        assert!(
+            t.nginx.derived[0].starts_with("port 18080 from /tmp/ngx/nginx.conf:17 listen"),
+            "{:?}",
+            t.nginx.derived
+        );
+        let urls: Vec<&str> = t.verify.iter().map(|v| v.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:18000/",
+                "http://localhost:18080/api/health",
+                "https://localhost:18443/api/health",
+                "http://localhost:18080/",
+                "https://localhost:18443/",
+            ]
+        );
+        assert!(t.verify[2].insecure && t.verify[2].via.as_deref() == Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn no_block_reaching_the_backend_means_no_ports_not_80_and_443() {
+        let mut t = target("127.0.0.1:9999");
+        complete_from(&mut t, &found());
+        assert!(t.nginx.ports.is_empty());
+        assert!(t.nginx.derived[0].contains("no server block proxies to 127.0.0.1:9999"));
+        assert_eq!(t.verify.len(), 1, "only the backend itself");
+    }
+}

@@ -149,3 +149,58 @@ pub fn render(t: &Target, server: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{BackendSpec, NginxSpec, VerifySpec};
+
+    #[test]
+    fn the_playbook_loads_back() {
+        let t = Target {
+            name: "app.test → 127.0.0.1:8080".into(),
+            source: "discovered in master PID 1 (/srv/x \"q\"/nginx.conf)".into(),
+            domains: Vec::new(),
+            expected_ips: Vec::new(),
+            dns_server: None,
+            nginx: NginxSpec {
+                ports: vec![8081, 8443],
+                prefix: Some("/srv/x \"q\"".into()),
+                config: Some("/srv/x \"q\"/nginx.conf".into()),
+                derived: vec!["port 8081 from /srv/x/nginx.conf:3 listen".into()],
+                ..Default::default()
+            },
+            backend: Some(BackendSpec {
+                address: BackendAddr::parse("127.0.0.1:8080").unwrap(),
+                matcher: None,
+                health_path: "/".into(),
+                restart: None,
+            }),
+            verify: vec![VerifySpec {
+                url: "https://app.test:8443/api/".into(),
+                via: Some("127.0.0.1".into()),
+                insecure: true,
+                expect: Vec::new(),
+                auth: None,
+            }],
+            timeout: std::time::Duration::from_secs(2),
+        };
+        let text = render(&t, "app.test");
+        let back = crate::playbook::validate::parse(&text, "init.toml", "init")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back.name, "app-test");
+        assert_eq!(back.domains, ["app.test"]);
+        assert_eq!(back.nginx.ports, [8081, 8443]);
+        assert!(back.nginx.ports_given);
+        assert_eq!(back.nginx.config, t.nginx.config);
+        assert_eq!(back.backend.unwrap().address.to_string(), "127.0.0.1:8080");
+        assert_eq!(back.verify[0].url, "https://app.test:8443/api/");
+        assert!(back.verify[0].insecure);
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("App.Example.com"), "app-example-com");
+        assert_eq!(slug("_"), "site");
+    }
+}

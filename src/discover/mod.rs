@@ -6,6 +6,7 @@
 pub mod derive;
 pub mod init;
 pub mod survey;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -7,7 +7,8 @@ use console::Style as Paint;
 use serde_json::{json, Value};
 
 use super::Style;
-use crate::discover::survey::{Checked, RowVerdict, Survey};
+use crate::discover::survey::{Checked, Survey};
+use crate::discover::verdict::RowVerdict;
 use crate::sanitize::clean;
 use crate::step::Verdict;
 
