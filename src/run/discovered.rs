@@ -119,7 +119,14 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
             continue;
         }
         let run = if json {
-            let mut out = report::fix::SilentFix::new();
+            // Whoever may be asked sees the plan first, as in a playbook's fix.
+            let may_ask =
+                opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
+            let mut out = if may_ask {
+                report::fix::SilentFix::showing_plans()
+            } else {
+                report::fix::SilentFix::new()
+            };
             let run = crate::fix::fix(&b.target, &opts, &mut out);
             docs.push(report::json::fix(&b.target, &run));
             run
