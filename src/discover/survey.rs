@@ -8,11 +8,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{backend_of, Discovery, Site, Source};
+use crate::check::backend_port::Listening;
 use crate::check::{backend_port, nginx as nginx_step, port_holder, recurl};
 use crate::finding::Finding;
 use crate::nginx::master::{self, Master};
 use crate::step::{Recorder, StepName, StepResult, Verdict};
-use crate::sys::net::{self, TcpSocket, UnixSocket};
+use crate::sys::holders;
+use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
 use crate::target::{BackendAddr, BackendSpec, NginxSpec, Target};
 
 /// How many backends are checked at once (each probe also has its own timeout).
@@ -249,6 +251,16 @@ fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: D
 fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
     let tcp = net::tcp_sockets();
     let unix = net::unix_sockets().unwrap_or_default();
+    let ports: Vec<(StepResult, Listening)> = match depth {
+        Depth::Chain => survey
+            .backends
+            .iter()
+            .map(|b| backend_port_step(&b.target, tcp.as_ref(), &unix))
+            .collect(),
+        Depth::VerifyOnly => Vec::new(),
+    };
+    // Every fd table is read once, for every socket any step will ask about.
+    let _shared = (depth == Depth::Chain).then(|| share_holder_scan(survey, &ports, &tcp, masters));
     let nginx_steps = match depth {
         Depth::Chain => nginx_per_source(survey, masters, tcp.as_ref().ok()),
         Depth::VerifyOnly => HashMap::new(),
@@ -266,11 +278,12 @@ fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
                     .cloned()
                     .into_iter()
                     .collect::<Vec<_>>();
-                match depth {
-                    Depth::Chain => {
-                        steps.extend(check_one(&b.target, &b.direct, tcp.as_ref(), &unix))
+                match (depth, ports.get(i)) {
+                    (Depth::Chain, Some((port_step, listening))) => {
+                        steps.push(port_step.clone());
+                        steps.extend(check_one(&b.target, &b.direct, listening));
                     }
-                    Depth::VerifyOnly => steps.push(recurl::run(&b.target)),
+                    _ => steps.push(recurl::run(&b.target)),
                 }
                 if let Ok(mut r) = results.lock() {
                     r.push((i, steps));
@@ -281,6 +294,34 @@ fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
     for (i, steps) in results.into_inner().unwrap_or_default() {
         survey.backends[i].steps = steps;
     }
+}
+
+/// One holder scan for the listening sockets of every backend and every nginx port found,
+/// answering the nginx and port_holder steps' lookups until the guard is dropped.
+fn share_holder_scan(
+    survey: &Survey,
+    ports: &[(StepResult, Listening)],
+    tcp: &anyhow::Result<Vec<TcpSocket>>,
+    masters: &[Master],
+) -> holders::snapshot::Installed {
+    let nginx_ports: Vec<u16> = survey
+        .backends
+        .iter()
+        .flat_map(|b| b.target.nginx.ports.iter().copied())
+        .collect();
+    let mut inodes: Vec<u64> = ports.iter().flat_map(|(_, l)| l.inodes()).collect();
+    if let Ok(tcp) = tcp {
+        inodes.extend(
+            tcp.iter()
+                .filter(|s| s.state == TcpState::Listen && nginx_ports.contains(&s.local.port()))
+                .map(|s| s.inode),
+        );
+    }
+    inodes.sort_unstable();
+    inodes.dedup();
+    let likely: Vec<i32> = masters.iter().map(|m| m.info.pid).collect();
+    let scan = holders::find_holders(&inodes, &likely);
+    holders::snapshot::install(&inodes, scan)
 }
 
 /// The nginx step of each config, keyed by the targets' `source` text.
@@ -320,25 +361,28 @@ fn ports_of_source(survey: &Survey, of: &Target) -> Vec<u16> {
     ports
 }
 
-fn check_one(
+fn backend_port_step(
     target: &Target,
-    direct: &Direct,
     tcp: Result<&Vec<TcpSocket>, &anyhow::Error>,
     unix: &[UnixSocket],
-) -> Vec<StepResult> {
-    let (port_step, listening) = match tcp {
+) -> (StepResult, Listening) {
+    match tcp {
         Ok(tcp) => backend_port::run(target, tcp, unix),
         Err(e) => (
             Recorder::start(StepName::BackendPort).could_not_run(&anyhow::anyhow!("{e:#}")),
             Default::default(),
         ),
-    };
+    }
+}
+
+/// The port_holder step (plain-HTTP backends only) and the probes, after backend_port.
+fn check_one(target: &Target, direct: &Direct, listening: &Listening) -> Vec<StepResult> {
     let holder_step = match direct {
-        Direct::Http => port_holder::run(target, &listening).0,
+        Direct::Http => port_holder::run(target, listening).0,
         Direct::NotHttp(how) => Recorder::start(StepName::PortHolder).skip(format!(
             "nginx reaches it with `{}`: not probed over HTTP; judged by whether it listens and by the URLs through nginx",
             crate::sanitize::clean(how)
         )),
     };
-    vec![port_step, holder_step, recurl::run(target)]
+    vec![holder_step, recurl::run(target)]
 }
