@@ -1,7 +1,5 @@
 //! `nginx`: is a master running, does it own the configured ports, does its config pass `-t`.
 
-use std::collections::BTreeMap;
-
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::master::{self, Master};
 use crate::nginx::{self, Dump, Invocation};
@@ -26,14 +24,15 @@ pub struct NginxView {
 
 const NO_BINARY: &str = "the nginx binary was not found on PATH or in /usr/sbin";
 
-/// How many other masters the evidence names one by one.
-const MAX_OTHERS_SHOWN: usize = 10;
-
-struct PortView {
+pub(super) struct PortView {
     port: u16,
     listeners: Vec<TcpSocket>,
     holders: Vec<ProcessInfo>,
 }
+
+mod record;
+
+use record::{describe, record_config_test, record_master, record_others, record_ports};
 
 pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
     run_among(target, sockets, &master::list())
@@ -159,73 +158,6 @@ fn choose(target: &Target, ports: &[PortView], masters: &[Master]) -> Option<(Ma
         })
 }
 
-fn describe(p: &ProcessInfo) -> String {
-    format!("PID {} ({})", p.pid, p.cmdline_str())
-}
-
-fn record_ports(rec: &mut Recorder, ports: &[PortView]) {
-    let mut details = Vec::new();
-    for v in ports {
-        if v.listeners.is_empty() {
-            rec.see(format!(
-                "/proc/net/tcp, tcp6: nothing listens on port {}",
-                v.port
-            ));
-        } else {
-            let addrs: Vec<String> = v.listeners.iter().map(|s| s.local.to_string()).collect();
-            let owners: Vec<String> = v.holders.iter().map(describe).collect();
-            let owners = if owners.is_empty() {
-                "owner not visible".to_string()
-            } else {
-                owners.join(", ")
-            };
-            rec.see(format!(
-                "port {}: LISTEN on {} held by {}",
-                v.port,
-                addrs.join(", "),
-                owners
-            ));
-        }
-        let mut d = BTreeMap::new();
-        d.insert("port", serde_json::json!(v.port));
-        d.insert("listening", serde_json::json!(!v.listeners.is_empty()));
-        d.insert(
-            "addresses",
-            serde_json::json!(v
-                .listeners
-                .iter()
-                .map(|s| s.local.to_string())
-                .collect::<Vec<_>>()),
-        );
-        d.insert(
-            "pids",
-            serde_json::json!(v.holders.iter().map(|h| h.pid).collect::<Vec<_>>()),
-        );
-        details.push(d);
-    }
-    rec.detail("ports", details);
-}
-
-fn record_master(rec: &mut Recorder, chosen: Option<&(Master, String)>) {
-    match chosen {
-        Some((m, why)) => {
-            rec.see(format!(
-                "nginx master: {}, user {}, up {}; {} ({why})",
-                describe(&m.info),
-                m.info.user,
-                crate::report::age(m.info.age_secs()),
-                m.describe()
-            ));
-            rec.detail("master_pid", m.info.pid);
-            rec.detail("master_config", m.config_path.display().to_string());
-        }
-        None => {
-            rec.see("process table: no nginx master process found");
-            rec.detail("master_pid", serde_json::Value::Null);
-        }
-    }
-}
-
 /// Without root, `nginx -t` fails on files only root may open (its error log, the pid file,
 /// certificate keys) even when the config is fine: that is a test fixer could not run, not an
 /// invalid config.
@@ -244,52 +176,6 @@ fn others(masters: &[Master], chosen: Option<&ProcessInfo>) -> Vec<Master> {
         .filter(|m| chosen.is_none_or(|c| c.pid != m.info.pid))
         .cloned()
         .collect()
-}
-
-fn record_others(rec: &mut Recorder, others: &[Master]) {
-    for m in others.iter().take(MAX_OTHERS_SHOWN) {
-        rec.see(format!(
-            "other nginx master: {} and does not serve these ports",
-            m.describe()
-        ));
-    }
-    if others.len() > MAX_OTHERS_SHOWN {
-        rec.see(format!(
-            "… and {} more nginx masters from other configs",
-            others.len() - MAX_OTHERS_SHOWN
-        ));
-    }
-    rec.detail(
-        "other_masters",
-        others
-            .iter()
-            .map(|m| serde_json::json!({"pid": m.info.pid, "config": m.config_path.display().to_string()}))
-            .collect::<Vec<_>>(),
-    );
-}
-
-fn record_config_test(rec: &mut Recorder, view: &NginxView) {
-    if let Some(e) = &view.dump_error {
-        rec.see(format!(
-            "{}: the config was not tested",
-            crate::sanitize::clean(e)
-        ));
-    }
-    match &view.dump {
-        None => {}
-        Some(d) => {
-            if needs_root(d) {
-                rec.see("the config test needs root here (permission denied on files nginx opens): not counted as an invalid config; run fixer as root");
-            }
-            for m in &d.messages {
-                rec.see(format!("`{}`: {}", d.command, crate::sanitize::clean(m)));
-            }
-            rec.detail(
-                "config_test",
-                serde_json::json!({"ok": d.ok, "command": d.command, "output": d.messages}),
-            );
-        }
-    }
 }
 
 /// "nginx is not running: nothing serves port 8080 (another nginx master runs: PID 4242 runs
@@ -324,6 +210,14 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
             .unwrap_or_default()
     });
     let master = view.master.as_ref();
+    if master.is_none() && target.nginx.ports.is_empty() && !view.other_masters.is_empty() {
+        // No ports to look at and other masters running: which nginx serves this site is not
+        // known, so nothing here says nginx is down (the upstream step says what is missing).
+        return rec.warn(
+            "no running nginx master reads the playbook's config, and none of their server blocks proxies to the backend: which nginx serves this site is unknown",
+            None,
+        );
+    }
     if master.is_none() {
         if let Some(err) = test_error {
             return rec.fail(
