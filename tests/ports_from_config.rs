@@ -87,3 +87,38 @@ fn flags_only_fix_uses_the_configs_ports_and_verifies() {
     assert_eq!(lab_backends(&lab).len(), 1);
     assert_eq!(status(lab.http_port, "/api/health").ok(), Some(200));
 }
+
+#[test]
+fn a_backend_no_config_proxies_to_does_not_make_nginx_look_down() {
+    let (_dir, _lab) = lab(Fault::None);
+    let run = Run::new();
+    let port = common::nginx::free_ports(1)[0];
+    let backend = format!("127.0.0.1:{port}");
+    let out = output({
+        let mut c = run.fixer("fix");
+        c.args([
+            "--dry-run",
+            "--json",
+            "--timeout",
+            "1",
+            "--backend",
+            &backend,
+        ]);
+        c
+    });
+    let doc: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.all()));
+    assert_eq!(doc["root_cause_code"], "backend-not-listening", "{doc:#}");
+    let nginx = step(&doc, "nginx");
+    assert_ne!(nginx["verdict"], "fail", "{nginx:#}");
+    assert!(
+        nginx["evidence"]
+            .to_string()
+            .contains(&format!("no server block proxies to {backend}")),
+        "{nginx:#}"
+    );
+    assert!(
+        !doc["actions"].to_string().contains("start-nginx"),
+        "{doc:#}"
+    );
+}
