@@ -39,6 +39,8 @@ pub enum Command {
     Fix(FixArgs),
     /// Only the checks that prove health (the playbook's URLs); exit 0 healthy, 1 not.
     Verify(VerifyArgs),
+    /// Write a playbook for one server block found in nginx's config (printed, or --write).
+    Init(InitArgs),
     /// Show the latest entries of the audit log.
     Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.
@@ -54,6 +56,8 @@ pub enum Command {
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
     /// Playbook name (from ./playbooks, the config dirs or built in) or a path to a .toml file.
+    /// With no playbook, no flag naming a site and no default playbook: every server block of
+    /// this host's nginx and the backends they proxy to.
     #[arg(short, long, value_name = "NAME|PATH")]
     pub playbook: Option<String>,
 
@@ -161,6 +165,25 @@ pub struct VerifyArgs {
     /// Keep re-checking up to this many seconds until healthy (0: check once).
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub wait: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The server block, by its server_name.
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+
+    /// The backend the server block proxies to (host:port or unix:/path).
+    #[arg(long, value_name = "ADDR")]
+    pub backend: Option<String>,
+
+    /// Write the playbook to this file instead of printing it.
+    #[arg(long, value_name = "PATH")]
+    pub write: Option<PathBuf>,
+
+    /// Timeout of `nginx -T` and name lookups, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

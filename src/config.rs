@@ -21,7 +21,8 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, PlaybookError> {
         (None, false) => playbook::load(None)?,
     };
     apply(&mut target, args)?;
-    if target.verify.is_empty() {
+    // Without ports the URLs through nginx wait for the config (see discover::derive).
+    if target.verify.is_empty() && target.nginx.ports_given {
         target.verify = implied_verify(&target, &args.expect);
     }
     Ok(target)
@@ -96,9 +97,10 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
     }
     if !args.nginx_ports.is_empty() {
         t.nginx.ports = args.nginx_ports.clone();
+        t.nginx.ports_given = true;
     }
     if let Some(secs) = args.timeout {
-        t.timeout = Duration::from_secs_f64(secs);
+        t.timeout = timeout_flag(secs)?;
     }
     apply_backend(t, args)?;
     if !args.health.is_empty() {
@@ -113,6 +115,22 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
         }
     }
     Ok(())
+}
+
+/// `--timeout SECS`, checked the same way for every command.
+pub fn timeout_flag(secs: f64) -> Result<Duration, PlaybookError> {
+    validate::check_timeout(secs).map_err(|m| flag_error("--timeout", m))
+}
+
+/// Nothing that names a site: no playbook and no flag describing one. With no default
+/// playbook either, fixer looks at what this host's nginx serves.
+pub fn names_nothing(args: &TargetArgs) -> bool {
+    args.playbook.is_none()
+        && !describes_target(args)
+        && args.nginx_ports.is_empty()
+        && args.match_.is_none()
+        && args.restart_cmd.is_none()
+        && args.restart_unit.is_none()
 }
 
 fn apply_backend(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
@@ -200,7 +218,7 @@ pub fn url_host(url: &str) -> &str {
 
 /// Without `[[verify]]` or `--health`, prove health the way an operator would by hand: the
 /// backend directly, and each nginx port with the first domain as Host.
-fn implied_verify(t: &Target, expect: &[u16]) -> Vec<VerifySpec> {
+pub(crate) fn implied_verify(t: &Target, expect: &[u16]) -> Vec<VerifySpec> {
     let mut out = Vec::new();
     if let Some(BackendSpec {
         address: addr @ (BackendAddr::Tcp(_) | BackendAddr::Named(_)),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod consent;
+pub mod discover;
 pub mod exit_code;
 pub mod finding;
 pub mod fix;

@@ -104,6 +104,9 @@ fn touches_backend(p: &Plan) -> bool {
 fn decide_for(d: &Diagnosis, root: &crate::finding::Finding, target: &Target) -> Decision {
     use FindingCode::*;
     match root.code {
+        NginxNotRunning | NginxPortNotListening if d.nginx.dump_error.is_some() => {
+            Decision::Manual(unread_config(d))
+        }
         NginxNotRunning => nginx_start(d, target),
         NginxPortNotListening => nginx_reload(d, target),
         BackendNotListening | BackendKilled | BackendExited | BackendStartLimit
@@ -118,6 +121,15 @@ fn decide_for(d: &Diagnosis, root: &crate::finding::Finding, target: &Target) ->
         HttpGatewayError | HttpTimeout | HttpConnectFailed | HttpBackendError => Decision::Wait,
         _ => Decision::Manual(manual_reason(root.action.as_deref())),
     }
+}
+
+/// `nginx -T` gave no reading (timed out, no binary): nginx is neither started nor reloaded on
+/// a config nobody tested, and the config is not called invalid either.
+fn unread_config(d: &Diagnosis) -> String {
+    format!(
+        "nginx's config could not be read ({}), so fixer neither starts nor reloads nginx: run `nginx -t` by hand",
+        d.nginx.dump_error.as_deref().unwrap_or("no reading")
+    )
 }
 
 fn manual_reason(action: Option<&str>) -> String {

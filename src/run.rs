@@ -8,22 +8,45 @@ use crate::exit_code::ExitCode;
 use crate::report::{self, human::Human, Style};
 use crate::{config, playbook};
 
+mod discovered;
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Diagnose(args) => diagnose(&args, cli.color),
-        Command::Fix(args) => fix(args, cli.color),
-        Command::Verify(args) => verify(args, cli.color),
+        Command::Diagnose(args) => match discovered::applies(&args) {
+            Ok(true) => discovered::diagnose(&args, cli.color),
+            Ok(false) => diagnose(&args, cli.color),
+            Err(code) => code,
+        },
+        Command::Fix(args) => {
+            match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
+                Ok(true) => discovered::fix(&args, cli.color),
+                Ok(false) => fix(args, cli.color),
+                Err(code) => code,
+            }
+        }
+        Command::Verify(args) => {
+            match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
+                Ok(true) => discovered::verify(&args, cli.color),
+                Ok(false) => verify(args, cli.color),
+                Err(code) => code,
+            }
+        }
+        Command::Init(args) => discovered::init(&args),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(cli.color),
         Command::Lab { command } => lab(&command),
     }
 }
 
+/// The target from flags and playbook, completed from nginx's config where they say nothing
+/// (ports, health URLs).
 fn resolve(args: &TargetArgs) -> Result<crate::target::Target, ExitCode> {
-    config::resolve(args).map_err(|e| {
+    let mut target = config::resolve(args).map_err(|e| {
         report::error(&e.into());
         ExitCode::Usage
-    })
+    })?;
+    crate::discover::derive::complete(&mut target);
+    Ok(target)
 }
 
 fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
@@ -107,14 +130,14 @@ fn with_name(mut target: TargetArgs, name: Option<String>) -> TargetArgs {
 
 fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
     let json = args.target.json;
-    let target_args = with_name(args.target, args.name);
+    let target_args = with_name(args.target.clone(), args.name.clone());
     let target = match resolve(&target_args) {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let (wait, grace) = match (seconds("--wait", args.wait), seconds("--grace", args.grace)) {
-        (Ok(w), Ok(g)) => (w, g),
-        (Err(c), _) | (_, Err(c)) => return c,
+    let opts = match fix_options(&args) {
+        Ok(o) => o,
+        Err(c) => return c,
     };
     let (_lock, cannot_lock) = match crate::lock::acquire(&target) {
         Ok(l) => (Some(l), None),
@@ -125,13 +148,10 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         }
     };
     // Without a lock fixer may not act, but the diagnosis and the plan are still worth showing.
-    let dry_run = args.dry_run || cannot_lock.is_some();
-    let opts = crate::fix::Options {
-        consent: crate::consent::Consent::from_flags(args.yes, dry_run, args.force_foreign),
-        wait,
-        grace,
-        audit: crate::audit::AuditLog::new(args.audit_log),
-    };
+    let mut opts = opts;
+    if cannot_lock.is_some() {
+        opts.consent = crate::consent::Consent::from_flags(args.yes, true, args.force_foreign);
+    }
     let run = if json {
         // Whoever may be asked (a foreign holder asks even with --yes) sees the plan first.
         let may_ask =
@@ -190,6 +210,17 @@ fn unlocked(run: &mut crate::fix::FixRun, why: Option<&anyhow::Error>) {
 /// diagnose then just says no verified time is recorded.
 fn remember_healthy(target: &crate::target::Target) {
     let _ = crate::state::record_verified(&target.site_key());
+}
+
+fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
+    let wait = seconds("--wait", args.wait)?;
+    let grace = seconds("--grace", args.grace)?;
+    Ok(crate::fix::Options {
+        consent: crate::consent::Consent::from_flags(args.yes, args.dry_run, args.force_foreign),
+        wait,
+        grace,
+        audit: crate::audit::AuditLog::new(args.audit_log.clone()),
+    })
 }
 
 fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {

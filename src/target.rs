@@ -51,6 +51,11 @@ impl Target {
 #[derive(Debug, Clone, Default)]
 pub struct NginxSpec {
     pub ports: Vec<u16>,
+    /// The ports came from the playbook or `--nginx-port`; otherwise they are read from the
+    /// config of the nginx that proxies to the backend.
+    pub ports_given: bool,
+    /// Where derived values came from ("port 8081 from /etc/nginx/sites-enabled/app:3 listen").
+    pub derived: Vec<String>,
     pub binary: Option<PathBuf>,
     pub prefix: Option<PathBuf>,
     pub config: Option<PathBuf>,

@@ -56,13 +56,33 @@ fn malformed_playbook_names_file_line_and_key() {
 }
 
 #[test]
-fn no_playbook_and_no_flags_says_how_to_proceed() {
-    let (code, _, err) = run(&["diagnose"]);
-    assert_eq!(code, 2);
+fn no_playbook_and_no_flags_uses_the_default_playbook_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("playbooks")).unwrap();
+    std::fs::write(
+        dir.path().join("playbooks/default.toml"),
+        "[nginx]\nports = [9]\n[backend]\naddress = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let out = fixer()
+        .args(["diagnose", "--timeout", "0.5"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        err.contains("pass -p NAME or describe the target with --backend"),
-        "{err}"
+        stdout.starts_with("fixer diagnose — playbook default (playbooks/default.toml)"),
+        "{stdout}"
     );
+    // A default playbook that does not parse is an error, never a reason to look elsewhere.
+    std::fs::write(dir.path().join("playbooks/default.toml"), "port = 1\n").unwrap();
+    let out = fixer()
+        .arg("diagnose")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

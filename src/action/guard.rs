@@ -16,7 +16,7 @@ pub fn refuse_reason(p: &ProcessInfo) -> Option<String> {
     if p.kernel_thread {
         return Some(format!("PID {} is a kernel thread", p.pid));
     }
-    if p.comm == "nginx" && p.cmdline.join(" ").starts_with("nginx: master process") {
+    if crate::nginx::master::is_master(p) {
         return Some(format!(
             "PID {} is nginx's master; fixer reloads or restarts nginx instead of killing it",
             p.pid

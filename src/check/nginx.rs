@@ -1,13 +1,12 @@
 //! `nginx`: is a master running, does it own the configured ports, does its config pass `-t`.
 
-use std::collections::BTreeMap;
-
 use crate::finding::{Finding, FindingCode};
+use crate::nginx::master::{self, Master};
 use crate::nginx::{self, Dump, Invocation};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::holders;
 use crate::sys::net::{TcpSocket, TcpState};
-use crate::sys::process::{self, ProcessInfo};
+use crate::sys::process::ProcessInfo;
 use crate::target::Target;
 
 /// What this step learned that later steps and actions reuse.
@@ -16,36 +15,72 @@ pub struct NginxView {
     pub master: Option<ProcessInfo>,
     pub invocation: Option<Invocation>,
     pub dump: Option<Dump>,
+    /// Why `nginx -T` gave no reading (missing binary, timed out): the config was not tested,
+    /// which says nothing about whether it is valid.
+    pub dump_error: Option<String>,
+    /// Masters that run from other configs and serve none of the ports: never acted on.
+    pub other_masters: Vec<Master>,
 }
 
-struct PortView {
+const NO_BINARY: &str = "the nginx binary was not found on PATH or in /usr/sbin";
+
+pub(super) struct PortView {
     port: u16,
     listeners: Vec<TcpSocket>,
     holders: Vec<ProcessInfo>,
 }
 
+mod record;
+
+use record::{describe, record_config_test, record_master, record_others, record_ports};
+
 pub fn run(target: &Target, sockets: &[TcpSocket]) -> (StepResult, NginxView) {
+    run_among(target, sockets, &master::list())
+}
+
+/// The step over a process table already read (discovery reads it once for every site).
+pub fn run_among(
+    target: &Target,
+    sockets: &[TcpSocket],
+    masters: &[Master],
+) -> (StepResult, NginxView) {
     let mut rec = Recorder::start(StepName::Nginx);
-    let ports = port_views(target, sockets);
-    let master = find_master(target, &ports);
-    let invocation = match &master {
-        Some(m) => Invocation::from_master(&m.cmdline.join(" "), &target.nginx),
+    let ports = port_views(target, sockets, masters);
+    let chosen = choose(target, &ports, masters);
+    let invocation = match &chosen {
+        Some((m, _)) => Invocation::from_master(&m.info.cmdline.join(" "), &target.nginx),
         None => Invocation::from_spec(&target.nginx),
     };
-    let dump = invocation.as_ref().and_then(|inv| nginx::dump(inv).ok());
+    let (dump, dump_error) = match &invocation {
+        None => (None, Some(NO_BINARY.to_string())),
+        Some(inv) => match nginx::dump(inv, target.timeout) {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        },
+    };
     let view = NginxView {
-        master: master.clone(),
+        master: chosen.as_ref().map(|(m, _)| m.info.clone()),
         invocation,
         dump,
+        dump_error,
+        other_masters: Vec::new(),
     };
+    let view = NginxView {
+        other_masters: others(masters, view.master.as_ref()),
+        ..view
+    };
+    for note in &target.nginx.derived {
+        rec.see(crate::sanitize::clean(note));
+    }
     record_ports(&mut rec, &ports);
-    record_master(&mut rec, master.as_ref());
+    record_master(&mut rec, chosen.as_ref());
+    record_others(&mut rec, &view.other_masters);
     record_config_test(&mut rec, &view);
     let result = verdict(rec, target, &ports, &view);
     (result, view)
 }
 
-fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
+fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec<PortView> {
     let mut views: Vec<PortView> = target
         .nginx
         .ports
@@ -67,7 +102,8 @@ fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
     if inodes.is_empty() {
         return views;
     }
-    let scan = holders::find_holders(&inodes, &process::pids_named("nginx"));
+    let likely: Vec<i32> = masters.iter().map(|m| m.info.pid).collect();
+    let scan = holders::find_holders(&inodes, &likely);
     for view in &mut views {
         let mut pids: Vec<i32> = view
             .listeners
@@ -84,105 +120,42 @@ fn port_views(target: &Target, sockets: &[TcpSocket]) -> Vec<PortView> {
     views
 }
 
-fn is_master(p: &ProcessInfo) -> bool {
-    p.comm == "nginx" && p.cmdline.join(" ").starts_with("nginx: master process")
+/// The master a holder belongs to: itself, or the master that forked it (whatever the child's
+/// title: a worker carries its master's title for a moment after the fork).
+fn master_of<'a>(holder: &ProcessInfo, masters: &'a [Master]) -> Option<&'a Master> {
+    masters
+        .iter()
+        .find(|m| m.info.pid == holder.pid || m.info.pid == holder.ppid)
 }
 
-/// The master that serves the configured ports; failing that, one running the playbook's config.
-fn find_master(target: &Target, ports: &[PortView]) -> Option<ProcessInfo> {
+/// "The" nginx: the master that owns the configured ports; failing that, the one reading the
+/// playbook's config (or nginx's default one); failing that, none — another prefix's master is
+/// never adopted, so no action can reach it.
+fn choose(target: &Target, ports: &[PortView], masters: &[Master]) -> Option<(Master, String)> {
     for view in ports {
-        for holder in view.holders.iter().filter(|h| h.comm == "nginx") {
-            if is_master(holder) {
-                return Some(holder.clone());
+        for holder in &view.holders {
+            if let Some(m) = master_of(holder, masters) {
+                return Some((m.clone(), format!("serves port {}", view.port)));
             }
-            if let Ok(parent) = ProcessInfo::read(holder.ppid) {
-                if is_master(&parent) {
-                    return Some(parent);
-                }
+            if master::is_master(holder) {
+                return Some((
+                    Master::of(holder.clone()),
+                    format!("serves port {}", view.port),
+                ));
             }
         }
     }
-    let wanted = Invocation::from_spec(&target.nginx).map(|i| i.config_path());
-    process::pids_named("nginx")
-        .into_iter()
-        .filter_map(|p| ProcessInfo::read(p).ok())
-        .filter(is_master)
-        .find(|m| {
-            let inv = Invocation::from_master(&m.cmdline.join(" "), &Default::default());
-            match (&wanted, inv) {
-                (Some(w), Some(inv))
-                    if target.nginx.config.is_some() || target.nginx.prefix.is_some() =>
-                {
-                    inv.config_path() == *w
-                }
-                _ => true,
-            }
+    let wanted = master::wanted_config(&target.nginx);
+    masters
+        .iter()
+        .find(|m| master::same_config(&m.config_path, &wanted))
+        .map(|m| {
+            let why = format!(
+                "serves none of the configured ports, but runs from {}",
+                wanted.display()
+            );
+            (m.clone(), why)
         })
-}
-
-fn describe(p: &ProcessInfo) -> String {
-    format!("PID {} ({})", p.pid, p.cmdline_str())
-}
-
-fn record_ports(rec: &mut Recorder, ports: &[PortView]) {
-    let mut details = Vec::new();
-    for v in ports {
-        if v.listeners.is_empty() {
-            rec.see(format!(
-                "/proc/net/tcp, tcp6: nothing listens on port {}",
-                v.port
-            ));
-        } else {
-            let addrs: Vec<String> = v.listeners.iter().map(|s| s.local.to_string()).collect();
-            let owners: Vec<String> = v.holders.iter().map(describe).collect();
-            let owners = if owners.is_empty() {
-                "owner not visible".to_string()
-            } else {
-                owners.join(", ")
-            };
-            rec.see(format!(
-                "port {}: LISTEN on {} held by {}",
-                v.port,
-                addrs.join(", "),
-                owners
-            ));
-        }
-        let mut d = BTreeMap::new();
-        d.insert("port", serde_json::json!(v.port));
-        d.insert("listening", serde_json::json!(!v.listeners.is_empty()));
-        d.insert(
-            "addresses",
-            serde_json::json!(v
-                .listeners
-                .iter()
-                .map(|s| s.local.to_string())
-                .collect::<Vec<_>>()),
-        );
-        d.insert(
-            "pids",
-            serde_json::json!(v.holders.iter().map(|h| h.pid).collect::<Vec<_>>()),
-        );
-        details.push(d);
-    }
-    rec.detail("ports", details);
-}
-
-fn record_master(rec: &mut Recorder, master: Option<&ProcessInfo>) {
-    match master {
-        Some(m) => {
-            rec.see(format!(
-                "nginx master: {}, user {}, up {}",
-                describe(m),
-                m.user,
-                crate::report::age(m.age_secs())
-            ));
-            rec.detail("master_pid", m.pid);
-        }
-        None => {
-            rec.see("process table: no nginx master process found");
-            rec.detail("master_pid", serde_json::Value::Null);
-        }
-    }
 }
 
 /// Without root, `nginx -t` fails on files only root may open (its error log, the pid file,
@@ -195,23 +168,35 @@ pub fn needs_root(d: &Dump) -> bool {
             .any(|m| m.contains("(13: Permission denied)"))
 }
 
-fn record_config_test(rec: &mut Recorder, view: &NginxView) {
-    match (&view.invocation, &view.dump) {
-        (None, _) => rec.see("nginx binary not found on PATH or in /usr/sbin: config not tested"),
-        (Some(inv), None) => rec.see(format!("`{}` could not be run", inv.describe(&["-T"]))),
-        (Some(_), Some(d)) => {
-            if needs_root(d) {
-                rec.see("the config test needs root here (permission denied on files nginx opens): not counted as an invalid config; run fixer as root");
-            }
-            for m in &d.messages {
-                rec.see(format!("`{}`: {}", d.command, crate::sanitize::clean(m)));
-            }
-            rec.detail(
-                "config_test",
-                serde_json::json!({"ok": d.ok, "command": d.command, "output": d.messages}),
-            );
-        }
+/// Other masters on the host, named so an operator sees fixer did not mistake one for this
+/// site's nginx.
+fn others(masters: &[Master], chosen: Option<&ProcessInfo>) -> Vec<Master> {
+    masters
+        .iter()
+        .filter(|m| chosen.is_none_or(|c| c.pid != m.info.pid))
+        .cloned()
+        .collect()
+}
+
+/// "nginx is not running: nothing serves port 8080 (another nginx master runs: PID 4242 runs
+/// from /srv/other/nginx.conf and does not serve these ports)".
+fn not_running(target: &Target, others: usize) -> String {
+    let mut cause = if target.nginx.ports.is_empty() {
+        "nginx is not running".to_string()
+    } else {
+        format!(
+            "nginx is not running: nothing serves port {}",
+            target.nginx.ports_list()
+        )
+    };
+    match others {
+        0 => {}
+        1 => cause.push_str(" (1 other nginx master runs, from another config: not this site's)"),
+        n => cause.push_str(&format!(
+            " ({n} other nginx masters run, from other configs: not this site's)"
+        )),
     }
+    cause
 }
 
 fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView) -> StepResult {
@@ -225,6 +210,14 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
             .unwrap_or_default()
     });
     let master = view.master.as_ref();
+    if master.is_none() && target.nginx.ports.is_empty() && !view.other_masters.is_empty() {
+        // No ports to look at and other masters running: which nginx serves this site is not
+        // known, so nothing here says nginx is down (the upstream step says what is missing).
+        return rec.warn(
+            "no running nginx master reads the playbook's config, and none of their server blocks proxies to the backend: which nginx serves this site is unknown",
+            None,
+        );
+    }
     if master.is_none() {
         if let Some(err) = test_error {
             return rec.fail(
@@ -235,29 +228,30 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration (see the `nginx -t` output); fixer will not start nginx on a config that fails the test"),
             );
         }
-        let ports_list = target.nginx.ports_list();
         return rec.fail(
             Finding::new(
                 FindingCode::NginxNotRunning,
-                format!("nginx is not running: nothing serves port {ports_list}"),
+                not_running(target, view.other_masters.len()),
             )
             .with_action("start nginx"),
         );
     }
-    if let Some(foreign) = ports.iter().find_map(|v| {
+    let master_pid = master.map_or(0, |m| m.pid);
+    if let Some((port, holder)) = ports.iter().find_map(|v| {
         v.holders
             .iter()
-            .find(|h| h.comm != "nginx")
+            .find(|h| h.pid != master_pid && h.ppid != master_pid)
             .map(|h| (v.port, h))
     }) {
+        let who = if master::is_master(holder) || master::is_child(holder) {
+            format!("another nginx ({})", describe(holder))
+        } else {
+            describe(holder)
+        };
         return rec.fail(
             Finding::new(
                 FindingCode::NginxPortForeignOwner,
-                format!(
-                    "port {} is held by {}, not by nginx",
-                    foreign.0,
-                    describe(foreign.1)
-                ),
+                format!("port {port} is held by {who}, not by this site's nginx (master PID {master_pid})"),
             )
             .with_action("stop that program or move it off nginx's port, then reload nginx"),
         );
@@ -282,9 +276,24 @@ fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView)
                 .with_action("fix the configuration before any reload")),
         );
     }
-    let ports_list = target.nginx.ports_list();
-    rec.ok(format!(
-        "nginx master PID {} listens on {ports_list}; config test ok",
-        master.map_or(0, |m| m.pid)
-    ))
+    let serving = if target.nginx.ports.is_empty() {
+        format!("nginx master PID {master_pid} runs")
+    } else {
+        format!(
+            "nginx master PID {master_pid} listens on {}",
+            target.nginx.ports_list()
+        )
+    };
+    if let Some(e) = &view.dump_error {
+        return rec.could_not_run(&anyhow::anyhow!(
+            "{serving}, but its config could not be read: {}",
+            crate::sanitize::clean(e)
+        ));
+    }
+    match view.dump.as_ref().filter(|d| !d.ok) {
+        Some(_) => rec.ok(format!(
+            "{serving}; config test needs root (not run as root)"
+        )),
+        None => rec.ok(format!("{serving}; config test ok")),
+    }
 }

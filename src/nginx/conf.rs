@@ -2,6 +2,8 @@
 //! introduced by `# configuration file PATH:`. Pure functions over text, so they are tested on
 //! captured dumps.
 
+pub mod servers;
+
 /// One directive with its arguments, where it was written, and its block if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {

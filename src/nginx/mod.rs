@@ -2,10 +2,13 @@
 
 pub mod conf;
 pub mod errlog;
+pub mod master;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use crate::sys::command;
 use crate::target::NginxSpec;
@@ -110,8 +113,22 @@ pub struct Dump {
     pub config: String,
 }
 
-pub fn dump(inv: &Invocation) -> anyhow::Result<Dump> {
-    let out = command::run(&mut inv.command(&["-T"]), Duration::from_secs(10))?;
+/// Runs `nginx -T` within `timeout` (the probe timeout: an upstream host name nginx cannot
+/// resolve can hang it). A run that did not finish, or could not start, is an error, never a
+/// verdict on the config.
+pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
+    let shown = inv.describe(&["-T"]);
+    let out = command::run(&mut inv.command(&["-T"]), timeout)
+        .with_context(|| format!("`{shown}` could not run"))?;
+    if out.timed_out {
+        anyhow::bail!(
+            "`{shown}` did not finish within {}",
+            crate::sys::http::secs(timeout)
+        );
+    }
+    if out.code.is_none() {
+        anyhow::bail!("`{shown}` was killed by a signal");
+    }
     Ok(Dump {
         ok: out.success(),
         command: inv.describe(&["-T"]),

@@ -149,6 +149,7 @@ impl Validator<'_> {
                 too_many_urls(raw.verify.len(), "[[verify]] entries"),
             ));
         }
+        let ports_given = raw.nginx.ports.is_some();
         let ports = match raw.nginx.ports {
             Some(p) => check_ports(&p).map_err(|m| self.invalid_key("nginx.ports", m))?,
             None => DEFAULT_NGINX_PORTS.to_vec(),
@@ -167,11 +168,13 @@ impl Validator<'_> {
             expected_ips,
             dns_server,
             nginx: NginxSpec {
+                ports_given,
                 ports,
                 binary: raw.nginx.binary.map(PathBuf::from),
                 prefix: raw.nginx.prefix.map(PathBuf::from),
                 config: raw.nginx.config.map(PathBuf::from),
                 unit: raw.nginx.unit,
+                ..Default::default()
             },
             backend,
             verify,

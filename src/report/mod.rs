@@ -7,6 +7,7 @@ pub mod fix;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod survey;
 
 use std::io::IsTerminal;
 
@@ -55,6 +56,11 @@ pub fn table() -> comfy_table::Table {
         table.force_no_tty();
     }
     table
+}
+
+/// An empty line between reports on stdout.
+pub fn blank_line() {
+    println!();
 }
 
 /// An error that stops fixer, printed to stderr with its whole context chain. Line breaks stay

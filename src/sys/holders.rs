@@ -6,6 +6,8 @@
 //! pre-fork server's master and workers all share the listening socket). Only when some inode
 //! is still unaccounted for does it read every process, on all cores.
 
+pub mod snapshot;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::BorrowedFd;
 
@@ -36,6 +38,9 @@ pub struct HolderScan {
 /// socket); and last the full scan. So sharers inside a family are always found, while a
 /// socket passed to an unrelated process is found only when the full scan runs.
 pub fn find_holders(inodes: &[u64], likely: &[i32]) -> HolderScan {
+    if let Some(shared) = snapshot::lookup(inodes) {
+        return shared;
+    }
     let Ok(root) = ProcRoot::open() else {
         return HolderScan::default();
     };

@@ -10,6 +10,8 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod nginx;
+
 use fixer::lab::{Fault, Lab};
 
 /// The fixer binary built for these tests.

@@ -1,0 +1,197 @@
+//! The zero-config report: which nginx configs were read, one table row per location of every
+//! server block with the backend it reaches and that backend's verdict (broken first), and,
+//! for each broken backend, its root cause with the evidence that shows it.
+
+use comfy_table::{presets, ContentArrangement};
+use console::Style as Paint;
+use serde_json::{json, Value};
+
+use super::Style;
+use crate::discover::survey::{Checked, Survey};
+use crate::discover::verdict::RowVerdict;
+use crate::sanitize::clean;
+use crate::step::Verdict;
+
+/// Evidence lines shown per broken backend; the rest are in `--json`.
+const EVIDENCE_SHOWN: usize = 8;
+
+pub fn human(style: Style, command: &str, survey: &Survey) {
+    let paint = |p: Paint| p.force_styling(style.color);
+    println!(
+        "{} — no playbook: every server block of the nginx found on this host — {}",
+        paint(Paint::new().bold()).apply_to(format!("fixer {command}")),
+        crate::clock::now_rfc3339()
+    );
+    println!();
+    if survey.no_nginx() {
+        println!(
+            "No nginx on this host: no master process runs and there is no /etc/nginx/nginx.conf."
+        );
+        return;
+    }
+    for s in &survey.sources {
+        println!("nginx: {}", clean(&s.describe()));
+    }
+    for (s, why) in &survey.unread {
+        println!(
+            "{} {}: config not read: {}",
+            paint(Paint::new().yellow()).apply_to("!"),
+            clean(s),
+            clean(why)
+        );
+    }
+    println!();
+    let mut table = super::table();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["server", "port", "location", "backend", "verdict"]);
+    for (row, verdict) in survey.sorted_rows() {
+        let ports: Vec<String> = row.ports.iter().map(u16::to_string).collect();
+        table.add_row([
+            clean(&row.server),
+            ports.join(", "),
+            clean(&row.location),
+            clean(&row.backend),
+            verdict.text(),
+        ]);
+    }
+    println!("{table}");
+    for b in survey.broken() {
+        broken_backend(style, b);
+    }
+    println!();
+    println!("{}", closing(survey));
+}
+
+fn broken_backend(style: Style, b: &Checked) {
+    let Some(f) = b.root_cause() else { return };
+    let red = Paint::new().red().bold().force_styling(style.color);
+    println!();
+    println!(
+        "{} {}: {} [{}]",
+        red.apply_to("✗"),
+        clean(&b.target.name),
+        clean(&f.cause),
+        f.code.as_str()
+    );
+    if let Some(step) = b.steps.iter().find(|s| s.verdict == Verdict::Fail) {
+        for line in step.evidence.iter().take(EVIDENCE_SHOWN) {
+            println!("    {}", clean(line));
+        }
+    }
+    if let Some(a) = &f.action {
+        println!("    → {}", clean(a));
+    }
+}
+
+fn closing(survey: &Survey) -> String {
+    let total = survey.backends.len();
+    let broken = survey.broken().len();
+    let servers = survey.rows.len();
+    match broken {
+        0 => format!(
+            "{total} backend{} behind {servers} location{} checked: none broken ({} ms).",
+            plural(total),
+            plural(servers),
+            survey.elapsed_ms
+        ),
+        n => format!(
+            "{n} of {total} backend{} broken ({} ms). `fixer fix` repairs them after asking; `fixer init --backend ADDR` writes a playbook for one.",
+            plural(total),
+            survey.elapsed_ms
+        ),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+pub fn json(command: &str, survey: &Survey) -> Value {
+    let rows: Vec<Value> = survey
+        .sorted_rows()
+        .into_iter()
+        .map(|(row, verdict)| {
+            let mut v = json!(row);
+            v["verdict"] = json!(verdict.text());
+            v["broken"] = json!(matches!(verdict, RowVerdict::Broken(_)));
+            v
+        })
+        .collect();
+    let backends: Vec<Value> = survey
+        .backends
+        .iter()
+        .map(|b| {
+            let root = b.root_cause();
+            json!({
+                "name": b.target.name,
+                "address": b.target.backend.as_ref().map(|x| x.address.to_string()),
+                "nginx_ports": b.target.nginx.ports,
+                "healthy": !b.broken() && b.could_not_run().is_none(),
+                "root_cause": root.map(|f| f.cause.clone()),
+                "root_cause_code": root.map(|f| f.code.as_str()),
+                "steps": b.steps,
+            })
+        })
+        .collect();
+    json!({
+        "fixer_version": env!("CARGO_PKG_VERSION"),
+        "command": command,
+        "playbook": null,
+        "discovered": true,
+        "nginx": survey.sources.iter().map(|s| json!({
+            "master_pid": s.master.as_ref().map(|m| m.info.pid),
+            "config": s.config_path.display().to_string(),
+        })).collect::<Vec<_>>(),
+        "unread": survey.unread.iter().map(|(s, why)| json!({"nginx": s, "error": why})).collect::<Vec<_>>(),
+        "elapsed_ms": survey.elapsed_ms,
+        "healthy": survey.exit_code() == crate::exit_code::ExitCode::Healthy,
+        "exit_code": survey.exit_code().code(),
+        "rows": rows,
+        "backends": backends,
+    })
+}
+
+/// `fixer init` could not tell which backend is meant: the choices, and how to pick one.
+pub fn choices(choices: &[crate::discover::init::Choice], none_found: bool) {
+    if none_found {
+        eprintln!("fixer: no server block in nginx's config proxies to a backend fixer can check");
+        return;
+    }
+    eprintln!("fixer: choose one backend with --backend ADDR or --server NAME:");
+    for c in choices {
+        eprintln!(
+            "  --backend {}   (server {})",
+            clean(&c.backend),
+            clean(&c.servers.join(", "))
+        );
+    }
+}
+
+pub fn playbook_text(text: &str) {
+    print!("{text}");
+}
+
+pub fn written(path: &std::path::Path, server: &str) {
+    println!(
+        "wrote {} (server {}); next: fixer diagnose -p {}",
+        path.display(),
+        clean(server),
+        path.display()
+    );
+}
+
+/// A broken backend the discovery run does not act on, and what to do instead.
+pub fn not_fixed(name: &str, how: &str) {
+    println!();
+    println!(
+        "{}: not fixed from a discovery run — nginx reaches it with `{}`, which fixer does not probe over plain HTTP; `fixer init` writes a playbook for it",
+        clean(name),
+        clean(how)
+    );
+}
