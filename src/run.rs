@@ -73,6 +73,8 @@ fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
         actions: &[],
         verification: None,
         verified: None,
+        manual: &[],
+        interrupted: false,
     };
     write_report(args.report.as_deref(), &incident);
     d.exit_code()
@@ -179,6 +181,8 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         actions: &run.actions,
         verification: run.verification.as_ref(),
         verified: Some(run.verified),
+        manual: &run.manual,
+        interrupted: run.exit == ExitCode::Interrupted,
     };
     write_report(target_args.report.as_deref(), &incident);
     let proved = run

@@ -18,10 +18,18 @@ fn a_dead_backend_is_fixed_even_when_dns_points_elsewhere() {
     assert!(wait_until(deadline(10.0), || gone(old) && port_free(lab.backend_port)));
 
     let run = Run::new();
+    let report = run.path("incident.md");
     let mut cmd = run.fix(&lab);
-    cmd.arg("--yes");
+    cmd.arg("--yes").arg("--report").arg(&report);
     let out = output(cmd);
     assert_eq!(out.code, 1, "DNS is still wrong: {}", out.all());
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        md.contains(
+            "- **Outcome:** fixed locally and verified on this server; still to change by hand: "
+        ) && md.contains("(`dns-points-elsewhere`)"),
+        "{md}"
+    );
     let text = &out.stdout;
     let plan = text
         .find("Plan: restart-backend")

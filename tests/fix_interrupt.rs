@@ -107,8 +107,11 @@ fn sigterm_without_a_terminal_in_the_grace_period() {
     let run = Run::new();
     let stubborn = silent_listener(&run, "lab-backend.py", port, true);
     let id = identity(stubborn.pid()).unwrap();
+    let report = run.path("incident.md");
     let mut cmd = run.fix(&lab);
     cmd.args(["--yes", "--grace", "60"])
+        .arg("--report")
+        .arg(&report)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -158,6 +161,11 @@ fn sigterm_without_a_terminal_in_the_grace_period() {
     assert_eq!(
         audit_of(&log, "kill-holder", "end")[0]["result"],
         "interrupted"
+    );
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        md.contains("- **Outcome:** interrupted (Ctrl-C or SIGTERM)"),
+        "{md}"
     );
 }
 

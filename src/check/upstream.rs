@@ -32,15 +32,10 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
     let mut others = Vec::new();
     let mut dynamic = false;
     for server in servers.iter().filter(|s| s.proxies.is_empty()) {
-        let ports = server
-            .listen_ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
         rec.see(format!(
-            "{} listens on {ports}: no proxy_pass (serves files itself)",
-            server_label(server)
+            "{} listens on {}: no proxy_pass (serves files itself)",
+            server_label(server),
+            crate::sanitize::clean(&server.listen_addrs.join(", "))
         ));
     }
     for server in &servers {

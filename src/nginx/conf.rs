@@ -166,6 +166,9 @@ pub fn find_all<'a>(tree: &'a [Directive], name: &str) -> Vec<&'a Directive> {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen_ports: Vec<u16>,
+    /// Each `listen` as written (`80`, `[::]:80`, `127.0.0.1:8080`), so `listen 80` plus
+    /// `listen [::]:80` reads as two addresses, not as "80, 80".
+    pub listen_addrs: Vec<String>,
     pub names: Vec<String>,
     /// `(location, proxy directive)` for proxy_pass / fastcgi_pass / uwsgi_pass / grpc_pass.
     pub proxies: Vec<(String, Directive)>,
@@ -190,6 +193,12 @@ pub fn servers(tree: &[Directive]) -> Vec<Server> {
                 .iter()
                 .filter(|c| c.name == "listen")
                 .filter_map(|c| c.args.first().and_then(|a| listen_port(a)))
+                .collect(),
+            listen_addrs: d
+                .children()
+                .iter()
+                .filter(|c| c.name == "listen")
+                .filter_map(|c| c.args.first().cloned())
                 .collect(),
             names: d
                 .children()

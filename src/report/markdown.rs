@@ -17,6 +17,10 @@ pub struct Incident<'a> {
     pub actions: &'a [Record],
     pub verification: Option<&'a StepResult>,
     pub verified: Option<bool>,
+    /// What fixer cannot change and the operator must (DNS records, configs).
+    pub manual: &'a [crate::plan::Manual],
+    /// Set when the run was stopped by Ctrl-C or SIGTERM.
+    pub interrupted: bool,
 }
 
 /// Pipes and newlines would break a Markdown table cell.
@@ -62,6 +66,18 @@ pub fn render(i: &Incident<'_>) -> String {
         root.map_or(none, |f| format!("{} (`{}`)", cell(&f.cause), f.code))
     );
     let outcome = match (i.verified, d.outcome()) {
+        _ if i.interrupted => {
+            "interrupted (Ctrl-C or SIGTERM): see the actions below for what was done and left"
+                .to_string()
+        }
+        (Some(true), _) if !i.manual.is_empty() => format!(
+            "fixed locally and verified on this server; still to change by hand: {}",
+            i.manual
+                .iter()
+                .map(|m| format!("{} (`{}`)", cell(&m.change), m.code))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         (Some(true), _) => "fixed and verified".to_string(),
         (_, crate::chain::Outcome::Incomplete) => format!(
             "incomplete — could not run {}",

@@ -69,6 +69,18 @@ fn listen_ports() {
 }
 
 #[test]
+fn a_server_on_both_families_lists_each_address() {
+    let tree = parse_file(
+        "server {\n listen 80;\n listen [::]:80;\n server_name a;\n}\n",
+        "f",
+        1,
+    );
+    let s = &servers(&tree)[0];
+    assert_eq!(s.listen_ports, vec![80, 80]);
+    assert_eq!(s.listen_addrs, vec!["80", "[::]:80"]);
+}
+
+#[test]
 fn comments_and_quotes() {
     let tree = parse_file(
         "# x { \nlog_format main '$a ; {';\nserver_name \"a b\"; # c\n",
