@@ -49,6 +49,14 @@ codes! {
     BackendExited => "backend-exited",
     BackendStartLimit => "backend-start-limit",
     BackendOomKilled => "backend-oom-killed",
+    HardenNoUnit => "harden-no-unit",
+    HardenNoRestart => "harden-no-restart",
+    HardenNoRestartSec => "harden-no-restart-sec",
+    HardenStartLimit => "harden-start-limit",
+    HardenNotEnabled => "harden-not-enabled",
+    HardenStdinTty => "harden-stdin-tty",
+    HardenProxyTimeouts => "harden-proxy-timeouts",
+    HardenNoLogRotation => "harden-no-log-rotation",
 }
 
 impl std::fmt::Display for FindingCode {

@@ -141,7 +141,7 @@ fn relevant_servers(target: &Target, servers: Vec<Server>) -> Vec<Server> {
     }
 }
 
-enum Compare {
+pub(crate) enum Compare {
     Same,
     Dynamic,
     /// Differs; the text explains a non-obvious reason (e.g. localhost → ::1).
@@ -158,7 +158,7 @@ impl Compare {
     }
 }
 
-fn compare(endpoint: &Endpoint, backend: &BackendAddr, target: &Target) -> Compare {
+pub(crate) fn compare(endpoint: &Endpoint, backend: &BackendAddr, target: &Target) -> Compare {
     match (endpoint, backend) {
         (Endpoint::Dynamic(_), _) => Compare::Dynamic,
         (Endpoint::Unix(p), BackendAddr::Unix(b)) if std::path::Path::new(p) == b => Compare::Same,
