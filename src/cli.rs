@@ -39,6 +39,9 @@ pub enum Command {
     Fix(FixArgs),
     /// Only the checks that prove health (the playbook's URLs); exit 0 healthy, 1 not.
     Verify(VerifyArgs),
+    /// What would keep the next outage short (Restart=always, timeouts, log rotation), with the
+    /// exact text to apply; --apply writes the systemd part after asking.
+    Harden(crate::harden::HardenArgs),
     /// Show the latest entries of the audit log.
     Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.

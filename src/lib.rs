@@ -11,6 +11,7 @@ pub mod consent;
 pub mod exit_code;
 pub mod finding;
 pub mod fix;
+pub mod harden;
 pub mod lab;
 pub mod lock;
 pub mod nginx;

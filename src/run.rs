@@ -13,6 +13,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Diagnose(args) => diagnose(&args, cli.color),
         Command::Fix(args) => fix(args, cli.color),
         Command::Verify(args) => verify(args, cli.color),
+        Command::Harden(args) => crate::harden::run(args, cli.color),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(cli.color),
         Command::Lab { command } => lab(&command),

@@ -34,10 +34,12 @@ pub fn render(spec: &Spec<'_>) -> String {
             escape_specifiers(&cwd.display().to_string())
         );
     }
-    for (k, v) in spec.env {
+    let (assigned, command) = leading_assignments(spec.command);
+    let env = spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for (k, v) in env.chain(assigned) {
         t += &format!("Environment={}\n", quote(&format!("{k}={v}"), false));
     }
-    t += &format!("ExecStart={}\n", exec_start(spec.command));
+    t += &format!("ExecStart={}\n", exec_start(command));
     t += "StandardInput=null\n";
     if let Some(log) = spec.log {
         let log = escape_specifiers(&log.display().to_string());
@@ -64,6 +66,30 @@ pub fn unit_name(playbook: &str) -> String {
     format!("{}-backend.service", base.trim_matches('-'))
 }
 
+/// `A=1 B=x cmd …` → `([(A, 1), (B, x)], "cmd …")`: a shell's `exec A=1 cmd` would look for a
+/// program named `A=1`, so leading assignments (unquoted ones) become `Environment=` lines.
+pub fn leading_assignments(command: &str) -> (Vec<(&str, &str)>, &str) {
+    let mut rest = command.trim_start();
+    let mut out = Vec::new();
+    loop {
+        let word = rest.split_whitespace().next().unwrap_or("");
+        let Some((k, v)) = word.split_once('=') else {
+            break;
+        };
+        let name_ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok || v.chars().any(|c| "'\"\\$`;&|<>()".contains(c)) {
+            break;
+        }
+        out.push((k, v));
+        rest = rest[word.len()..].trim_start();
+    }
+    (out, rest)
+}
+
 /// A plain command line (`/usr/bin/python3 app.py --port 8080`) is given to systemd as it is,
 /// its program made absolute; anything the shell would interpret (quotes, `$VAR`, `&&`,
 /// redirections, globs, `~`) runs through `/bin/sh -c 'exec …'`, as `fixer fix` runs it.
@@ -86,7 +112,15 @@ pub fn exec_start(command: &str) -> String {
             return line.join(" ");
         }
     }
-    format!("/bin/sh -c {}", quote(&format!("exec {command}"), true))
+    // `exec` replaces the shell with a simple command, so systemd's MainPID is the backend;
+    // a list or pipeline (`a && b`, `a | b`) keeps the shell in between.
+    let compound = command.contains(['&', ';', '|', '\n']);
+    let line = if compound {
+        command.to_string()
+    } else {
+        format!("exec {command}")
+    };
+    format!("/bin/sh -c {}", quote(&line, true))
 }
 
 /// A double-quoted systemd word: backslash and quote escaped, `%` doubled (specifiers) and,
@@ -120,7 +154,7 @@ mod tests {
     fn a_shell_line_runs_through_sh() {
         assert_eq!(
             exec_start("python3 app.py > out.log 2>&1"),
-            r#"/bin/sh -c "exec python3 app.py > out.log 2>&1""#
+            r#"/bin/sh -c "python3 app.py > out.log 2>&1""#
         );
         assert_eq!(
             exec_start(r#"app --name "a b" --home $HOME --pct 5%"#),
@@ -135,7 +169,30 @@ mod tests {
             Some("/usr/bin/sh")
         );
         assert!(exec_start("./run.sh").starts_with("/bin/sh -c "));
+        assert_eq!(
+            exec_start("cd /srv && ./run"),
+            r#"/bin/sh -c "cd /srv && ./run""#
+        );
         assert!(exec_start("no-such-program-here x").starts_with("/bin/sh -c "));
+    }
+
+    #[test]
+    fn leading_assignments_become_environment() {
+        assert_eq!(
+            leading_assignments("A=1 B_2=x python3 app.py C=3"),
+            (vec![("A", "1"), ("B_2", "x")], "python3 app.py C=3")
+        );
+        assert_eq!(leading_assignments("A='x y' cmd"), (vec![], "A='x y' cmd"));
+        let env = BTreeMap::new();
+        let text = render(&Spec {
+            playbook: "p",
+            address: "127.0.0.1:1".into(),
+            command: "PYTHONUNBUFFERED=1 python3 app.py > /dev/null",
+            cwd: None,
+            log: None,
+            env: &env,
+        });
+        assert!(text.contains("Environment=\"PYTHONUNBUFFERED=1\"\nExecStart=/bin/sh -c \"exec python3 app.py > /dev/null\"\n"), "{text}");
     }
 
     #[test]
