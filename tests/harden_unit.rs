@@ -3,9 +3,12 @@
 //! unit file it prints for a backend started by command runs that backend and brings it back
 //! after a SIGKILL.
 
+mod common;
 mod container_support;
+mod fix_support;
 
 use container_support::{AppUnit, Container, Out, APP_PY, APP_UNIT};
+use fix_support::Pty;
 use serde_json::Value;
 
 fn harden(c: &Container, playbook: &str, extra: &[&str]) -> Out {
@@ -119,6 +122,52 @@ fn apply_without_consent_changes_nothing() {
     );
     assert_eq!(c.prop(APP_UNIT, "Restart"), "no");
     assert_ne!(c.sh("test -e /etc/systemd/system/app.service.d").code, 0);
+}
+
+/// At a terminal (a pseudo-terminal through nsenter, as over SSH): the plan, then the
+/// question; `n` declines (exit 4, audited, nothing written), `y` applies.
+#[test]
+fn the_prompt_decides() {
+    let c = Container::boot();
+    c.site(AppUnit::default());
+    let pty = |c: &Container| {
+        let mut cmd = std::process::Command::new("nsenter");
+        cmd.args(["-t", &c.pid.to_string(), "-a", "--", "env", "-i"])
+            .args([
+                "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=dumb",
+                "NO_COLOR=1",
+            ])
+            .args([
+                "fixer",
+                "harden",
+                "app",
+                "--apply",
+                "--audit-log",
+                "/root/audit.jsonl",
+            ]);
+        Pty::spawn(&cmd)
+    };
+    let mut t = pty(&c);
+    t.expect("Plan: harden-unit");
+    t.expect("Harden app.service? [y/N]");
+    t.key("n");
+    let (rest, code) = t.finish();
+    assert_eq!(code, 4, "{rest}");
+    assert!(rest.contains("Declined: nothing was changed."), "{rest}");
+    assert_eq!(c.prop(APP_UNIT, "Restart"), "no");
+    assert_eq!(
+        c.audit_summary(),
+        [("harden-unit".into(), "end".into(), "declined".into())]
+    );
+
+    let mut t = pty(&c);
+    t.expect("Harden app.service? [y/N]");
+    t.key("y");
+    t.expect("· systemctl daemon-reload: exit 0");
+    let (rest, code) = t.finish();
+    assert_eq!(code, 0, "{rest}");
+    assert_eq!(c.prop(APP_UNIT, "Restart"), "always");
 }
 
 const CMD_PLAYBOOK: &str = r#"name = "cmd"

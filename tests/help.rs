@@ -29,7 +29,15 @@ fn check(args: &[&str], name: &str) {
 #[test]
 fn help_snapshots() {
     check(&["--help"], "fixer");
-    for sub in ["diagnose", "fix", "verify", "harden", "log", "playbooks", "lab"] {
+    for sub in [
+        "diagnose",
+        "fix",
+        "verify",
+        "harden",
+        "log",
+        "playbooks",
+        "lab",
+    ] {
         check(&[sub, "--help"], sub);
     }
     check(&["lab", "up", "--help"], "lab-up");
