@@ -90,11 +90,12 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
         // Nothing listens and the backend has a unit: say how it died.
         unit_history::explain(&mut port_step, target);
+        crate::check::host::explain(&mut port_step, target);
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);
         let (holder_step, holder) = port_holder::run(target, &listening);
-        report(holder_step, progress);
+        report(crate::check::host::stalled(holder_step, target), progress);
 
         progress.begin(StepName::Recurl);
         report(join(recurl, StepName::Recurl), progress);

@@ -49,6 +49,8 @@ codes! {
     BackendExited => "backend-exited",
     BackendStartLimit => "backend-start-limit",
     BackendOomKilled => "backend-oom-killed",
+    HostMemoryLow => "host-memory-low",
+    HostDiskFull => "host-disk-full",
     HardenNoUnit => "harden-no-unit",
     HardenNoRestart => "harden-no-restart",
     HardenNoRestartSec => "harden-no-restart-sec",

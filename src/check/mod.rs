@@ -5,6 +5,7 @@ pub mod backend_port;
 pub mod dns;
 pub mod error_log;
 pub mod harden;
+pub mod host;
 pub mod nginx;
 pub mod port_holder;
 pub mod recurl;
