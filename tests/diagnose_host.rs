@@ -71,5 +71,8 @@ fn a_full_log_disk_and_the_last_log_lines_explain_a_dead_backend() {
         "{}",
         out.all()
     );
-    assert_eq!(step["details"]["host"]["findings"][0]["code"], "host-disk-full");
+    assert_eq!(
+        step["details"]["host"]["findings"][0]["code"],
+        "host-disk-full"
+    );
 }
