@@ -68,6 +68,7 @@ fn dry_run_and_refusal_change_nothing() {
             .arg("--audit-log")
             .arg(&audit)
             .args(extra)
+            .env("FIXER_STATE_DIR", lab.dir.join("state"))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
