@@ -3,7 +3,7 @@
 //! the drop-in that fixes what a drop-in can fix.
 
 use super::new_unit::RESTART_SEC;
-use super::unit_file::{span_ms, UnitFile};
+use super::unit_file::{span_ms, Setting, UnitFile};
 use super::Item;
 use crate::finding::{Finding, FindingCode};
 
@@ -41,65 +41,121 @@ impl DropIn {
 /// The findings on one unit and what the drop-in would set. `enabled` is `systemctl
 /// is-enabled`'s answer (`enabled`, `disabled`, `static`, …).
 pub fn check(unit: &str, file: &UnitFile, enabled: &str) -> (Vec<Item>, DropIn) {
-    let place = format!("/etc/systemd/system/{unit}.d/{DROP_IN}");
-    let mut items = Vec::new();
-    let mut d = DropIn::default();
-    let add = |items: &mut Vec<Item>, code, cause: String, section: &str, line: &str| {
-        let finding = Finding::new(code, cause).with_action(format!(
-            "add `{line}` to [{section}] (fixer harden --apply writes {place})"
-        ));
-        items.push(Item::new(
-            finding,
-            &place,
-            format!("[{section}]\n{line}\n"),
-            true,
-        ));
+    let mut fix = Fixes {
+        place: format!("/etc/systemd/system/{unit}.d/{DROP_IN}"),
+        items: Vec::new(),
+        drop_in: DropIn::default(),
     };
-    let restart = file.value("Service", "Restart").unwrap_or("no");
-    if restart == "no" {
-        let line = "Restart=always";
-        let cause = match file.get("Service", "Restart") {
+    let restart = file.get("Service", "Restart");
+    if restart.is_none_or(|s| s.value == "no") {
+        let cause = match restart {
             Some(s) => format!("{unit} says Restart=no ({}): when the backend dies, it stays down", s.file),
             None => format!("{unit} has no Restart=: when the backend dies (killed, OOM, crash), it stays down until someone restarts it"),
         };
-        add(
-            &mut items,
+        fix.add(
             FindingCode::HardenNoRestart,
             cause,
+            restart,
             "Service",
-            line,
+            "Restart=always",
         );
-        d.service.push(line.into());
     }
     let restart_ms = match file.value("Service", "RestartSec") {
         Some(v) => span_ms(v).unwrap_or(DEFAULT_RESTART_MS),
         None => {
             let line = format!("RestartSec={RESTART_SEC}s");
-            add(&mut items, FindingCode::HardenNoRestartSec, format!("{unit} has no RestartSec=: systemd restarts it after 100 ms, so a crash loop burns through the start limit in half a second"), "Service", &line);
-            d.service.push(line);
+            fix.add(FindingCode::HardenNoRestartSec, format!("{unit} has no RestartSec=: systemd restarts it after 100 ms, so a crash loop burns through the start limit in half a second"), None, "Service", &line);
             RESTART_SEC * 1000
         }
     };
-    if let Some(item) = start_limit(unit, file, restart_ms, &place) {
-        items.push(item);
-        d.unit.push("StartLimitIntervalSec=0".into());
+    if let Some((cause, from)) = start_limit(unit, file, restart_ms) {
+        fix.add(
+            FindingCode::HardenStartLimit,
+            cause,
+            from,
+            "Unit",
+            "StartLimitIntervalSec=0",
+        );
     }
     if let Some(s) = file
         .get("Service", "StandardInput")
         .filter(|s| s.value.starts_with("tty"))
     {
-        let line = "StandardInput=null";
-        add(&mut items, FindingCode::HardenStdinTty, format!("{unit} has StandardInput={} ({}): a prompt in the backend waits on a terminal forever, with the port open and unanswered (the Streamlit outage)", s.value, s.file), "Service", line);
-        d.service.push(line.into());
+        let cause = format!("{unit} has StandardInput={} ({}): a prompt in the backend waits on a terminal forever, with the port open and unanswered (the Streamlit outage)", s.value, s.file);
+        fix.add(
+            FindingCode::HardenStdinTty,
+            cause,
+            Some(s),
+            "Service",
+            "StandardInput=null",
+        );
     }
-    items.extend(not_enabled(unit, file, enabled));
-    (items, d)
+    fix.items.extend(not_enabled(unit, file, enabled));
+    (fix.items, fix.drop_in)
+}
+
+/// Findings and the drop-in lines that fix them, as they are found.
+struct Fixes {
+    place: String,
+    items: Vec<Item>,
+    drop_in: DropIn,
+}
+
+impl Fixes {
+    /// One finding fixed by `line` in `[section]`. When the value at fault comes from a drop-in
+    /// applied after fixer's (`systemctl edit`'s override.conf is one), fixer's drop-in cannot
+    /// win over it: the line goes into that file, by hand.
+    fn add(
+        &mut self,
+        code: FindingCode,
+        cause: String,
+        from: Option<&Setting>,
+        section: &str,
+        line: &str,
+    ) {
+        let snippet = format!("[{section}]\n{line}\n");
+        if let Some(s) = from.filter(|s| applied_after_ours(&s.file)) {
+            let finding = Finding::new(code, cause).with_action(format!(
+                "set `{line}` in [{section}] of {} instead of `{}={}`: it is applied after {DROP_IN}, so fixer's drop-in cannot override it",
+                s.file, s.key, s.value
+            ));
+            self.items.push(Item::new(finding, &s.file, snippet, false));
+            return;
+        }
+        let finding = Finding::new(code, cause).with_action(format!(
+            "add `{line}` to [{section}] (fixer harden --apply writes {})",
+            self.place
+        ));
+        self.items
+            .push(Item::new(finding, &self.place, snippet, true));
+        let lines = if section == "Unit" {
+            &mut self.drop_in.unit
+        } else {
+            &mut self.drop_in.service
+        };
+        lines.push(line.to_string());
+    }
+}
+
+/// A drop-in (`UNIT.d/NAME.conf`) that systemd applies after fixer's, by file name.
+fn applied_after_ours(file: &str) -> bool {
+    let path = std::path::Path::new(file);
+    path.parent()
+        .and_then(|d| d.extension())
+        .is_some_and(|e| e == "d")
+        && path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().as_ref() > DROP_IN)
 }
 
 /// A start limit a crash loop will hit: `StartLimitBurst` restarts, `RestartSec` apart, fit
 /// inside `StartLimitIntervalSec`; systemd then gives up on the unit for good (the
 /// start-limit-hit incident).
-fn start_limit(unit: &str, file: &UnitFile, restart_ms: u64, place: &str) -> Option<Item> {
+fn start_limit<'a>(
+    unit: &str,
+    file: &'a UnitFile,
+    restart_ms: u64,
+) -> Option<(String, Option<&'a Setting>)> {
     let interval = file
         .get("Unit", "StartLimitIntervalSec")
         .or_else(|| file.get("Service", "StartLimitIntervalSec"));
@@ -116,29 +172,18 @@ fn start_limit(unit: &str, file: &UnitFile, restart_ms: u64, place: &str) -> Opt
     if interval_ms == 0 || burst_n * restart_ms > interval_ms {
         return None;
     }
-    let said = |s: Option<&super::unit_file::Setting>, default: &str| {
+    let said = |s: Option<&Setting>, default: &str| {
         s.map_or(format!("{default} (default)"), |s| {
             format!("{} ({})", s.value, s.file)
         })
     };
-    let finding = Finding::new(
-        FindingCode::HardenStartLimit,
-        format!(
-            "{unit}'s start limit ({} starts in {}) is reached by a crash loop restarting every {} ms: systemd then stops restarting it for good",
-            said(burst, "5"),
-            said(interval, "10s"),
-            restart_ms
-        ),
-    )
-    .with_action(format!(
-        "add `StartLimitIntervalSec=0` to [Unit] (fixer harden --apply writes {place})"
-    ));
-    Some(Item::new(
-        finding,
-        place,
-        "[Unit]\nStartLimitIntervalSec=0\n".into(),
-        true,
-    ))
+    let cause = format!(
+        "{unit}'s start limit ({} starts in {}) is reached by a crash loop restarting every {} ms: systemd then stops restarting it for good",
+        said(burst, "5"),
+        said(interval, "10s"),
+        restart_ms
+    );
+    Some((cause, interval))
 }
 
 /// A unit that is not enabled does not come back after a reboot. `static` means it has no
@@ -221,6 +266,30 @@ mod tests {
         assert!(text.contains("[Unit]\nStartLimitIntervalSec=0\n"), "{text}");
         let (c, _) = codes("[Service]\nRestart=always\nRestartSec=1\n", "enabled");
         assert_eq!(c, ["harden-start-limit"], "5 × 1 s fits in 10 s");
+    }
+
+    #[test]
+    fn a_later_drop_in_is_fixed_where_it_is() {
+        let mut f = UnitFile::default();
+        f.add_file("/etc/systemd/system/a.service", "[Service]\nRestartSec=5\n");
+        f.add_file(
+            "/etc/systemd/system/a.service.d/override.conf",
+            "[Service]\nRestart=no\nStandardInput=tty\n",
+        );
+        let (items, d) = check("a.service", &f, "enabled");
+        let shown: Vec<(&str, &str, bool)> = items
+            .iter()
+            .map(|i| (i.finding.code.as_str(), i.place.as_str(), i.by_apply))
+            .collect();
+        let o = "/etc/systemd/system/a.service.d/override.conf";
+        assert_eq!(
+            shown,
+            [
+                ("harden-no-restart", o, false),
+                ("harden-stdin-tty", o, false)
+            ]
+        );
+        assert!(d.is_empty());
     }
 
     #[test]
