@@ -316,3 +316,83 @@ fn apply_writes_the_unit_and_the_rest_is_by_hand() {
         out.all()
     );
 }
+
+/// No start command and no unit in the playbook, and a backend started by hand (as nobody,
+/// in /opt/app, output to a file): the unit is built from the running process, and runs it
+/// the same way once written and started in its place.
+#[test]
+fn a_backend_started_by_hand_gets_a_unit_from_the_running_process() {
+    let c = Container::boot();
+    c.write("/opt/app/app.py", APP_PY);
+    c.write(
+        "/etc/fixer/playbooks/hand.toml",
+        "name = \"hand\"\n[backend]\naddress = \"127.0.0.1:8080\"\nmatch = \"app\\\\.py\"\n",
+    );
+    c.sh_ok(
+        "cd /opt/app && setsid -f runuser -u nobody -- python3 app.py \
+         >> /var/log/app-hand.log 2>&1 < /dev/null",
+    );
+    c.wait_for(20, "the hand-started backend", |c| {
+        c.http("http://127.0.0.1:8080/api/health") == 200
+    });
+
+    let out = harden(&c, "hand", &["--json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let doc = json(&out);
+    assert_eq!(codes(&doc, "harden")[0], "harden-no-unit");
+    let cause = doc["harden"]["items"][0]["finding"]["cause"]
+        .as_str()
+        .unwrap();
+    assert!(
+        cause.contains("`python3 app.py`, user nobody, started by hand"),
+        "{cause}"
+    );
+    let unit = doc["harden"]["change"]["text"].as_str().unwrap();
+    for line in [
+        "User=nobody\n",
+        "WorkingDirectory=/opt/app\n",
+        "ExecStart=/usr/bin/python3 app.py\n",
+        "StandardOutput=append:/var/log/app-hand.log\n",
+        "Restart=always\n",
+    ] {
+        assert!(unit.contains(line), "{line:?} in\n{unit}");
+    }
+
+    c.write("/etc/systemd/system/hand-backend.service", unit);
+    c.sh_ok("pkill -f '^python3 app.py' && systemctl daemon-reload");
+    c.wait_for(20, "the hand-started backend to exit", |c| {
+        c.http("http://127.0.0.1:8080/api/health") == 0
+    });
+    c.sh_ok("systemctl start hand-backend.service");
+    c.wait_for(30, "the unit's backend", |c| {
+        c.http("http://127.0.0.1:8080/api/health") == 200
+    });
+    let pid = c.main_pid("hand-backend.service");
+    let user = c.sh_ok(&format!("ps -o user= -p {pid}")).stdout;
+    assert_eq!(user.trim(), "nobody");
+}
+
+/// The playbook starts the backend by command, but it runs in app.service: that unit is what
+/// gets checked, and the playbook is told to say so.
+#[test]
+fn a_command_playbook_whose_backend_runs_in_a_unit_checks_that_unit() {
+    let c = Container::boot();
+    c.site(AppUnit::default());
+    c.write("/etc/fixer/playbooks/cmd.toml", CMD_PLAYBOOK);
+    let out = harden(&c, "cmd", &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "the backend runs in app.service, but the playbook does not say so: set restart = { systemd = \"app.service\" }"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout
+            .contains("✗ harden-no-restart: app.service has no Restart="),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stdout.contains("harden-no-unit"), "{}", out.all());
+}

@@ -6,6 +6,7 @@
 pub mod logrotate;
 pub mod new_unit;
 pub mod nginx;
+mod no_unit;
 pub mod unit;
 pub mod unit_file;
 
@@ -17,7 +18,8 @@ use serde::Serialize;
 use crate::check::upstream::{self, Compare};
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::conf;
-use crate::sys::{command, spawn, systemd};
+use crate::sys::process::ProcessInfo;
+use crate::sys::{command, holders, spawn, systemd};
 use crate::target::{BackendSpec, RestartSpec, Target};
 use unit_file::UnitFile;
 
@@ -78,13 +80,28 @@ pub fn gather(target: &Target) -> Hardening {
             .push("no backend is configured: nothing to harden".into());
         return h;
     };
-    let log = match &backend.restart {
-        Some(RestartSpec::Systemd { unit }) => existing_unit(&mut h, &service_name(unit)),
-        Some(RestartSpec::Command { .. }) => command_backend(&mut h, target, backend),
-        None => {
-            h.items.push(no_restart_at_all());
-            None
+    let running = running_backend(target, backend);
+    let in_unit = running
+        .as_ref()
+        .and_then(|p| p.restartable_unit().map(str::to_string));
+    let log = match (&backend.restart, in_unit) {
+        (Some(RestartSpec::Systemd { unit }), _) => existing_unit(&mut h, &service_name(unit)),
+        (_, Some(unit)) => {
+            h.evidence.push(format!(
+                "the backend runs in {unit}, but the playbook does not say so: set restart = {{ systemd = \"{unit}\" }} in it, so `fixer fix` restarts the unit"
+            ));
+            existing_unit(&mut h, &unit)
         }
+        (Some(RestartSpec::Command { .. }), None) => {
+            no_unit::command_backend(&mut h, target, backend)
+        }
+        (None, None) => match &running {
+            Some(p) => no_unit::by_hand(&mut h, target, backend, p),
+            None => {
+                h.items.push(no_unit::no_restart_at_all());
+                None
+            }
+        },
     };
     proxy_timeouts(&mut h, target, backend);
     if let Some(log) = log {
@@ -110,7 +127,7 @@ fn service_name(unit: &str) -> String {
 }
 
 /// Checks a unit that exists; returns the log file it writes to, if any.
-fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
+pub(super) fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
     h.unit = Some(unit.to_string());
     let file = match read_unit(unit) {
         Ok(f) => f,
@@ -156,71 +173,26 @@ fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
     })
 }
 
-/// A backend the playbook starts by command: a unit file for it, or — once one was written
-/// under the name fixer gives it — that unit's checks.
-fn command_backend(h: &mut Hardening, target: &Target, backend: &BackendSpec) -> Option<PathBuf> {
-    let Some(RestartSpec::Command {
-        command,
-        cwd,
-        log,
-        env,
-    }) = &backend.restart
-    else {
-        return None;
+/// The process serving the backend's address now, found by socket inode like the chain's
+/// `port_holder` does (the pre-fork master when several share it).
+fn running_backend(target: &Target, backend: &BackendSpec) -> Option<ProcessInfo> {
+    let tcp = crate::sys::net::tcp_sockets().unwrap_or_default();
+    let unix = match backend.address {
+        crate::target::BackendAddr::Unix(_) => crate::sys::net::unix_sockets().unwrap_or_default(),
+        crate::target::BackendAddr::Tcp(_) => Vec::new(),
     };
-    let unit = new_unit::unit_name(&target.name);
-    if read_unit(&unit).is_ok() {
-        h.evidence.push(format!(
-            "{unit} exists, but the playbook still starts the backend by command: set restart = {{ systemd = \"{unit}\" }} in it"
-        ));
-        let from_unit = existing_unit(h, &unit);
-        return from_unit.or_else(|| log.clone());
+    let (_, listening) = crate::check::backend_port::run(target, &tcp, &unix);
+    if listening.is_empty() {
+        return None;
     }
-    let text = new_unit::render(&new_unit::Spec {
-        playbook: &target.name,
-        address: backend.address.to_string(),
-        command,
-        cwd: cwd.as_deref(),
-        log: log.as_deref(),
-        env,
-    });
-    let path = Path::new(UNIT_DIR).join(&unit);
-    let finding = Finding::new(
-        FindingCode::HardenNoUnit,
-        format!("the backend has no systemd unit (the playbook starts it with `{command}`): when it dies, nothing restarts it"),
-    )
-    .with_action(format!(
-        "write this unit to {} (fixer harden --apply does, and enables it), stop the backend started by hand, `systemctl start {unit}`, and set restart = {{ systemd = \"{unit}\" }} in the playbook",
-        path.display()
-    ));
-    h.items.push(Item::new(
-        finding,
-        &path.display().to_string(),
-        text.clone(),
-        true,
-    ));
-    h.unit = Some(unit.clone());
-    h.change = Some(Change {
-        unit,
-        path,
-        text,
-        new_unit: true,
-        enable: true,
-    });
-    log.clone()
-}
-
-fn no_restart_at_all() -> Item {
-    Item::new(
-        Finding::new(
-            FindingCode::HardenNoUnit,
-            "the playbook names neither the backend's systemd unit nor its start command: fixer cannot tell what supervises it",
-        )
-        .with_action("add restart = { systemd = \"UNIT\" } (or { command = \"…\", cwd = \"…\", log = \"…\" }) to [backend] and run fixer harden again"),
-        "playbook [backend]",
-        "restart = { command = \"...\", cwd = \"...\", log = \"...\" }\n".into(),
-        false,
-    )
+    let scan = holders::find_holders(
+        &listening.inodes(),
+        &holders::likely_pids(backend.matcher.as_ref()),
+    );
+    let pids: Vec<i32> = scan.holders.values().flatten().copied().collect();
+    pids.iter()
+        .filter_map(|&pid| ProcessInfo::read(pid).ok())
+        .find(|p| !pids.contains(&p.ppid))
 }
 
 /// The unit's files as systemd merges them: `systemctl cat` when systemd runs (it knows every

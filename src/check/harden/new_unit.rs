@@ -1,7 +1,8 @@
 //! A complete unit file for a backend that has none, written from the playbook's start
-//! command: what an operator would otherwise write by hand after the outage. It runs the
-//! command the way `fixer fix` starts it (stdin from /dev/null, output appended to the log),
-//! but under systemd, which restarts it when it dies.
+//! command — or, for one started by hand, from the running process (its argv, working
+//! directory and user): what an operator would otherwise write by hand after the outage. It
+//! runs the backend the way `fixer fix` starts it (stdin from /dev/null, output appended to
+//! the log), but under systemd, which restarts it when it dies.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,36 +11,57 @@ use std::path::{Path, PathBuf};
 /// never exhausts the default start limit (5 starts in 10 s), short enough for an outage.
 pub const RESTART_SEC: u64 = 5;
 
-/// What the playbook says about starting the backend.
+/// How the backend is started.
+pub enum Exec<'a> {
+    /// The playbook's start command: a shell line.
+    Shell(&'a str),
+    /// A running backend's argv, its program an absolute path.
+    Argv(Vec<String>),
+}
+
+/// What is known about starting the backend.
 pub struct Spec<'a> {
-    pub playbook: &'a str,
+    /// Where it was learned, for the header comment (`playbook app`, `PID 123`).
+    pub from: String,
+    pub name: &'a str,
     pub address: String,
-    pub command: &'a str,
+    pub exec: Exec<'a>,
     pub cwd: Option<&'a Path>,
     pub log: Option<&'a Path>,
     pub env: &'a BTreeMap<String, String>,
+    /// `User=`, for a backend that ran as someone other than root.
+    pub user: Option<&'a str>,
 }
 
 /// The unit file's text.
 pub fn render(spec: &Spec<'_>) -> String {
     let mut t = format!(
-        "# Written by `fixer harden` from playbook {}.\n[Unit]\nDescription={} backend on {}\nAfter=network.target\n\n[Service]\n",
-        spec.playbook,
-        escape_specifiers(spec.playbook),
+        "# Written by `fixer harden` from {}.\n[Unit]\nDescription={} backend on {}\nAfter=network.target\n\n[Service]\n",
+        spec.from,
+        escape_specifiers(spec.name),
         escape_specifiers(&spec.address)
     );
+    if let Some(user) = spec.user {
+        t += &format!("User={user}\n");
+    }
     if let Some(cwd) = spec.cwd {
         t += &format!(
             "WorkingDirectory={}\n",
             escape_specifiers(&cwd.display().to_string())
         );
     }
-    let (assigned, command) = leading_assignments(spec.command);
+    let (assigned, exec) = match &spec.exec {
+        Exec::Shell(line) => {
+            let (assigned, command) = leading_assignments(line);
+            (assigned, exec_start(command))
+        }
+        Exec::Argv(argv) => (Vec::new(), argv_line(argv)),
+    };
     let env = spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     for (k, v) in env.chain(assigned) {
         t += &format!("Environment={}\n", quote(&format!("{k}={v}"), false));
     }
-    t += &format!("ExecStart={}\n", exec_start(command));
+    t += &format!("ExecStart={exec}\n");
     t += "StandardInput=null\n";
     if let Some(log) = spec.log {
         let log = escape_specifiers(&log.display().to_string());
@@ -123,6 +145,23 @@ pub fn exec_start(command: &str) -> String {
     format!("/bin/sh -c {}", quote(&line, true))
 }
 
+/// An argv as a systemd command line: each word as is when it is plain, quoted otherwise.
+pub fn argv_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_@+=:,./-".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                quote(a, true)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A double-quoted systemd word: backslash and quote escaped, `%` doubled (specifiers) and,
 /// on command lines, `$` doubled (systemd expands `$VAR` there).
 fn quote(text: &str, command_line: bool) -> String {
@@ -185,12 +224,14 @@ mod tests {
         assert_eq!(leading_assignments("A='x y' cmd"), (vec![], "A='x y' cmd"));
         let env = BTreeMap::new();
         let text = render(&Spec {
-            playbook: "p",
+            from: "playbook p".into(),
+            name: "p",
             address: "127.0.0.1:1".into(),
-            command: "PYTHONUNBUFFERED=1 python3 app.py > /dev/null",
+            exec: Exec::Shell("PYTHONUNBUFFERED=1 python3 app.py > /dev/null"),
             cwd: None,
             log: None,
             env: &env,
+            user: None,
         });
         assert!(text.contains("Environment=\"PYTHONUNBUFFERED=1\"\nExecStart=/bin/sh -c \"exec python3 app.py > /dev/null\"\n"), "{text}");
     }
@@ -199,15 +240,18 @@ mod tests {
     fn renders_a_complete_unit() {
         let env = BTreeMap::from([("APP_ENV".to_string(), "prod 100%".to_string())]);
         let text = render(&Spec {
-            playbook: "login-502",
+            from: "playbook login-502".into(),
+            name: "login-502",
             address: "127.0.0.1:8080".into(),
-            command: "/usr/bin/python3 app.py",
+            exec: Exec::Shell("/usr/bin/python3 app.py"),
             cwd: Some(Path::new("/srv/app")),
             log: Some(Path::new("/var/log/app.log")),
             env: &env,
+            user: Some("www-data"),
         });
         for line in [
             "[Service]\n",
+            "User=www-data\n",
             "WorkingDirectory=/srv/app\n",
             "Environment=\"APP_ENV=prod 100%%\"\n",
             "ExecStart=/usr/bin/python3 app.py\n",
@@ -221,5 +265,12 @@ mod tests {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
         assert_eq!(unit_name("login 502"), "login-502-backend.service");
+        let argv: Vec<String> = ["/usr/bin/streamlit", "run", "my app.py", "--x=$1%"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            argv_line(&argv),
+            r#"/usr/bin/streamlit run "my app.py" "--x=$$1%%""#
+        );
     }
 }

@@ -43,6 +43,16 @@ pub fn read_fd(pid: i32, fd: i32) -> FdTarget {
     }
 }
 
+/// The working directory of a process (/proc/PID/cwd), to run it the same way elsewhere.
+pub fn cwd(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// The executable a process runs (/proc/PID/exe), when its argv[0] is not a path.
+pub fn exe(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
