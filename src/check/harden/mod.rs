@@ -80,7 +80,11 @@ pub fn gather(target: &Target) -> Hardening {
             .push("no backend is configured: nothing to harden".into());
         return h;
     };
-    let running = running_backend(target, backend);
+    // Who serves the address matters only when the playbook names no unit.
+    let running = match backend.restart {
+        Some(RestartSpec::Systemd { .. }) => None,
+        _ => running_backend(target, backend),
+    };
     let in_unit = running
         .as_ref()
         .and_then(|p| p.restartable_unit().map(str::to_string));
