@@ -47,6 +47,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let dns = s.spawn(|| dns::run(target));
         let mut steps = Vec::new();
         let mut report = |r: StepResult, p: &mut dyn Progress| {
+            let r = crate::check::host::explained(r, target);
             p.done(&r);
             steps.push(r);
         };
@@ -90,12 +91,11 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
         // Nothing listens and the backend has a unit: say how it died.
         unit_history::explain(&mut port_step, target);
-        crate::check::host::explain(&mut port_step, target);
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);
         let (holder_step, holder) = port_holder::run(target, &listening);
-        report(crate::check::host::stalled(holder_step, target), progress);
+        report(holder_step, progress);
 
         progress.begin(StepName::Recurl);
         report(join(recurl, StepName::Recurl), progress);

@@ -83,8 +83,9 @@ pub fn explain(step: &mut StepResult, target: &Target) {
     step.elapsed_ms += started.elapsed().as_millis() as u64;
 }
 
-/// `explain` for port_holder's step: a stuck holder may be a starved one.
-pub fn stalled(mut step: StepResult, target: &Target) -> StepResult {
+/// `explain`, for the chain's report of each step: only a step that found the backend down or
+/// stuck is touched.
+pub fn explained(mut step: StepResult, target: &Target) -> StepResult {
     explain(&mut step, target);
     step
 }
