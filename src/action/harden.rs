@@ -10,9 +10,22 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::{Applied, Outcome};
+use super::{ActionCode, Applied, Outcome};
 use crate::check::harden::Change;
 use crate::sys::{command, spawn, systemd};
+
+/// The `--apply` step as `--json` shows it (the shape of `fix`'s action records).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Record {
+    pub code: ActionCode,
+    pub target: serde_json::Value,
+    pub plan: Vec<String>,
+    pub consent: crate::consent::Approval,
+    pub result: Outcome,
+    pub evidence: Vec<String>,
+    pub started_at: String,
+    pub elapsed_ms: u64,
+}
 
 /// The plan shown before consent.
 pub fn plan_lines(c: &Change) -> Vec<String> {

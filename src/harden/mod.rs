@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::action::{self, ActionCode, Outcome, Record};
+use crate::action::harden::Record;
+use crate::action::{self, ActionCode, Outcome};
 use crate::audit::AuditLog;
 use crate::check::harden::{self, Change, Hardening};
 use crate::cli::ColorChoice;
@@ -83,7 +84,7 @@ fn act(
         Outcome::Done => None,
         Outcome::Planned => Some(left(before)),
         Outcome::Declined => Some(ExitCode::Declined),
-        Outcome::Aborted | Outcome::Failed => Some(ExitCode::ActionFailed),
+        _ => Some(ExitCode::ActionFailed),
     };
     if let Some(code) = code {
         return (Some(record), None, code);
@@ -129,16 +130,17 @@ fn apply_one(
             out.message("Dry run: nothing was changed.");
             return record(Approval::None, Outcome::Planned, Vec::new());
         }
-        Decision::Declined => {
-            out.message("Declined: nothing was changed.");
-            end("declined", Approval::Prompt, &[]);
-            return record(Approval::Prompt, Outcome::Declined, Vec::new());
-        }
         Decision::Refused => {
             let why = "Refused: --apply needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).";
             out.message(why);
             end("refused", Approval::None, &[]);
             return record(Approval::None, Outcome::Declined, vec![why.into()]);
+        }
+        // Declined at the prompt (or interrupted while asking).
+        _ => {
+            out.message("Declined: nothing was changed.");
+            end("declined", Approval::Prompt, &[]);
+            return record(Approval::Prompt, Outcome::Declined, Vec::new());
         }
     };
     let started = audit.record(

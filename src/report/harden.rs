@@ -6,7 +6,7 @@ use console::Style as Paint;
 use serde_json::json;
 
 use super::Style;
-use crate::action::Record;
+use crate::action::harden::Record;
 use crate::check::harden::{Hardening, Item};
 use crate::exit_code::ExitCode;
 use crate::sanitize::clean;

@@ -14,8 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub use self::fd::{cwd, exe};
 pub use cgroup::{parse_cgroup, CgroupPlace};
-pub use fd::{cwd, exe, read_fd};
+pub use fd::read_fd;
 pub(crate) use scan::{par_map, read_into, ProcRoot};
 pub use stat::{parse_btime, parse_stat, parse_status_uid, Stat, PF_KTHREAD};
 pub use syscall::{parse_syscall, syscall_name, Arch};
