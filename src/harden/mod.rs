@@ -68,15 +68,6 @@ fn act(
         out.hint(before, args.apply);
         return (None, None, left(before));
     };
-    // Not while a `fixer fix` restarts things: a daemon-reload in the middle of its restart
-    // would make its evidence hard to read.
-    let _lock = match (!args.dry_run).then(crate::lock::acquire).transpose() {
-        Ok(lock) => lock,
-        Err(e) => {
-            out.message(&format!("{e}"));
-            return (None, None, ExitCode::CheckFailed);
-        }
-    };
     let consent = Consent::from_flags(args.yes, args.dry_run, false);
     let audit = AuditLog::new(args.audit_log.clone());
     let record = apply_one(target, change, &consent, &audit, out);

@@ -181,9 +181,10 @@ pub(super) fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
 /// `port_holder` does (the pre-fork master when several share it).
 fn running_backend(target: &Target, backend: &BackendSpec) -> Option<ProcessInfo> {
     let tcp = crate::sys::net::tcp_sockets().unwrap_or_default();
-    let unix = match backend.address {
-        crate::target::BackendAddr::Unix(_) => crate::sys::net::unix_sockets().unwrap_or_default(),
-        crate::target::BackendAddr::Tcp(_) => Vec::new(),
+    let unix = if matches!(backend.address, crate::target::BackendAddr::Unix(_)) {
+        crate::sys::net::unix_sockets().unwrap_or_default()
+    } else {
+        Vec::new()
     };
     let (_, listening) = crate::check::backend_port::run(target, &tcp, &unix);
     if listening.is_empty() {
@@ -253,9 +254,9 @@ fn proxy_timeouts(h: &mut Hardening, target: &Target, backend: &BackendSpec) {
     let tree = conf::parse_dump(&dump.config);
     let to_backend = |d: &conf::Directive| {
         conf::endpoints(&tree, d).iter().any(|(e, _)| {
-            matches!(
+            !matches!(
                 upstream::compare(e, &backend.address, target),
-                Compare::Same
+                Compare::Dynamic | Compare::Different(_)
             )
         })
     };
