@@ -125,7 +125,8 @@ fn apply_without_consent_changes_nothing() {
 }
 
 /// At a terminal (a pseudo-terminal through nsenter, as over SSH): the plan, then the
-/// question; `n` declines (exit 4, audited, nothing written), `y` applies.
+/// question; `n` declines (exit 4, audited, nothing written), `y` applies. Each answer ends
+/// with Enter, as an operator types it.
 #[test]
 fn the_prompt_decides() {
     let c = Container::boot();
@@ -151,7 +152,7 @@ fn the_prompt_decides() {
     let mut t = pty(&c);
     t.expect("Plan: harden-unit");
     t.expect("Harden app.service? [y/N]");
-    t.key("n");
+    t.key("n\n");
     let (rest, code) = t.finish();
     assert_eq!(code, 4, "{rest}");
     assert!(rest.contains("Declined: nothing was changed."), "{rest}");
@@ -163,7 +164,7 @@ fn the_prompt_decides() {
 
     let mut t = pty(&c);
     t.expect("Harden app.service? [y/N]");
-    t.key("y");
+    t.key("y\n");
     t.expect("· systemctl daemon-reload: exit 0");
     let (rest, code) = t.finish();
     assert_eq!(code, 0, "{rest}");
