@@ -49,6 +49,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();
         let mut report = |r: StepResult, p: &mut dyn Progress| {
+            let r = crate::check::host::explained(r, target);
             p.done(&r);
             steps.push(r);
         };

@@ -41,6 +41,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write a playbook for one server block found in nginx's config (printed, or --write).
     Init(InitArgs),
+    /// What would keep the next outage short (Restart=always, timeouts, log rotation), with the
+    /// exact text to apply; --apply writes the systemd part after asking.
+    Harden(crate::harden::HardenArgs),
     /// Show the latest entries of the audit log.
     Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.

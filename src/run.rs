@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Init(args) => discovered::init(&args),
+        Command::Harden(args) => crate::harden::run(args, cli.color),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(cli.color),
         Command::Lab { command } => lab(&command),

@@ -34,6 +34,7 @@ fn help_snapshots() {
         "fix",
         "verify",
         "init",
+        "harden",
         "log",
         "playbooks",
         "lab",

@@ -2,6 +2,7 @@
 //! what `--dry-run` prints and what the operator approves), then applied after consent.
 
 pub mod guard;
+pub mod harden;
 pub mod kill_holder;
 pub mod nginx;
 pub mod restart;
@@ -26,6 +27,7 @@ pub enum ActionCode {
     RestartBackend,
     StartNginx,
     ReloadNginx,
+    HardenUnit,
 }
 
 impl ActionCode {
@@ -36,6 +38,7 @@ impl ActionCode {
             ActionCode::RestartBackend => "restart-backend",
             ActionCode::StartNginx => "start-nginx",
             ActionCode::ReloadNginx => "reload-nginx",
+            ActionCode::HardenUnit => "harden-unit",
         }
     }
 }

@@ -5,6 +5,8 @@ pub mod backend_port;
 pub mod before_listen;
 pub mod dns;
 pub mod error_log;
+pub mod harden;
+pub mod host;
 pub mod nginx;
 pub mod port_holder;
 pub mod recurl;

@@ -205,7 +205,7 @@ fn relevant_servers(target: &Target, servers: Vec<Server>) -> Vec<Server> {
     }
 }
 
-enum Compare {
+pub(crate) enum Compare {
     /// Reaches the backend; the text shows how a name resolved.
     Same(String),
     Dynamic,
@@ -223,7 +223,7 @@ impl Compare {
     }
 }
 
-fn compare(endpoint: &Endpoint, backend: &BackendAddr, target: &Target) -> Compare {
+pub(crate) fn compare(endpoint: &Endpoint, backend: &BackendAddr, target: &Target) -> Compare {
     match (endpoint, backend) {
         (Endpoint::Dynamic(_), _) => Compare::Dynamic,
         (Endpoint::Unix(p), BackendAddr::Unix(b)) if std::path::Path::new(p) == b => {

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod fix;
+pub mod harden;
 pub mod human;
 pub mod json;
 pub mod markdown;

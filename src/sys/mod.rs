@@ -7,6 +7,7 @@ pub mod bound;
 pub mod command;
 pub mod dns_query;
 pub mod holders;
+pub mod host;
 pub mod http;
 pub mod ifaddr;
 pub mod interrupt;

@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub use self::fd::{cwd, exe};
 pub use cgroup::{parse_cgroup, CgroupPlace};
 pub use fd::read_fd;
 pub use members::pids_in_unit;

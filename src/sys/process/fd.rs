@@ -27,6 +27,16 @@ fn is_terminal_path(link: &str) -> bool {
     link.starts_with("/dev/pts/") || link.starts_with("/dev/tty") || link == "/dev/console"
 }
 
+/// The working directory of a process (/proc/PID/cwd), to run it the same way elsewhere.
+pub fn cwd(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// The executable a process runs (/proc/PID/exe), when its argv[0] is not a path.
+pub fn exe(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
 /// Reads /proc/PID/fd/N. A missing link is a closed descriptor (the process itself is checked
 /// for existence elsewhere); a refused one is reported, not guessed.
 pub fn read_fd(pid: i32, fd: i32) -> FdTarget {
