@@ -68,6 +68,19 @@ fn act(
         out.hint(before, args.apply);
         return (None, None, left(before));
     };
+    // A unit change while a `fixer fix` of the same backend restarts it would race: the same
+    // locks as fix. A dry run changes nothing and needs none.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match crate::lock::acquire(target) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                report::error(&e.into());
+                return (None, None, ExitCode::CheckFailed);
+            }
+        }
+    };
     let consent = Consent::from_flags(args.yes, args.dry_run, false);
     let audit = AuditLog::new(args.audit_log.clone());
     let record = apply_one(target, change, &consent, &audit, out);
