@@ -85,6 +85,34 @@ fn stdin_blocked_holder_is_killed_and_the_backend_started_detached() {
             "restart-backend end done"
         ]
     );
+    // What the kill destroyed was saved first: why it hung can still be read afterwards.
+    let end = &audit_of(&run.audit(), "kill-holder", "end")[0].clone();
+    let evidence: Vec<&str> = end["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    let pid = holder.0;
+    assert!(
+        evidence.iter().any(|e| e.starts_with(&format!(
+            "PID {pid} thread {pid} (python3): state S, wchan "
+        )) && e.contains("in read()")),
+        "{evidence:#?}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.starts_with(&format!("PID {pid}: ")) && e.contains(" open files: 0→")),
+        "{evidence:#?}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "saved PID {pid}'s threads, kernel stack and open files before the signal"
+        )),
+        "{}",
+        out.all()
+    );
 }
 
 #[test]

@@ -148,6 +148,7 @@ pub fn apply(
         out.note(ctx, "interrupted before any signal was sent");
         return out.end(Outcome::Interrupted);
     }
+    save_evidence(&handles, &mut out, ctx);
     if !signal_all(&handles, Signal::TERM, &mut out, ctx) {
         return out.end(Outcome::Failed);
     }
@@ -208,6 +209,32 @@ pub fn apply(
         ),
     );
     confirm_free(address, others_serve, out, ctx)
+}
+
+/// What the kill destroys — each thread's state, wchan and system call, the kernel stack, the
+/// open files — goes into the action's evidence (the audit log's end entry and `--report`), so
+/// why it hung can still be found once the site is back. The terminal gets one line.
+fn save_evidence(handles: &[Handle], out: &mut Applied, ctx: &mut Ctx<'_>) {
+    let saved: Vec<String> = handles
+        .iter()
+        .flat_map(|h| crate::sys::process::forensics::snapshot(h.id.pid))
+        .collect();
+    if saved.is_empty() {
+        return;
+    }
+    let pids = handles
+        .iter()
+        .map(|h| h.id.pid.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.note(
+        ctx,
+        format!(
+            "saved PID {pids}'s threads, kernel stack and open files before the signal ({} lines, in the audit log and --report)",
+            saved.len()
+        ),
+    );
+    out.evidence.extend(saved);
 }
 
 /// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.

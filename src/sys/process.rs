@@ -3,6 +3,7 @@
 
 mod cgroup;
 mod fd;
+pub mod forensics;
 mod members;
 mod scan;
 mod stat;
