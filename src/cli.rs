@@ -150,6 +150,11 @@ pub struct FixArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
 
+    /// Before killing a stuck holder, also write a core file of each of its processes into DIR
+    /// (with gdb's `gcore`), to find out later why it hung.
+    #[arg(long, value_name = "DIR")]
+    pub core: Option<PathBuf>,
+
     /// Audit log file (default /var/log/fixer/audit.jsonl as root, else
     /// $XDG_STATE_HOME/fixer/audit.jsonl).
     #[arg(long, value_name = "PATH")]

@@ -27,6 +27,8 @@ pub struct Options {
     pub wait: Duration,
     pub grace: Duration,
     pub audit: AuditLog,
+    /// `--core DIR`: core files of a holder before it is killed.
+    pub core: Option<std::path::PathBuf>,
 }
 
 /// Everything `fix` did, for the JSON document.
@@ -274,6 +276,7 @@ fn run_one(
         wait: opts.wait,
         say: &mut say,
         started: Vec::new(),
+        core: opts.core.as_deref(),
     };
     let applied = action::apply(p, &mut ctx);
     started.append(&mut ctx.started);

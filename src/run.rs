@@ -225,6 +225,7 @@ fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
         wait,
         grace,
         audit: crate::audit::AuditLog::new(args.audit_log.clone()),
+        core: args.core.clone(),
     })
 }
 

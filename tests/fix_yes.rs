@@ -280,3 +280,32 @@ fn fix_log_shows_the_audit_entries_as_a_table() {
         .collect();
     assert_eq!(entries, run.audit());
 }
+
+/// `--core DIR`: a core file of the stuck holder is written before it is killed (gdb's gcore),
+/// so why it hung can be read in a debugger after the site is back.
+#[test]
+fn core_of_a_stuck_holder_is_kept_with_core() {
+    let (_dir, lab) = lab(Fault::StuckHolder);
+    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
+    let run = Run::new();
+    let cores = run.path("cores");
+    let mut cmd = run.fix(&lab);
+    cmd.arg("--yes").arg("--core").arg(&cores);
+    let out = output(cmd);
+    assert_fixed(&out, &lab);
+    let core = cores.join(format!("core.{}", holder.0));
+    let size = std::fs::metadata(&core)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", core.display(), out.all()))
+        .len();
+    assert!(size > 0);
+    assert!(
+        out.stdout.contains(&format!(
+            "core file of PID {}: {} ({size} bytes)",
+            holder.0,
+            core.display()
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(gone(holder));
+}

@@ -235,6 +235,44 @@ fn save_evidence(handles: &[Handle], out: &mut Applied, ctx: &mut Ctx<'_>) {
         ),
     );
     out.evidence.extend(saved);
+    if let Some(dir) = ctx.core {
+        for h in handles {
+            let line = core_file(dir, h.id.pid, ctx.grace.max(CORE_TIMEOUT));
+            out.note(ctx, line);
+        }
+    }
+}
+
+/// gcore stops the process while it copies its memory; a large one takes a while.
+const CORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `gcore -o DIR/core PID` (gdb's), bounded in time; says where the file is or why there is none.
+fn core_file(dir: &std::path::Path, pid: i32, within: std::time::Duration) -> String {
+    let Some(gcore) = crate::sys::command::which("gcore") else {
+        return format!("no core file of PID {pid}: gcore is not installed (apt install gdb)");
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return format!("no core file of PID {pid}: {}: {e}", dir.display());
+    }
+    let prefix = dir.join("core");
+    let mut cmd = std::process::Command::new(gcore);
+    cmd.arg("-o").arg(&prefix).arg(pid.to_string());
+    let file = dir.join(format!("core.{pid}"));
+    match crate::sys::command::run(&mut cmd, within) {
+        Ok(o) if o.success() && file.is_file() => {
+            let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+            format!("core file of PID {pid}: {} ({size} bytes)", file.display())
+        }
+        Ok(o) if o.timed_out => format!(
+            "no core file of PID {pid}: gcore did not finish within {} s",
+            within.as_secs()
+        ),
+        Ok(o) => format!(
+            "no core file of PID {pid}: gcore failed: {}",
+            crate::sanitize::clean(o.stderr.lines().last().unwrap_or(""))
+        ),
+        Err(e) => format!("no core file of PID {pid}: {e:#}"),
+    }
 }
 
 /// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.

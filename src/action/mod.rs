@@ -134,6 +134,8 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
     pub wait: Duration,
     pub say: &'a mut dyn FnMut(&str),
+    /// Where core files of a holder go before it is killed (`fix --core DIR`).
+    pub core: Option<&'a std::path::Path>,
     /// Backends started by this run, watched during verification (restart-loop protection).
     pub started: Vec<Started>,
 }
