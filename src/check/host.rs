@@ -63,6 +63,10 @@ pub fn explain(step: &mut StepResult, target: &Target) {
         if let Some(log) = &log {
             log_tail(step, log);
         }
+        // Without a unit there is no PID on record to look up: every OOM kill the kernel
+        // still remembers is shown, for the operator to match against the backend.
+        step.evidence
+            .extend(kernel_oom(&kernel_ring(target.timeout)));
     }
     if let Some(f) = step.finding.as_mut() {
         for host in &found {
@@ -96,6 +100,42 @@ fn backend_log(target: &Target) -> Option<PathBuf> {
         RestartSpec::Command { log, .. } => log.clone(),
         RestartSpec::Systemd { .. } => None,
     }
+}
+
+/// OOM kills shown at most; the kernel's ring buffer read is bounded by `dmesg` itself.
+const OOM_LINES: usize = 5;
+
+/// The kernel's ring buffer (`dmesg`), bounded by the probe timeout; `Err` says why it could
+/// not be read.
+fn kernel_ring(within: std::time::Duration) -> Result<String, String> {
+    let mut cmd = std::process::Command::new("dmesg");
+    match crate::sys::command::run(&mut cmd, within) {
+        Ok(o) if o.success() => Ok(o.stdout),
+        Ok(o) => Err(clean(o.stderr.lines().last().unwrap_or("dmesg failed"))),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The newest OOM-killer lines of the kernel's ring buffer, or one line saying there are none
+/// (or why it could not be read).
+fn kernel_oom(ring: &Result<String, String>) -> Vec<String> {
+    let text = match ring {
+        Ok(t) => t,
+        Err(why) => return vec![format!("kernel log (dmesg): not readable: {why}")],
+    };
+    let kills: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.contains("Killed process") && l.to_ascii_lowercase().contains("out of memory")
+        })
+        .collect();
+    if kills.is_empty() {
+        return vec!["kernel log (dmesg): no OOM kill recorded".into()];
+    }
+    kills[kills.len().saturating_sub(OOM_LINES)..]
+        .iter()
+        .map(|l| format!("kernel log (dmesg): {}", clean(l.trim())))
+        .collect()
 }
 
 fn log_tail(step: &mut StepResult, log: &Path) {
@@ -198,6 +238,26 @@ fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oom_kills_from_the_kernel_ring() {
+        let ring = Ok("[ 10.0] eth0: link up\n\
+            [ 99.1] Out of memory: Killed process 4242 (python3) total-vm:2100000kB, anon-rss:1992294kB\n\
+            [ 99.2] oom_reaper: reaped process 4242 (python3)\n"
+            .to_string());
+        assert_eq!(
+            kernel_oom(&ring),
+            ["kernel log (dmesg): [ 99.1] Out of memory: Killed process 4242 (python3) total-vm:2100000kB, anon-rss:1992294kB"]
+        );
+        assert_eq!(
+            kernel_oom(&Ok("[ 1.0] nothing\n".into())),
+            ["kernel log (dmesg): no OOM kill recorded"]
+        );
+        assert_eq!(
+            kernel_oom(&Err("Operation not permitted".into())),
+            ["kernel log (dmesg): not readable: Operation not permitted"]
+        );
+    }
 
     fn mem(total: u64, available: u64, swap_total: u64, swap_free: u64) -> Memory {
         Memory {
