@@ -12,7 +12,8 @@ use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QCLASS, QTYPE, RCODE
 /// The A and AAAA addresses `server` gives for `name`, within `timeout` in all.
 pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
     let deadline = Instant::now() + timeout;
-    let fqdn = Name::new(name.trim_end_matches('.')).map_err(|e| format!("bad name {name:?}: {e}"))?;
+    let fqdn =
+        Name::new(name.trim_end_matches('.')).map_err(|e| format!("bad name {name:?}: {e}"))?;
     let bind: SocketAddr = if server.is_ipv6() {
         "[::]:0"
     } else {
@@ -26,7 +27,10 @@ pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<Ip
         .map_err(|e| format!("{server}: {e}"))?;
     let mut ips = Vec::new();
     let mut errors = Vec::new();
-    for (i, (rtype, label)) in [(TYPE::A, "A"), (TYPE::AAAA, "AAAA")].into_iter().enumerate() {
+    for (i, (rtype, label)) in [(TYPE::A, "A"), (TYPE::AAAA, "AAAA")]
+        .into_iter()
+        .enumerate()
+    {
         let id = (std::process::id() as u16).wrapping_add(i as u16);
         match ask(&socket, id, &fqdn, rtype, deadline) {
             Ok(found) => ips.extend(found),
