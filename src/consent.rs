@@ -92,7 +92,7 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 fn prompt(question: &str) -> Decision {
     let stdin = std::io::stdin();
     // Type-ahead belongs to an earlier question (or none): it must not answer this one.
-    let _ = nix::sys::termios::tcflush(stdin.as_fd(), nix::sys::termios::FlushArg::TCIFLUSH);
+    let _ = rustix::termios::tcflush(stdin.as_fd(), rustix::termios::QueueSelector::IFlush);
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{} [y/N] ", crate::sanitize::clean(question));
     let _ = err.flush();
@@ -117,25 +117,26 @@ fn prompt(question: &str) -> Decision {
 /// One line from the terminal (canonical mode delivers it whole), bounded; None on end of
 /// input, an error, or an interruption.
 fn read_line(stdin: &std::io::Stdin) -> Option<String> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::io::Errno;
     let fd = stdin.as_fd();
+    let timeout = Timespec::try_from(INTERRUPT_POLL).ok();
     let mut line = Vec::new();
     loop {
         if crate::sys::interrupt::caught().is_some() {
             return None;
         }
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        let timeout = PollTimeout::from(INTERRUPT_POLL.as_millis() as u16);
-        match poll(&mut fds, timeout) {
-            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) | Err(Errno::INTR) => continue,
             Err(_) => return None,
             Ok(_) => {}
         }
         let mut buf = [0u8; 512];
-        let n = match nix::unistd::read(fd, &mut buf) {
+        let n = match rustix::io::read(fd, &mut buf) {
             Ok(0) => return (!line.is_empty()).then(|| utf8(&line)),
             Ok(n) => n,
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+            Err(Errno::INTR | Errno::AGAIN) => continue,
             Err(_) => return None,
         };
         let chunk = &buf[..n];

@@ -96,10 +96,10 @@ fn user_name(uid: u32) -> String {
 }
 
 pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into())
+    rustix::system::uname()
+        .nodename()
+        .to_str()
+        .map_or_else(|_| "unknown".into(), str::to_owned)
 }
 
 /// Where the last time fixer proved a site healthy is kept: one small file per site, so a

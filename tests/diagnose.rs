@@ -114,7 +114,9 @@ fn dead_backend_is_named_as_the_root_cause() {
     assert_eq!(step(&run.doc, "nginx")["verdict"], "ok");
     assert_eq!(step(&run.doc, "recurl")["verdict"], "fail");
     // No unit to ask: the kernel's own record of OOM kills is part of the evidence.
-    let evidence = step(&run.doc, "backend_port")["evidence"].as_array().unwrap();
+    let evidence = step(&run.doc, "backend_port")["evidence"]
+        .as_array()
+        .unwrap();
     assert!(
         evidence
             .iter()

@@ -1,5 +1,7 @@
 //! The help of every subcommand is what operators read first; changes to it must be deliberate.
-//! Run with FIXER_UPDATE_SNAPSHOTS=1 to accept a change, then review the diff.
+//! A change fails the test with a diff and writes nothing (`.config/insta.yaml` sets
+//! `update: no`). To accept one: `INSTA_UPDATE=always cargo test --test help`, then review the
+//! diff of tests/snapshots/ (`cargo insta` is not needed).
 
 mod common;
 
@@ -14,16 +16,14 @@ fn check(args: &[&str], name: &str) {
         .unwrap();
     assert!(out.status.success(), "{args:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    let path = format!("{}/tests/snapshots/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("FIXER_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        text, want,
-        "help of {args:?} changed; FIXER_UPDATE_SNAPSHOTS=1 to accept"
-    );
+    insta::with_settings!({
+        snapshot_path => "snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+        description => format!("fixer {}", args.join(" ")),
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
 }
 
 #[test]

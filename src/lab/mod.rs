@@ -328,7 +328,8 @@ impl Lab {
     fn stdin_fifo(&self) -> Result<Stdio> {
         let path = self.dir.join("stdin.fifo");
         let _ = fs::remove_file(&path);
-        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        use rustix::fs::{mknodat, FileType, Mode, CWD};
+        mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)
             .with_context(|| format!("creating {}", path.display()))?;
         let fifo = fs::OpenOptions::new()
             .read(true)

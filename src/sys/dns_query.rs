@@ -1,18 +1,19 @@
 //! Asking one DNS server directly (A and AAAA over UDP), to see what users see when this host's
 //! own resolver — /etc/hosts included — may say something else. The wire format comes from
-//! hickory-proto; the transport is a std UDP socket with a hard deadline, so no async runtime.
+//! simple-dns (one small crate: a question out, A and AAAA records back is all fixer needs); the
+//! transport is a std UDP socket with a hard deadline, so no async runtime.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use simple_dns::rdata::RData;
+use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QCLASS, QTYPE, RCODE, TYPE};
 
 /// The A and AAAA addresses `server` gives for `name`, within `timeout` in all.
 pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
     let deadline = Instant::now() + timeout;
-    let fqdn = Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
-        .map_err(|e| format!("bad name {name:?}: {e}"))?;
+    let fqdn =
+        Name::new(name.trim_end_matches('.')).map_err(|e| format!("bad name {name:?}: {e}"))?;
     let bind: SocketAddr = if server.is_ipv6() {
         "[::]:0"
     } else {
@@ -26,11 +27,14 @@ pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<Ip
         .map_err(|e| format!("{server}: {e}"))?;
     let mut ips = Vec::new();
     let mut errors = Vec::new();
-    for (i, rtype) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
+    for (i, (rtype, label)) in [(TYPE::A, "A"), (TYPE::AAAA, "AAAA")]
+        .into_iter()
+        .enumerate()
+    {
         let id = (std::process::id() as u16).wrapping_add(i as u16);
         match ask(&socket, id, &fqdn, rtype, deadline) {
             Ok(found) => ips.extend(found),
-            Err(e) => errors.push(format!("{rtype}: {e}")),
+            Err(e) => errors.push(format!("{label}: {e}")),
         }
     }
     // Some servers refuse the AAAA question for a name they only hold an A record for; one
@@ -45,13 +49,18 @@ fn ask(
     socket: &UdpSocket,
     id: u16,
     name: &Name,
-    rtype: RecordType,
+    rtype: TYPE,
     deadline: Instant,
 ) -> Result<Vec<IpAddr>, String> {
-    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(name.clone(), rtype));
-    let bytes = msg.to_vec().map_err(|e| e.to_string())?;
+    let mut msg = Packet::new_query(id);
+    msg.set_flags(PacketFlag::RECURSION_DESIRED);
+    msg.questions.push(Question::new(
+        name.clone(),
+        QTYPE::TYPE(rtype),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    let bytes = msg.build_bytes_vec().map_err(|e| e.to_string())?;
     socket.send(&bytes).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 4096];
     loop {
@@ -74,30 +83,42 @@ fn ask(
             }
             Err(e) => return Err(e.to_string()),
         };
-        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+        // Only a parsed answer to this question counts; anything else on the socket is ignored.
+        let Ok(reply) = Packet::parse(&buf[..n]) else {
             continue;
         };
-        if reply.metadata.id != id {
+        if reply.id() != id || !reply.has_flags(PacketFlag::RESPONSE) {
             continue;
         }
-        return match reply.metadata.response_code {
-            ResponseCode::NoError => Ok(addresses(&reply)),
-            ResponseCode::NXDomain => Err("no such domain (NXDOMAIN)".into()),
-            other => Err(format!("the server answered {other}")),
+        return match reply.rcode() {
+            RCODE::NoError => Ok(addresses(&reply)),
+            RCODE::NameError => Err("no such domain (NXDOMAIN)".into()),
+            other => Err(format!("the server answered {}", rcode_name(other))),
         };
     }
 }
 
-fn addresses(reply: &Message) -> Vec<IpAddr> {
+fn addresses(reply: &Packet) -> Vec<IpAddr> {
     reply
         .answers
         .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        .filter_map(|r| match &r.rdata {
+            RData::A(a) => Some(IpAddr::V4(a.address.into())),
+            RData::AAAA(a) => Some(IpAddr::V6(a.address.into())),
             _ => None,
         })
         .collect()
+}
+
+/// The mnemonic an operator knows from `dig` (RFC 1035 and 2136 names).
+fn rcode_name(code: RCODE) -> String {
+    match code {
+        RCODE::FormatError => "FORMERR".into(),
+        RCODE::ServerFailure => "SERVFAIL".into(),
+        RCODE::NotImplemented => "NOTIMP".into(),
+        RCODE::Refused => "REFUSED".into(),
+        other => format!("{other:?}").to_uppercase(),
+    }
 }
 
 /// `8.8.8.8`, `8.8.8.8:53`, `[2001:4860::8888]:53` or `::1`.

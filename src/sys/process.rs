@@ -254,12 +254,10 @@ fn ticks_to_unix(ticks: u64) -> f64 {
         let btime = std::fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|t| parse_btime(&t));
-        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .ok()
-            .flatten();
+        let hz = rustix::param::clock_ticks_per_second();
         (
             btime.unwrap_or(0) as f64,
-            hz.filter(|h| *h > 0).unwrap_or(100) as f64,
+            if hz > 0 { hz as f64 } else { 100.0 },
         )
     });
     btime + ticks as f64 / hz
