@@ -56,7 +56,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(join(dns, StepName::Dns), progress);
 
         progress.begin(StepName::Nginx);
-        let tcp = net::tcp_sockets();
+        let tcp = net::tcp_listeners();
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (

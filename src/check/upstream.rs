@@ -165,7 +165,7 @@ pub fn resolve_protocol(target: &Target) -> Target {
     if known || !asks_backend {
         return target.clone();
     }
-    let Ok(tcp) = crate::sys::net::tcp_sockets() else {
+    let Ok(tcp) = crate::sys::net::tcp_listeners() else {
         return target.clone();
     };
     let (_, nginx) = crate::check::nginx::run(target, &tcp);

@@ -1,12 +1,16 @@
-//! Sockets as the kernel lists them in /proc/net/{tcp,tcp6,unix}.
+//! Sockets as the kernel lists them: listening TCP sockets from sock_diag netlink (see
+//! [`diag`]), with /proc/net/{tcp,tcp6} as the fallback, and unix sockets from /proc/net/unix.
 //!
-//! These files describe the network namespace of the reader, which is what an operator on the
+//! Both describe the network namespace of the reader, which is what an operator on the
 //! host wants: nginx and its backend share it unless one of them runs in a container.
 
-use std::io::ErrorKind;
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
 
 use anyhow::Context;
+
+mod diag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpState {
@@ -83,9 +87,10 @@ pub fn parse_tcp(text: &str, v6: bool) -> Vec<TcpSocket> {
 }
 
 fn parse_tcp_line(line: &str, v6: bool) -> Option<TcpSocket> {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    if f.len() < 10 {
-        return None;
+    let mut it = line.split_whitespace();
+    let mut f = [""; 10];
+    for slot in &mut f {
+        *slot = it.next()?;
     }
     let (tx, rx) = f[4].split_once(':')?;
     Some(TcpSocket {
@@ -124,16 +129,108 @@ fn words_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// Reads /proc/net/tcp and /proc/net/tcp6 once each. tcp6 is absent when IPv6 is disabled.
-pub fn tcp_sockets() -> anyhow::Result<Vec<TcpSocket>> {
-    let v4 = std::fs::read_to_string("/proc/net/tcp").context("reading /proc/net/tcp")?;
-    let mut sockets = parse_tcp(&v4, false);
-    match std::fs::read_to_string("/proc/net/tcp6") {
-        Ok(v6) => sockets.extend(parse_tcp(&v6, true)),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context("reading /proc/net/tcp6"),
+/// Where the listening sockets of a run came from, for the evidence: the kernel's sock_diag
+/// netlink, or /proc/net/tcp* when the kernel refused it (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerSource {
+    SockDiag,
+    ProcNet { why: String },
+}
+
+impl std::fmt::Display for ListenerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenerSource::SockDiag => f.write_str("netlink sock_diag"),
+            ListenerSource::ProcNet { why } => {
+                write!(f, "/proc/net/tcp* (sock_diag refused: {why})")
+            }
+        }
     }
-    Ok(sockets)
+}
+
+impl ListenerSource {
+    /// Where a listener of this family was listed, as the evidence names it.
+    pub fn listed_in(&self, v6: bool) -> &'static str {
+        match (self, v6) {
+            (ListenerSource::SockDiag, _) => "sock_diag",
+            (ListenerSource::ProcNet { .. }, false) => "/proc/net/tcp",
+            (ListenerSource::ProcNet { .. }, true) => "/proc/net/tcp6",
+        }
+    }
+}
+
+static LAST_SOURCE: Mutex<Option<ListenerSource>> = Mutex::new(None);
+
+/// The source of the last [`tcp_listeners`] answer in this process.
+pub fn listener_source() -> Option<ListenerSource> {
+    LAST_SOURCE.lock().ok().and_then(|g| g.clone())
+}
+
+/// Every TCP socket in the LISTEN state, IPv4 and IPv6: the one way fixer asks which sockets
+/// listen. From the kernel's listening hash by sock_diag, whose cost does not grow with the
+/// connections on the host; when the kernel refuses it, from /proc/net/tcp*, streamed and
+/// filtered as read. The source is recorded ([`listener_source`]), never guessed.
+pub fn tcp_listeners() -> anyhow::Result<Vec<TcpSocket>> {
+    listeners_or_fallback(diag::tcp_listeners())
+}
+
+fn listeners_or_fallback(
+    from_kernel: std::io::Result<Vec<TcpSocket>>,
+) -> anyhow::Result<Vec<TcpSocket>> {
+    let (found, source) = match from_kernel {
+        Ok(found) => (found, ListenerSource::SockDiag),
+        Err(e) => {
+            let why = e.to_string();
+            (
+                tcp_sockets_where(TcpSocket::is_listening)?,
+                ListenerSource::ProcNet { why },
+            )
+        }
+    };
+    if let Ok(mut last) = LAST_SOURCE.lock() {
+        *last = Some(source);
+    }
+    Ok(found)
+}
+
+/// The sockets of /proc/net/tcp and tcp6 that `keep` accepts, read line by line: on a host
+/// with 60 000 connections the files are megabytes, and only the few lines asked about are
+/// kept. tcp6 is absent when IPv6 is disabled.
+pub fn tcp_sockets_where(keep: impl Fn(&TcpSocket) -> bool) -> anyhow::Result<Vec<TcpSocket>> {
+    let mut out = Vec::new();
+    stream_tcp("/proc/net/tcp", false, &keep, &mut out)?;
+    match stream_tcp("/proc/net/tcp6", true, &keep, &mut out) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        other => other?,
+    }
+    Ok(out)
+}
+
+fn stream_tcp(
+    path: &str,
+    v6: bool,
+    keep: &impl Fn(&TcpSocket) -> bool,
+    out: &mut Vec<TcpSocket>,
+) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut line = String::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("reading {path}: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if std::mem::take(&mut first) {
+            continue;
+        }
+        if let Some(s) = parse_tcp_line(&line, v6).filter(|s| keep(s)) {
+            out.push(s);
+        }
+    }
 }
 
 /// Whether a socket bound to `local` (listening, or about to) takes connections to `dest`.
@@ -358,8 +455,38 @@ mod tests {
     }
 
     #[test]
+    fn sock_diag_and_proc_agree_on_a_listener_and_its_accept_queue() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let _waiting = std::net::TcpStream::connect(local).unwrap();
+        let from_proc = tcp_sockets_where(|s| s.local == local && s.is_listening()).unwrap();
+        assert_eq!(from_proc.len(), 1);
+        assert_eq!(from_proc[0].rx_queue, 1, "one connection nobody accepted");
+        match diag::tcp_listeners() {
+            Ok(found) => assert!(found.contains(&from_proc[0]), "{found:?}"),
+            // A kernel without sock_diag: the fallback below is what fixer uses.
+            Err(e) => assert!(e.raw_os_error().is_some(), "{e}"),
+        }
+        let all = tcp_listeners().unwrap();
+        assert!(all.contains(&from_proc[0]));
+        assert!(all.iter().all(TcpSocket::is_listening));
+        assert!(listener_source().is_some());
+    }
+
+    #[test]
+    fn a_refused_sock_diag_falls_back_to_proc_and_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        // A stand-in for a kernel that refuses sock_diag (as gVisor does).
+        let refused = Err(std::io::Error::from_raw_os_error(93));
+        let found = listeners_or_fallback(refused).unwrap();
+        assert!(found.iter().any(|s| s.local == local));
+        assert!(found.iter().all(TcpSocket::is_listening));
+    }
+
+    #[test]
     fn reads_this_machine() {
-        assert!(tcp_sockets().is_ok());
+        assert!(tcp_listeners().is_ok());
         assert!(unix_sockets().is_ok());
     }
 }
