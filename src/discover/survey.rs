@@ -104,6 +104,7 @@ impl Survey {
 /// Reads every nginx on the host and groups its sites by backend; checks nothing yet.
 pub fn discover(timeout: Duration) -> (Survey, Vec<Master>) {
     let started = Instant::now();
+    let _processes = crate::sys::process::snapshot::install();
     let masters = master::list();
     let found = super::read_from(
         super::sources(&NginxSpec::default(), &masters, masters.is_empty()),
@@ -125,6 +126,8 @@ pub enum Depth {
 /// Discovers, then checks each distinct backend once.
 pub fn run(timeout: Duration, depth: Depth) -> Survey {
     let started = Instant::now();
+    // One view of the process table for discovery and every backend's checks.
+    let _processes = crate::sys::process::snapshot::install();
     let (mut survey, masters) = discover(timeout);
     check_all(&mut survey, &masters, depth);
     survey.elapsed_ms = started.elapsed().as_millis() as u64;
