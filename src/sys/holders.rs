@@ -6,7 +6,10 @@
 //! pre-fork server's master and workers all share the listening socket). Only when some inode
 //! is still unaccounted for does it read every process, on all cores.
 
+mod remembered;
 pub mod snapshot;
+
+pub use remembered::find_holders_remembered;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::BorrowedFd;
