@@ -111,6 +111,15 @@ pub struct Dump {
     /// nginx's own verdict lines ("syntax is ok", or the error with file:line).
     pub messages: Vec<String>,
     pub config: String,
+    /// The config parsed once, on first use, and shared by every clone of this dump: on a
+    /// 3 000-server-block config each parse costs as much as the steps that read it.
+    pub tree: std::sync::Arc<std::sync::OnceLock<Vec<conf::Directive>>>,
+}
+
+impl Dump {
+    pub fn tree(&self) -> &[conf::Directive] {
+        self.tree.get_or_init(|| conf::parse_dump(&self.config))
+    }
 }
 
 /// Runs `nginx -T` within `timeout` (the probe timeout: an upstream host name nginx cannot
@@ -139,6 +148,7 @@ pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
             .map(str::to_string)
             .collect(),
         config: out.stdout,
+        tree: Default::default(),
     })
 }
 
