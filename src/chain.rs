@@ -47,6 +47,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     let started_at = crate::clock::now_rfc3339();
     // One view of the process table for every step; dropped before any action runs.
     let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     std::thread::scope(|s| {
         let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();

@@ -105,6 +105,7 @@ impl Survey {
 pub fn discover(timeout: Duration) -> (Survey, Vec<Master>) {
     let started = Instant::now();
     let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     let masters = master::list();
     let found = super::read_from(
         super::sources(&NginxSpec::default(), &masters, masters.is_empty()),
@@ -128,6 +129,7 @@ pub fn run(timeout: Duration, depth: Depth) -> Survey {
     let started = Instant::now();
     // One view of the process table for discovery and every backend's checks.
     let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     let (mut survey, masters) = discover(timeout);
     check_all(&mut survey, &masters, depth);
     survey.elapsed_ms = started.elapsed().as_millis() as u64;

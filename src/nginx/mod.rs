@@ -1,6 +1,7 @@
 //! nginx as fixer sees it: how the running master was started, and its effective config.
 
 pub mod conf;
+pub mod dumps;
 pub mod errlog;
 pub mod master;
 
@@ -127,6 +128,15 @@ impl Dump {
 /// verdict on the config.
 pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
     let shown = inv.describe(&["-T"]);
+    if let Some(d) = dumps::cached(&shown) {
+        return Ok(d);
+    }
+    let d = run_dump(inv, &shown, timeout)?;
+    dumps::keep(&shown, &d);
+    Ok(d)
+}
+
+fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<Dump> {
     let out = command::run(&mut inv.command(&["-T"]), timeout)
         .with_context(|| format!("`{shown}` could not run"))?;
     if out.timed_out {
