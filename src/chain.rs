@@ -119,6 +119,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
 
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);
+        crate::sys::holders::remembered::save();
 
         Diagnosis {
             started_at,

@@ -5,7 +5,7 @@ mod sys_support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use fixer::sys::holders::find_holders_remembered;
+use fixer::sys::holders::{find_holders_remembered, remembered};
 use fixer::sys::net::tcp_listeners;
 use sys_support::{marker, wait_until, Spawned};
 
@@ -40,6 +40,7 @@ fn the_last_holder_is_found_without_a_full_scan_and_a_stale_one_is_not_trusted()
     let first = find_holders_remembered(&key, &[inode], &[]);
     assert_eq!(first.holders[&inode], vec![server.pid()]);
     assert!(first.full_scan);
+    remembered::save();
 
     let second = find_holders_remembered(&key, &[inode], &[]);
     assert_eq!(second.holders[&inode], vec![server.pid()]);

@@ -132,6 +132,9 @@ pub fn run(timeout: Duration, depth: Depth) -> Survey {
     let _dumps = crate::nginx::dumps::install();
     let (mut survey, masters) = discover(timeout);
     check_all(&mut survey, &masters, depth);
+    if depth == Depth::Chain {
+        holders::remembered::save();
+    }
     survey.elapsed_ms = started.elapsed().as_millis() as u64;
     survey
 }

@@ -6,7 +6,7 @@
 //! pre-fork server's master and workers all share the listening socket). Only when some inode
 //! is still unaccounted for does it read every process, on all cores.
 
-mod remembered;
+pub mod remembered;
 pub mod snapshot;
 
 pub use remembered::find_holders_remembered;
