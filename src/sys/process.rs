@@ -203,6 +203,9 @@ impl ProcessInfo {
         match self.syscall.as_ref().map(|s| (s.name.as_str(), s.arg0)) {
             Some(("read" | "readv" | "pread64" | "preadv" | "preadv2", fd)) => fd == 0,
             Some(("select" | "pselect6", nfds)) => nfds == 1 && self.stdin.can_block(),
+            // A pre-fork worker waiting for a client's request sleeps in `wait_woken` too,
+            // as a terminal read does: the syscall's fd says whose data it waits for.
+            Some((name, fd)) if name.starts_with("recv") => fd == 0 && self.stdin.can_block(),
             _ => self.stdin.can_block() && self.wchan.as_deref().is_some_and(is_read_wchan),
         }
     }
