@@ -45,6 +45,9 @@ pub struct Diagnosis {
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     let started = std::time::Instant::now();
     let started_at = crate::clock::now_rfc3339();
+    // One view of the process table for every step; dropped before any action runs.
+    let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     std::thread::scope(|s| {
         let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();
@@ -57,7 +60,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(join(dns, StepName::Dns), progress);
 
         progress.begin(StepName::Nginx);
-        let tcp = net::tcp_sockets();
+        let tcp = net::tcp_listeners();
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
@@ -117,6 +120,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
 
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);
+        crate::sys::holders::remembered::save();
 
         Diagnosis {
             started_at,

@@ -162,3 +162,89 @@ mod verified_tests {
         );
     }
 }
+
+/// The file that remembers which pids held `key` (a port or socket path) on the last run.
+fn holders_path(key: &str) -> PathBuf {
+    let name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect();
+    state_dir().join("holders").join(name)
+}
+
+/// At most this many remembered pids per key, and this many bytes read back.
+const REMEMBERED_PIDS: usize = 64;
+const REMEMBERED_BYTES: u64 = 1024;
+
+/// The pids that held `key` on the last run: hints where to look first, never evidence.
+/// Whoever uses them verifies each by the socket inodes it holds now.
+pub fn remembered_holders(key: &str) -> Vec<i32> {
+    use std::io::Read;
+    let mut text = String::new();
+    let Ok(file) = std::fs::File::open(holders_path(key)) else {
+        return Vec::new();
+    };
+    if file
+        .take(REMEMBERED_BYTES)
+        .read_to_string(&mut text)
+        .is_err()
+    {
+        return Vec::new();
+    }
+    parse_pids(&text)
+}
+
+/// Pids one per line; anything else (and PID 0 or 1, never a holder fixer may act on) is
+/// skipped.
+fn parse_pids(text: &str) -> Vec<i32> {
+    text.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .filter(|p: &i32| *p > 1)
+        .take(REMEMBERED_PIDS)
+        .collect()
+}
+
+/// Remembers the pids that hold `key` now, for the next run. Unchanged pids are not
+/// rewritten; a write that fails costs only the hint.
+pub fn remember_holders(key: &str, pids: &[i32]) -> std::io::Result<()> {
+    let mut pids: Vec<i32> = pids.iter().copied().filter(|p| *p > 1).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.truncate(REMEMBERED_PIDS);
+    let mut old = remembered_holders(key);
+    old.sort_unstable();
+    if old == pids {
+        return Ok(());
+    }
+    let path = holders_path(key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)
+}
+
+#[cfg(test)]
+mod holders_tests {
+    use super::*;
+
+    #[test]
+    fn remembered_holders_ignore_junk_and_keys_become_file_names() {
+        assert_eq!(parse_pids("12\nx\n-3\n1\n0\n77\n"), vec![12, 77]);
+        let many: String = (2..1000).map(|p| format!("{p}\n")).collect();
+        assert_eq!(parse_pids(&many).len(), REMEMBERED_PIDS);
+        assert_eq!(
+            holders_path("tcp 127.0.0.1:8080").file_name().unwrap(),
+            "tcp_127.0.0.1_8080"
+        );
+    }
+}

@@ -34,7 +34,7 @@ fn target(addr: SocketAddr, health_path: &str) -> Target {
 }
 
 fn holder_step(t: &Target) -> fixer::step::StepResult {
-    let tcp = net::tcp_sockets().unwrap();
+    let tcp = net::tcp_listeners().unwrap();
     let (_, listening) = backend_port::run(t, &tcp, &[]);
     port_holder::run(t, &listening).0
 }

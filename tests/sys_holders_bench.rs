@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fixer::sys::holders::{find_holders, likely_pids};
-use fixer::sys::net::tcp_sockets;
+use fixer::sys::net::tcp_listeners;
 use fixer::sys::process::children_map;
 use sys_support::{marker, wait_until, Spawned};
 
@@ -80,7 +80,7 @@ fn holder_of_one_port_among_2000_processes() {
     let port = server.numbers()[0] as u16;
     let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let inode = wait_until("listener", || {
-        tcp_sockets()
+        tcp_listeners()
             .unwrap()
             .into_iter()
             .find(|s| s.local == local && s.is_listening())

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::process::{Command, Stdio};
 
 use fixer::sys::holders::{find_holders, likely_pids};
-use fixer::sys::net::{tcp_sockets, unix_sockets, TcpSocket, TcpState};
+use fixer::sys::net::{tcp_listeners, unix_sockets, TcpSocket, TcpState};
 use fixer::sys::process::{FdTarget, ProcessInfo};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -44,7 +44,7 @@ input()
 fn v4_listener(port: u16) -> TcpSocket {
     let local = (IpAddr::V4(Ipv4Addr::LOCALHOST), port).into();
     wait_until("the listener in /proc/net/tcp", || {
-        tcp_sockets()
+        tcp_listeners()
             .unwrap()
             .into_iter()
             .find(|s| s.local == local && s.state == TcpState::Listen)
@@ -273,7 +273,7 @@ time.sleep(600)
     );
     let local = format!("[::1]:{port}").parse().unwrap();
     let sock = wait_until("the v6 listener", || {
-        tcp_sockets()
+        tcp_listeners()
             .unwrap()
             .into_iter()
             .find(|s| s.local == local && s.is_listening())

@@ -117,7 +117,7 @@ fn run_step(
 }
 
 fn ports_listen(ports: &[u16]) -> bool {
-    let sockets = net::tcp_sockets().unwrap_or_default();
+    let sockets = net::tcp_listeners().unwrap_or_default();
     ports.iter().all(|p| {
         sockets
             .iter()

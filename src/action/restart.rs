@@ -145,7 +145,7 @@ pub fn listening_inodes(address: &BackendAddr) -> Vec<u64> {
         BackendAddr::Tcp(_) | BackendAddr::Named(_) => {
             let dests = address.tcp_addrs();
             let dual = net::dual_stack_default();
-            net::tcp_sockets()
+            net::tcp_listeners()
                 .unwrap_or_default()
                 .iter()
                 .filter(|s| {

@@ -90,6 +90,17 @@ fn tcp_verdict(
         .filter(|s| net::serves_any(s.local, &addrs, dual(s)))
         .map(|s| (*s).clone())
         .collect();
+    let source = net::listener_source();
+    if let Some(net::ListenerSource::ProcNet { why }) = &source {
+        rec.see(format!(
+            "sock_diag refused ({why}): listeners read from /proc/net/tcp*"
+        ));
+    }
+    let listed_in = |v6: bool| {
+        source
+            .as_ref()
+            .map_or("/proc/net/tcp*", |s| s.listed_in(v6))
+    };
     for s in &on_port {
         let queue = if s.rx_queue > 0 {
             format!(
@@ -100,8 +111,8 @@ fn tcp_verdict(
             ", accept queue empty".to_string()
         };
         rec.see(format!(
-            "/proc/net/tcp{}: {} LISTEN, inode {}, uid {}{queue}",
-            if s.local.is_ipv6() { "6" } else { "" },
+            "{}: {} LISTEN, inode {}, uid {}{queue}",
+            listed_in(s.local.is_ipv6()),
             s.local,
             s.inode,
             s.uid
@@ -163,9 +174,11 @@ fn tcp_verdict(
         .with_action(format!("make the backend bind {backend}, or point nginx at {where_}"));
         return (rec.fail(finding), Listening::default());
     }
-    rec.see(format!(
-        "/proc/net/tcp, /proc/net/tcp6: no LISTEN socket on port {port}"
-    ));
+    let listed = match net::listener_source() {
+        Some(net::ListenerSource::SockDiag) => "sock_diag (IPv4, IPv6)",
+        _ => "/proc/net/tcp, /proc/net/tcp6",
+    };
+    rec.see(format!("{listed}: no LISTEN socket on port {port}"));
     if let Some((finding, bound)) = bound_elsewhere(&mut rec, backend, &addrs, matcher) {
         return (
             rec.fail(finding),

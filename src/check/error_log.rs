@@ -8,7 +8,6 @@ use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
-use crate::nginx::conf;
 use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::{Recorder, StepName, StepResult};
 use crate::sys::net::TcpSocket;
@@ -72,8 +71,8 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
     }
     let verified = crate::state::last_verified(&target.site_key());
     let cut = verified.and_then(local_second);
-    let tree = nginx.dump.as_ref().map(|d| conf::parse_dump(&d.config));
-    let mut owner = Owner::new(target, tree.as_deref().unwrap_or(&[]));
+    let tree = nginx.dump.as_ref().map(|d| d.tree());
+    let mut owner = Owner::new(target, tree.unwrap_or(&[]));
     let sorted = sort(entries, &mut owner, cut, target, tcp);
     let label = target
         .backend
@@ -278,7 +277,7 @@ mod tests {
     fn sorted(cut: Option<NaiveDateTime>) -> Sorted {
         let toml = "[site]\ndomains = [\"site.test\"]\n[backend]\naddress = \"127.0.0.1:53673\"\n";
         let target = crate::playbook::validate::parse(toml, "t.toml", "t").unwrap();
-        let tree = conf::parse_dump(
+        let tree = crate::nginx::conf::parse_dump(
             "# configuration file /etc/nginx/nginx.conf:\n\
              http { upstream app_one { server 127.0.0.1:53673; } }\n",
         );

@@ -103,7 +103,9 @@ fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec
         return views;
     }
     let likely: Vec<i32> = masters.iter().map(|m| m.info.pid).collect();
-    let scan = holders::find_holders(&inodes, &likely);
+    let ports: Vec<String> = views.iter().map(|v| v.port.to_string()).collect();
+    let key = format!("nginx {}", ports.join(","));
+    let scan = holders::find_holders_remembered(&key, &inodes, &likely);
     for view in &mut views {
         let mut pids: Vec<i32> = view
             .listeners

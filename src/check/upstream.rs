@@ -25,8 +25,8 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
             None,
         );
     };
-    let tree = conf::parse_dump(&dump.config);
-    let servers = relevant_servers(target, conf::servers(&tree));
+    let tree = dump.tree();
+    let servers = relevant_servers(target, conf::servers(tree));
     let mut matched = false;
     let mut spoken: Vec<(Protocol, String)> = Vec::new();
     let mut others = Vec::new();
@@ -40,8 +40,8 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
     }
     for server in &servers {
         for (location, pass) in &server.proxies {
-            let protocol = pass::protocol(&tree, pass);
-            for (endpoint, at) in conf::endpoints(&tree, pass) {
+            let protocol = pass::protocol(tree, pass);
+            for (endpoint, at) in conf::endpoints(tree, pass) {
                 let verdict = compare(&endpoint, &backend.address, target);
                 rec.see(format!(
                     "{} (location {location}, {}): {} {} → {endpoint} ({at}), {}{}",
@@ -160,7 +160,7 @@ pub fn resolve_protocol(target: &Target) -> Target {
     if known || !asks_backend {
         return target.clone();
     }
-    let Ok(tcp) = crate::sys::net::tcp_sockets() else {
+    let Ok(tcp) = crate::sys::net::tcp_listeners() else {
         return target.clone();
     };
     let (_, nginx) = crate::check::nginx::run(target, &tcp);

@@ -138,7 +138,7 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
     for (i, dump) in dumps.into_iter().enumerate() {
         let shown = out.sources[i].describe();
         match dump {
-            Ok(d) if d.ok => add_sites(&mut out, i, &conf::parse_dump(&d.config)),
+            Ok(d) if d.ok => add_sites(&mut out, i, d.tree()),
             Ok(d) => out.unread.push((
                 shown,
                 format!("`{}` failed: {}", d.command, d.messages.join("; ")),

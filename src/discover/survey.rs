@@ -104,6 +104,8 @@ impl Survey {
 /// Reads every nginx on the host and groups its sites by backend; checks nothing yet.
 pub fn discover(timeout: Duration) -> (Survey, Vec<Master>) {
     let started = Instant::now();
+    let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     let masters = master::list();
     let found = super::read_from(
         super::sources(&NginxSpec::default(), &masters, masters.is_empty()),
@@ -125,8 +127,14 @@ pub enum Depth {
 /// Discovers, then checks each distinct backend once.
 pub fn run(timeout: Duration, depth: Depth) -> Survey {
     let started = Instant::now();
+    // One view of the process table for discovery and every backend's checks.
+    let _processes = crate::sys::process::snapshot::install();
+    let _dumps = crate::nginx::dumps::install();
     let (mut survey, masters) = discover(timeout);
     check_all(&mut survey, &masters, depth);
+    if depth == Depth::Chain {
+        holders::remembered::save();
+    }
     survey.elapsed_ms = started.elapsed().as_millis() as u64;
     survey
 }
@@ -250,7 +258,7 @@ fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: D
 
 /// The nginx step once per config, then every backend's own checks, `POOL` at a time.
 fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
-    let tcp = net::tcp_sockets();
+    let tcp = net::tcp_listeners();
     let unix = net::unix_sockets().unwrap_or_default();
     let ports: Vec<(StepResult, Listening)> = match depth {
         Depth::Chain => survey

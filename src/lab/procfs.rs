@@ -102,7 +102,7 @@ pub fn reading_stdin(pid: i32) -> bool {
 }
 
 fn listen_inodes(port: u16) -> Vec<u64> {
-    net::tcp_sockets()
+    net::tcp_listeners()
         .unwrap_or_default()
         .into_iter()
         .filter(|s| s.state == net::TcpState::Listen && s.local.port() == port)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::Invocation;
 use crate::sys::command;
-use crate::sys::process::{self, par_map, read_into, split_cmdline, ProcRoot, ProcessInfo};
+use crate::sys::process::{self, ProcessInfo};
 use crate::target::NginxSpec;
 
 /// The title nginx writes over its master's argv.
@@ -97,21 +97,7 @@ fn nginx_binaries() -> Vec<PathBuf> {
 /// Every master on this host, read in one pass over the process table (each process's argv,
 /// on every core), in pid order.
 pub fn list() -> Vec<Master> {
-    let Ok(root) = ProcRoot::open() else {
-        return Vec::new();
-    };
-    let me = std::process::id() as i32;
-    let titled = par_map(&process::all_pids(), |pid, buf| {
-        pid != me
-            && read_into(root.fd(), pid, "cmdline", buf).is_ok()
-            && has_title(&split_cmdline(buf), MASTER_TITLE)
-    });
-    let mut pids: Vec<i32> = titled
-        .into_iter()
-        .filter(|(_, t)| *t)
-        .map(|(p, _)| p)
-        .collect();
-    pids.sort_unstable();
+    let pids = process::pids_whose_argv(|argv| has_title(argv, MASTER_TITLE));
     let infos: Vec<ProcessInfo> = pids
         .into_iter()
         .filter_map(|p| ProcessInfo::read(p).ok())

@@ -1,6 +1,7 @@
 //! nginx as fixer sees it: how the running master was started, and its effective config.
 
 pub mod conf;
+pub mod dumps;
 pub mod errlog;
 pub mod master;
 
@@ -111,6 +112,15 @@ pub struct Dump {
     /// nginx's own verdict lines ("syntax is ok", or the error with file:line).
     pub messages: Vec<String>,
     pub config: String,
+    /// The config parsed once, on first use, and shared by every clone of this dump: on a
+    /// 3 000-server-block config each parse costs as much as the steps that read it.
+    pub tree: std::sync::Arc<std::sync::OnceLock<Vec<conf::Directive>>>,
+}
+
+impl Dump {
+    pub fn tree(&self) -> &[conf::Directive] {
+        self.tree.get_or_init(|| conf::parse_dump(&self.config))
+    }
 }
 
 /// Runs `nginx -T` within `timeout` (the probe timeout: an upstream host name nginx cannot
@@ -118,6 +128,15 @@ pub struct Dump {
 /// verdict on the config.
 pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
     let shown = inv.describe(&["-T"]);
+    if let Some(d) = dumps::cached(&shown) {
+        return Ok(d);
+    }
+    let d = run_dump(inv, &shown, timeout)?;
+    dumps::keep(&shown, &d);
+    Ok(d)
+}
+
+fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<Dump> {
     let out = command::run(&mut inv.command(&["-T"]), timeout)
         .with_context(|| format!("`{shown}` could not run"))?;
     if out.timed_out {
@@ -139,6 +158,7 @@ pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
             .map(str::to_string)
             .collect(),
         config: out.stdout,
+        tree: Default::default(),
     })
 }
 

@@ -91,7 +91,7 @@ pub fn probe(
     }
     let mut mine: HashSet<SocketAddr> = open.iter().map(|(_, _, l)| canonical(*l)).collect();
     let deadline = started + window;
-    let mut seen = read()?;
+    let mut seen = read(target.port())?;
     loop {
         let accepted: Vec<(usize, u64)> = open
             .iter()
@@ -117,7 +117,7 @@ pub fn probe(
             break;
         }
         std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
-        seen = read()?;
+        seen = read(target.port())?;
     }
     let waited = started.elapsed();
     mine.extend(open.iter().map(|(_, _, l)| canonical(*l)));
@@ -143,8 +143,10 @@ pub fn probe(
     })
 }
 
-fn read() -> Result<Vec<TcpSocket>, String> {
-    net::tcp_sockets().map_err(|e| format!("{e:#}"))
+/// The sockets on the probed port, listening or connected: only /proc/net/tcp lists the
+/// server's end of a connection not yet accepted (inode 0), which is what the probe watches.
+fn read(port: u16) -> Result<Vec<TcpSocket>, String> {
+    net::tcp_sockets_where(|s| s.local.port() == port).map_err(|e| format!("{e:#}"))
 }
 
 /// The inode of the server's end of the connection from `local` to `target` (0 while it waits

@@ -6,7 +6,10 @@
 //! pre-fork server's master and workers all share the listening socket). Only when some inode
 //! is still unaccounted for does it read every process, on all cores.
 
+pub mod remembered;
 pub mod snapshot;
+
+pub use remembered::find_holders_remembered;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::BorrowedFd;
@@ -15,7 +18,7 @@ use rustix::fs::{Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::process::{
-    all_pids, ancestors, children_map, descendants, par_map, read_into, split_cmdline, ProcRoot,
+    all_pids, ancestors, children_map, descendants, par_map, pids_whose_argv, ProcRoot,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -67,23 +70,7 @@ pub fn likely_pids(matcher: Option<&regex::Regex>) -> Vec<i32> {
     let Some(re) = matcher else {
         return Vec::new();
     };
-    let Ok(root) = ProcRoot::open() else {
-        return Vec::new();
-    };
-    let me = std::process::id() as i32;
-    let matched = par_map(&all_pids(), |pid, buf| {
-        pid != me && read_into(root.fd(), pid, "cmdline", buf).is_ok() && {
-            let argv = split_cmdline(buf);
-            !argv.is_empty() && re.is_match(&argv.join(" "))
-        }
-    });
-    let mut pids: Vec<i32> = matched
-        .into_iter()
-        .filter(|(_, m)| *m)
-        .map(|(p, _)| p)
-        .collect();
-    pids.sort_unstable();
-    pids
+    pids_whose_argv(|argv| re.is_match(&argv.join(" ")))
 }
 
 /// The state of one search: what was looked at and what was found.

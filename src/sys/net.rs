@@ -1,12 +1,18 @@
-//! Sockets as the kernel lists them in /proc/net/{tcp,tcp6,unix}.
+//! Sockets as the kernel lists them: listening TCP sockets from sock_diag netlink (see
+//! [`diag`]), with /proc/net/{tcp,tcp6} as the fallback, and unix sockets from /proc/net/unix.
 //!
-//! These files describe the network namespace of the reader, which is what an operator on the
+//! Both describe the network namespace of the reader, which is what an operator on the
 //! host wants: nginx and its backend share it unless one of them runs in a container.
 
-use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 
 use anyhow::Context;
+
+mod diag;
+mod proc_tcp;
+
+pub use proc_tcp::{parse_tcp, tcp_sockets_where};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpState {
@@ -73,67 +79,68 @@ pub struct UnixSocket {
     pub listening: bool,
 }
 
-/// Parses the text of /proc/net/tcp (`v6 = false`) or /proc/net/tcp6 (`v6 = true`).
-/// Lines that do not parse are skipped: a half-written line must not hide the others.
-pub fn parse_tcp(text: &str, v6: bool) -> Vec<TcpSocket> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| parse_tcp_line(line, v6))
-        .collect()
+/// Where the listening sockets of a run came from, for the evidence: the kernel's sock_diag
+/// netlink, or /proc/net/tcp* when the kernel refused it (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerSource {
+    SockDiag,
+    ProcNet { why: String },
 }
 
-fn parse_tcp_line(line: &str, v6: bool) -> Option<TcpSocket> {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    if f.len() < 10 {
-        return None;
+impl std::fmt::Display for ListenerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenerSource::SockDiag => f.write_str("netlink sock_diag"),
+            ListenerSource::ProcNet { why } => {
+                write!(f, "/proc/net/tcp* (sock_diag refused: {why})")
+            }
+        }
     }
-    let (tx, rx) = f[4].split_once(':')?;
-    Some(TcpSocket {
-        local: parse_addr(f[1], v6)?,
-        remote: parse_addr(f[2], v6)?,
-        state: TcpState::from_code(u8::from_str_radix(f[3], 16).ok()?),
-        tx_queue: u32::from_str_radix(tx, 16).ok()?,
-        rx_queue: u32::from_str_radix(rx, 16).ok()?,
-        uid: f[7].parse().ok()?,
-        inode: f[9].parse().ok()?,
-    })
 }
 
-/// `0100007F:1F90` → 127.0.0.1:8080. The kernel prints each 32-bit word of the address in host
-/// byte order, so the bytes come back with `to_ne_bytes`; the port is a plain number.
-fn parse_addr(field: &str, v6: bool) -> Option<SocketAddr> {
-    let (ip_hex, port_hex) = field.split_once(':')?;
-    let port = u16::from_str_radix(port_hex, 16).ok()?;
-    let ip = if v6 {
-        IpAddr::V6(Ipv6Addr::from(words_to_bytes::<16>(ip_hex)?))
-    } else {
-        IpAddr::V4(Ipv4Addr::from(words_to_bytes::<4>(ip_hex)?))
+impl ListenerSource {
+    /// Where a listener of this family was listed, as the evidence names it.
+    pub fn listed_in(&self, v6: bool) -> &'static str {
+        match (self, v6) {
+            (ListenerSource::SockDiag, _) => "sock_diag",
+            (ListenerSource::ProcNet { .. }, false) => "/proc/net/tcp",
+            (ListenerSource::ProcNet { .. }, true) => "/proc/net/tcp6",
+        }
+    }
+}
+
+static LAST_SOURCE: Mutex<Option<ListenerSource>> = Mutex::new(None);
+
+/// The source of the last [`tcp_listeners`] answer in this process.
+pub fn listener_source() -> Option<ListenerSource> {
+    LAST_SOURCE.lock().ok().and_then(|g| g.clone())
+}
+
+/// Every TCP socket in the LISTEN state, IPv4 and IPv6: the one way fixer asks which sockets
+/// listen. From the kernel's listening hash by sock_diag, whose cost does not grow with the
+/// connections on the host; when the kernel refuses it, from /proc/net/tcp*, streamed and
+/// filtered as read. The source is recorded ([`listener_source`]), never guessed.
+pub fn tcp_listeners() -> anyhow::Result<Vec<TcpSocket>> {
+    listeners_or_fallback(diag::tcp_listeners())
+}
+
+fn listeners_or_fallback(
+    from_kernel: std::io::Result<Vec<TcpSocket>>,
+) -> anyhow::Result<Vec<TcpSocket>> {
+    let (found, source) = match from_kernel {
+        Ok(found) => (found, ListenerSource::SockDiag),
+        Err(e) => {
+            let why = e.to_string();
+            (
+                tcp_sockets_where(TcpSocket::is_listening)?,
+                ListenerSource::ProcNet { why },
+            )
+        }
     };
-    Some(SocketAddr::new(ip, port))
-}
-
-fn words_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
-    if hex.len() != N * 2 || !hex.is_ascii() {
-        return None;
+    if let Ok(mut last) = LAST_SOURCE.lock() {
+        *last = Some(source);
     }
-    let mut out = [0u8; N];
-    for (i, chunk) in out.chunks_mut(4).enumerate() {
-        let word = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok()?;
-        chunk.copy_from_slice(&word.to_ne_bytes());
-    }
-    Some(out)
-}
-
-/// Reads /proc/net/tcp and /proc/net/tcp6 once each. tcp6 is absent when IPv6 is disabled.
-pub fn tcp_sockets() -> anyhow::Result<Vec<TcpSocket>> {
-    let v4 = std::fs::read_to_string("/proc/net/tcp").context("reading /proc/net/tcp")?;
-    let mut sockets = parse_tcp(&v4, false);
-    match std::fs::read_to_string("/proc/net/tcp6") {
-        Ok(v6) => sockets.extend(parse_tcp(&v6, true)),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context("reading /proc/net/tcp6"),
-    }
-    Ok(sockets)
+    Ok(found)
 }
 
 /// Whether a socket bound to `local` (listening, or about to) takes connections to `dest`.
@@ -358,8 +365,38 @@ mod tests {
     }
 
     #[test]
+    fn sock_diag_and_proc_agree_on_a_listener_and_its_accept_queue() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let _waiting = std::net::TcpStream::connect(local).unwrap();
+        let from_proc = tcp_sockets_where(|s| s.local == local && s.is_listening()).unwrap();
+        assert_eq!(from_proc.len(), 1);
+        assert_eq!(from_proc[0].rx_queue, 1, "one connection nobody accepted");
+        match diag::tcp_listeners() {
+            Ok(found) => assert!(found.contains(&from_proc[0]), "{found:?}"),
+            // A kernel without sock_diag: the fallback below is what fixer uses.
+            Err(e) => assert!(e.raw_os_error().is_some(), "{e}"),
+        }
+        let all = tcp_listeners().unwrap();
+        assert!(all.contains(&from_proc[0]));
+        assert!(all.iter().all(TcpSocket::is_listening));
+        assert!(listener_source().is_some());
+    }
+
+    #[test]
+    fn a_refused_sock_diag_falls_back_to_proc_and_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        // A stand-in for a kernel that refuses sock_diag (as gVisor does).
+        let refused = Err(std::io::Error::from_raw_os_error(93));
+        let found = listeners_or_fallback(refused).unwrap();
+        assert!(found.iter().any(|s| s.local == local));
+        assert!(found.iter().all(TcpSocket::is_listening));
+    }
+
+    #[test]
     fn reads_this_machine() {
-        assert!(tcp_sockets().is_ok());
+        assert!(tcp_listeners().is_ok());
         assert!(unix_sockets().is_ok());
     }
 }

@@ -6,6 +6,7 @@ mod fd;
 pub mod forensics;
 mod members;
 mod scan;
+pub mod snapshot;
 mod stat;
 mod syscall;
 mod wait;
@@ -204,6 +205,9 @@ impl ProcessInfo {
         match self.syscall.as_ref().map(|s| (s.name.as_str(), s.arg0)) {
             Some(("read" | "readv" | "pread64" | "preadv" | "preadv2", fd)) => fd == 0,
             Some(("select" | "pselect6", nfds)) => nfds == 1 && self.stdin.can_block(),
+            // A pre-fork worker waiting for a client's request sleeps in `wait_woken` too,
+            // as a terminal read does: the syscall's fd says whose data it waits for.
+            Some((name, fd)) if name.starts_with("recv") => fd == 0 && self.stdin.can_block(),
             _ => self.stdin.can_block() && self.wchan.as_deref().is_some_and(is_read_wchan),
         }
     }
@@ -263,8 +267,15 @@ fn ticks_to_unix(ticks: u64) -> f64 {
     btime + ticks as f64 / hz
 }
 
-/// Every numeric entry of /proc.
+/// Every numeric entry of /proc (from the run's snapshot while one is installed).
 pub fn all_pids() -> Vec<i32> {
+    match snapshot::current() {
+        Some(table) => table.pids(),
+        None => read_all_pids(),
+    }
+}
+
+fn read_all_pids() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -277,6 +288,11 @@ pub fn all_pids() -> Vec<i32> {
 
 /// Parent pid → child pids, for every process that could be read.
 pub fn children_map() -> HashMap<i32, Vec<i32>> {
+    if let Some(table) = snapshot::current() {
+        let mut map = table.children().clone();
+        map.values_mut().for_each(|c| c.sort_unstable());
+        return map;
+    }
     let Ok(root) = ProcRoot::open() else {
         return HashMap::new();
     };
@@ -310,6 +326,38 @@ pub fn pids_named(name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Pids (never fixer itself) whose argv satisfies `wanted`; kernel threads and zombies have
+/// no argv and never match. From the run's snapshot while one is installed, so the command
+/// lines are read once per run however many steps ask.
+pub fn pids_whose_argv(wanted: impl Fn(&[String]) -> bool + Sync) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut pids: Vec<i32> = match snapshot::current() {
+        Some(table) => table
+            .cmdlines()
+            .iter()
+            .filter(|(p, argv)| **p != me && wanted(argv))
+            .map(|(p, _)| *p)
+            .collect(),
+        None => {
+            let Ok(root) = ProcRoot::open() else {
+                return Vec::new();
+            };
+            par_map(&read_all_pids(), |pid, buf| {
+                pid != me && read_into(root.fd(), pid, "cmdline", buf).is_ok() && {
+                    let argv = split_cmdline(buf);
+                    !argv.is_empty() && wanted(&argv)
+                }
+            })
+            .into_iter()
+            .filter(|(_, m)| *m)
+            .map(|(p, _)| p)
+            .collect()
+        }
+    };
+    pids.sort_unstable();
+    pids
+}
+
 /// Every descendant of `pid` (children, grandchildren, ...), not `pid` itself.
 pub fn descendants(pid: i32, children: &HashMap<i32, Vec<i32>>) -> Vec<i32> {
     let mut seen = HashSet::from([pid]);
@@ -329,14 +377,19 @@ pub fn descendants(pid: i32, children: &HashMap<i32, Vec<i32>>) -> Vec<i32> {
 
 /// The parent chain of `pid`, nearest first, ending with PID 1 when it is reachable.
 pub fn ancestors(pid: i32) -> Vec<i32> {
+    let table = snapshot::current();
+    let parent = |p: i32| match table.as_ref().and_then(|t| t.entry(p)) {
+        Some(e) => Some(e.ppid),
+        None => read_stat(p).ok().map(|s| s.ppid),
+    };
     let mut out = Vec::new();
     let mut current = pid;
-    while let Ok(stat) = read_stat(current) {
-        if stat.ppid <= 0 || out.contains(&stat.ppid) || out.len() > 4096 {
+    while let Some(ppid) = parent(current) {
+        if ppid <= 0 || out.contains(&ppid) || out.len() > 4096 {
             break;
         }
-        out.push(stat.ppid);
-        current = stat.ppid;
+        out.push(ppid);
+        current = ppid;
     }
     out
 }

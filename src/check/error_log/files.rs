@@ -17,8 +17,8 @@ pub(super) fn log_paths(nginx: &NginxView) -> Vec<PathBuf> {
         paths.push(e);
     }
     if let Some(dump) = nginx.dump.as_ref() {
-        let tree = conf::parse_dump(&dump.config);
-        for d in conf::find_all(&tree, "error_log") {
+        let tree = dump.tree();
+        for d in conf::find_all(tree, "error_log") {
             if let Some(p) = d.args.first().filter(|p| {
                 *p != "stderr" && !p.starts_with("syslog:") && !p.starts_with("memory:")
             }) {

@@ -180,7 +180,7 @@ pub(super) fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
 /// The process serving the backend's address now, found by socket inode like the chain's
 /// `port_holder` does (the pre-fork master when several share it).
 fn running_backend(target: &Target, backend: &BackendSpec) -> Option<ProcessInfo> {
-    let tcp = crate::sys::net::tcp_sockets().unwrap_or_default();
+    let tcp = crate::sys::net::tcp_listeners().unwrap_or_default();
     let unix = if matches!(backend.address, crate::target::BackendAddr::Unix(_)) {
         crate::sys::net::unix_sockets().unwrap_or_default()
     } else {
@@ -243,7 +243,7 @@ fn enabled_state(unit: &str, file: &UnitFile) -> String {
 
 /// nginx's timeouts on each location proxying to the backend, from `nginx -T`.
 fn proxy_timeouts(h: &mut Hardening, target: &Target, backend: &BackendSpec) {
-    let sockets = crate::sys::net::tcp_sockets().unwrap_or_default();
+    let sockets = crate::sys::net::tcp_listeners().unwrap_or_default();
     let (_, view) = crate::check::nginx::run(target, &sockets);
     let Some(dump) = view.dump.as_ref().filter(|d| d.ok) else {
         h.evidence.push(

@@ -104,7 +104,11 @@ pub fn gather(target: &Target, listening: &Listening) -> Gathered {
         )));
     }
     let inodes = listening.inodes();
-    let scan = holders::find_holders(&inodes, &holders::likely_pids(backend.matcher.as_ref()));
+    let scan = holders::find_holders_remembered(
+        &format!("backend {}", backend.address),
+        &inodes,
+        &holders::likely_pids(backend.matcher.as_ref()),
+    );
     let mut pids: Vec<i32> = scan.holders.values().flatten().copied().collect();
     pids.sort_unstable();
     pids.dedup();

@@ -27,9 +27,9 @@ pub(super) struct ReadTimeout {
 /// effective config is not available or no location passes to it.
 pub(super) fn read_timeout(nginx: &NginxView, backend: &BackendAddr) -> Option<ReadTimeout> {
     let dump = nginx.dump.as_ref().filter(|d| d.ok)?;
-    let tree = conf::parse_dump(&dump.config);
+    let tree = dump.tree();
     let mut found = Vec::new();
-    walk(&tree, &tree, backend, &[], &mut found);
+    walk(tree, tree, backend, &[], &mut found);
     found.into_iter().min_by_key(|t| t.wait)
 }
 
@@ -201,6 +201,7 @@ mod tests {
                 command: "nginx -T".into(),
                 messages: Vec::new(),
                 config: format!("# configuration file /etc/nginx/nginx.conf:\n{config}"),
+                tree: Default::default(),
             }),
             ..Default::default()
         };

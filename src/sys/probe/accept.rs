@@ -71,9 +71,8 @@ fn accepted(stream: &std::net::TcpStream) -> Option<bool> {
     let same = |a: SocketAddr, b: SocketAddr| {
         a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
     };
-    crate::sys::net::tcp_sockets()
+    crate::sys::net::tcp_sockets_where(|s| same(s.local, theirs) && same(s.remote, ours))
         .ok()?
-        .into_iter()
-        .find(|s| same(s.local, theirs) && same(s.remote, ours))
+        .first()
         .map(|s| s.inode != 0)
 }

@@ -67,6 +67,17 @@ fn select_on_stdin_only() {
 }
 
 #[test]
+fn a_worker_waiting_for_a_request_is_not_reading_stdin() {
+    let p = sample(
+        'S',
+        FdTarget::Pipe,
+        Some(("recvfrom", 4)),
+        Some("wait_woken"),
+    );
+    assert!(!p.blocked_reading_stdin());
+}
+
+#[test]
 fn wchan_when_syscall_unknown() {
     let tty = FdTarget::Tty("/dev/pts/1".into());
     assert!(sample('S', tty.clone(), None, Some("n_tty_read")).blocked_reading_stdin());
