@@ -7,10 +7,12 @@
 use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
+use crate::check::recurl::Route;
 use crate::check::{dns, error_log, recurl, unit_history, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
-use crate::step::{Recorder, StepName, StepResult, Verdict};
+use crate::step::details::BackendPortDetails;
+use crate::step::{self, Recorder, StepName, StepResult, Verdict};
 use crate::sys::net;
 use crate::target::Target;
 
@@ -60,7 +62,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
-                Recorder::start(StepName::Nginx).could_not_run(e),
+                step::could_not_run(StepName::Nginx, e),
                 NginxView::default(),
             ),
         };
@@ -94,7 +96,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let (mut port_step, listening) = match (&tcp, &unix) {
             (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
             (Err(e), _) | (_, Err(e)) => (
-                Recorder::start(StepName::BackendPort).could_not_run(e),
+                Recorder::<BackendPortDetails>::start(StepName::BackendPort).could_not_run(e),
                 Listening::default(),
             ),
         };
@@ -152,7 +154,10 @@ where
 /// A check that panicked is reported as a check that could not run, never as a crash.
 fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) -> StepResult {
     let crashed = || {
-        Recorder::start(name).could_not_run(&anyhow::anyhow!("the {} check crashed", name.as_str()))
+        step::could_not_run(
+            name,
+            &anyhow::anyhow!("the {} check crashed", name.as_str()),
+        )
     };
     match handle {
         Background::Thread(h) => h.join().unwrap_or_else(|_| crashed()),
@@ -163,7 +168,7 @@ fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) ->
 }
 
 /// The one rule for the whole product: healthy means every check ran and passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Healthy,
@@ -188,10 +193,10 @@ impl Outcome {
 /// no kill or restart is planned.
 pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
     let urls: Vec<_> = port_holder::recurl_urls(recurl)
-        .into_iter()
-        .filter(|u| u["route"] == "nginx")
+        .iter()
+        .filter(|u| u.route == Route::Nginx)
         .collect();
-    (!urls.is_empty()).then(|| urls.iter().all(|u| u["healthy"] == true))
+    (!urls.is_empty()).then(|| urls.iter().all(|u| u.healthy))
 }
 
 /// Backend URLs failing while every URL through nginx passes: a disagreement between direct
@@ -259,8 +264,7 @@ impl Diagnosis {
     /// so removing the holder that does not is enough.
     pub fn other_listeners_serve(&self) -> bool {
         self.step(StepName::PortHolder)
-            .and_then(|s| s.details.get("others_accept"))
-            .and_then(serde_json::Value::as_bool)
+            .and_then(|s| s.details.others_accept())
             .unwrap_or(false)
     }
 

@@ -23,7 +23,7 @@ pub enum Mode {
 }
 
 /// How an action was (or was not) approved; recorded in the JSON and the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Approval {
     Prompt,

@@ -220,7 +220,7 @@ const UNSUPERVISED: &str = "Note: the backend was started by fixer, not by a sup
 fn started_without_supervisor(r: &Record) -> bool {
     r.code == action::ActionCode::RestartBackend
         && r.result == Outcome::Done
-        && r.target.get("command").is_some()
+        && matches!(r.target, action::target::ActionTarget::RestartCommand(_))
 }
 
 fn run_one(

@@ -27,3 +27,7 @@ pub mod step;
 pub mod sys;
 pub mod target;
 pub mod text;
+
+/// The version of every JSON document fixer writes (`--json`, the audit log). Bumped when a
+/// key is renamed or removed, or its meaning changes; adding keys keeps it.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -17,7 +17,7 @@ pub enum Decision {
 }
 
 /// A failure fixer does not change itself, and what the operator should change.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Manual {
     pub code: FindingCode,
     pub cause: String,
@@ -293,7 +293,9 @@ fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::recurl::{self, Route};
     use crate::finding::Finding;
+    use crate::step::details::{BackendPortDetails, RecurlDetails};
     use crate::step::{Recorder, StepName};
     use crate::target::{BackendAddr, BackendSpec, NginxSpec, RestartSpec};
 
@@ -318,15 +320,17 @@ mod tests {
     }
 
     fn diagnosis(nginx_urls_healthy: bool) -> Diagnosis {
-        let down = Recorder::start(StepName::BackendPort).fail(Finding::new(
+        let down = Finding::new(
             FindingCode::BackendNotListening,
             "nothing listens on 127.0.0.1:8080",
-        ));
-        let mut recurl = Recorder::start(StepName::Recurl);
-        recurl.detail(
-            "urls",
-            serde_json::json!([{"url": "http://example.com/", "route": "nginx", "healthy": nginx_urls_healthy}]),
         );
+        let down = Recorder::<BackendPortDetails>::start(StepName::BackendPort).fail(down);
+        let mut recurl = Recorder::<RecurlDetails>::start(StepName::Recurl);
+        recurl.details.urls = Some(vec![recurl::answered(
+            "http://example.com/",
+            Route::Nginx,
+            nginx_urls_healthy,
+        )]);
         Diagnosis {
             started_at: String::new(),
             elapsed_ms: 0,

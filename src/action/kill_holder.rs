@@ -2,8 +2,8 @@
 //! SIGKILL only after asking again. The whole family sharing the socket is covered (a pre-fork
 //! master and its workers), and the port is confirmed free afterwards.
 
+use super::target::{ActionTarget, KillTarget};
 use rustix::process::Signal;
-use serde_json::json;
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::check::port_holder::HolderView;
@@ -59,16 +59,17 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
         code: ActionCode::KillHolder,
         question,
         lines,
-        target: json!({
-            "pid": holder.main.pid,
-            "pids": holder.all.iter().map(|p| p.pid).collect::<Vec<_>>(),
-            "cmdline": holder.main.cmdline_str(),
-            "user": holder.main.user,
-            "start_ticks": holder.main.start_ticks,
-            "started_unix": holder.main.started_unix,
-            "unit": holder.main.unit,
-            "signal": "SIGTERM",
-            "foreign": foreign,
+        target: ActionTarget::Kill(KillTarget {
+            pid: holder.main.pid,
+            pids: holder.all.iter().map(|p| p.pid).collect(),
+            cmdline: holder.main.cmdline_str(),
+            user: holder.main.user.clone(),
+            start_ticks: holder.main.start_ticks,
+            started_unix: holder.main.started_unix,
+            unit: holder.main.unit.clone(),
+            signal: "SIGTERM",
+            foreign,
+            reason: None,
         }),
         foreign,
         work: Work::Kill {
@@ -107,7 +108,9 @@ pub fn plan_blocked(blocked: &HolderView, address: &BackendAddr) -> Result<Plan,
             pids.join(", ")
         );
     }
-    p.target["reason"] = json!("blocked-before-listen");
+    if let ActionTarget::Kill(t) = &mut p.target {
+        t.reason = Some("blocked-before-listen");
+    }
     Ok(p)
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use super::target::{ActionTarget, RestartCommandTarget, RestartUnitTarget};
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::sys::http::FailureKind;
@@ -66,7 +66,10 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
                 format!("systemctl restart {unit}{why}"),
                 format!("then wait until {address} listens and {shown} answers"),
             ],
-            target: json!({"unit": unit, "address": address.to_string()}),
+            target: ActionTarget::RestartUnit(RestartUnitTarget {
+                unit: unit.clone(),
+                address: address.to_string(),
+            }),
             foreign: false,
             work: Work::RestartUnit {
                 unit,
@@ -106,7 +109,12 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
         code: ActionCode::RestartBackend,
         question: format!("Start the backend ({command})?"),
         lines,
-        target: json!({"command": command, "cwd": cwd, "log": log, "address": address.to_string()}),
+        target: ActionTarget::RestartCommand(RestartCommandTarget {
+            command: command.clone(),
+            cwd: cwd.clone(),
+            log: log.clone(),
+            address: address.to_string(),
+        }),
         foreign: false,
         work: Work::RestartCommand {
             spawn: d,

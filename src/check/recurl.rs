@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::finding::{Finding, FindingCode};
 use crate::limits;
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepName, StepResult};
+use crate::step::{StepName, StepResult};
+
+type Rec = crate::step::Recorder<crate::step::details::RecurlDetails>;
 use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
 use crate::sys::probe;
 use crate::sys::regular_file;
@@ -19,7 +21,7 @@ mod route;
 pub use route::route;
 
 /// Whether a URL goes straight to the backend or through nginx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Route {
     Backend,
@@ -27,7 +29,7 @@ pub enum Route {
 }
 
 /// What one verify URL answered. Holds no secret: the password is read, sent and dropped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UrlResult {
     /// The URL as configured, with any `user:password@` part masked.
     pub url: String,
@@ -52,7 +54,7 @@ pub struct UrlResult {
 }
 
 pub fn run(target: &Target) -> StepResult {
-    let mut rec = Recorder::start(StepName::Recurl);
+    let mut rec = Rec::start(StepName::Recurl);
     if target.verify.is_empty() {
         return rec.skip("no verify URLs configured");
     }
@@ -60,7 +62,7 @@ pub fn run(target: &Target) -> StepResult {
     for r in &results {
         rec.see(evidence_line(r));
     }
-    rec.detail("urls", &results);
+    rec.details.urls = Some(results.clone());
     let failed: Vec<&UrlResult> = results.iter().filter(|r| !r.healthy).collect();
     let total = results.len();
     if failed.is_empty() {
@@ -169,6 +171,22 @@ fn base(spec: &VerifySpec, route: Route) -> UrlResult {
         healthy: false,
         finding: None,
         failure_kind: None,
+    }
+}
+
+/// A URL's answer as a value, for tests of code that reads recurl's results.
+#[cfg(test)]
+pub(crate) fn answered(url: &str, route: Route, healthy: bool) -> UrlResult {
+    let spec = VerifySpec {
+        url: url.to_string(),
+        via: None,
+        insecure: false,
+        expect: vec![],
+        auth: None,
+    };
+    UrlResult {
+        healthy,
+        ..base(&spec, route)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::action;
-use crate::check::recurl;
+use crate::check::recurl::{self, Route};
 use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
@@ -56,19 +56,7 @@ fn died(started: &mut [action::Started]) -> Option<String> {
 /// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
 fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
     let _ = target;
-    let urls: Vec<(String, bool)> = step.details["urls"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|u| {
-                    (
-                        u["route"].as_str().unwrap_or("").to_string(),
-                        u["healthy"].as_bool().unwrap_or(false),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    urls.iter().any(|(route, ok)| route == "backend" && *ok)
-        && urls.iter().any(|(route, ok)| route == "nginx" && !*ok)
+    let urls = step.details.urls();
+    urls.iter().any(|u| u.route == Route::Backend && u.healthy)
+        && urls.iter().any(|u| u.route == Route::Nginx && !u.healthy)
 }

@@ -193,33 +193,23 @@ pub fn verification_table(step: &StepResult) {
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(["url", "via", "status", "expected", "ms", "ok"]);
-    for u in step.details["urls"].as_array().into_iter().flatten() {
-        let status = u["status"].as_u64().map_or_else(
-            || u["error_kind"].as_str().unwrap_or("-").to_string(),
+    for u in step.details.urls() {
+        let status = u.status.map_or_else(
+            || u.error_kind.as_deref().unwrap_or("-").to_string(),
             |s| s.to_string(),
         );
-        let expect: Vec<String> = u["expect"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| e.to_string())
-            .collect();
+        let expect: Vec<String> = u.expect.iter().map(|e| e.to_string()).collect();
         table.add_row([
-            clean(u["url"].as_str().unwrap_or("")),
-            clean(u["via"].as_str().unwrap_or("-")),
+            clean(&u.url),
+            clean(u.via.as_deref().unwrap_or("-")),
             status,
             if expect.is_empty() {
                 "<500".to_string()
             } else {
                 expect.join(",")
             },
-            u["elapsed_ms"].to_string(),
-            if u["healthy"].as_bool().unwrap_or(false) {
-                "yes"
-            } else {
-                "NO"
-            }
-            .to_string(),
+            u.elapsed_ms.to_string(),
+            if u.healthy { "yes" } else { "NO" }.to_string(),
         ]);
     }
     println!("{table}");

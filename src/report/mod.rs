@@ -3,6 +3,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod document;
 pub mod fix;
 pub mod human;
 pub mod json;

@@ -9,6 +9,7 @@ use crate::discover::init::{self, Picked, Selector};
 use crate::discover::survey::{self, Depth, Survey};
 use crate::exit_code::ExitCode;
 use crate::playbook::{self, PlaybookError};
+use crate::report::document::SurveyFix;
 use crate::report::{self, Style};
 
 /// True when nothing names a site and no default playbook exists; a default playbook that is
@@ -104,7 +105,10 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
             // The chain would probe it over plain HTTP; a playbook that says what it speaks
             // is the way to act on it.
             if json {
-                docs.push(serde_json::json!({"name": b.target.name, "skipped": how}));
+                docs.push(SurveyFix::Skipped {
+                    name: b.target.name.clone(),
+                    skipped: how.clone(),
+                });
             } else {
                 report::survey::not_fixed(&b.target.name, how);
             }
@@ -130,7 +134,9 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
                 report::fix::SilentFix::new()
             };
             let run = crate::fix::fix(&b.target, &opts, &mut out);
-            docs.push(report::json::fix(&b.target, &run));
+            docs.push(SurveyFix::Fixed(Box::new(report::json::fix(
+                &b.target, &run,
+            ))));
             run
         } else {
             let mut out = report::fix::HumanFix::new(Style::detect(color, false));
@@ -145,8 +151,8 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
     }
     if json {
         let mut doc = report::survey::json("fix", &survey);
-        doc["fixes"] = serde_json::json!(docs);
-        doc["exit_code"] = serde_json::json!(exit.code());
+        doc.fixes = Some(docs);
+        doc.exit_code = exit.code();
         report::json::print(&doc);
     }
     exit

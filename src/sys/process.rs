@@ -25,7 +25,7 @@ pub use syscall::{parse_syscall, syscall_name, Arch};
 pub use wait::{describe_waited, waited_children, Waited};
 
 /// What a file descriptor (usually stdin) points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "path", rename_all = "kebab-case")]
 pub enum FdTarget {
     Tty(String),
@@ -47,7 +47,7 @@ impl FdTarget {
 }
 
 /// The system call a sleeping process is in, from /proc/PID/syscall.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Syscall {
     pub name: String,
     /// First argument; for read() that is the file descriptor.

@@ -11,7 +11,7 @@ use crate::sys::{dns_query, resolve};
 use crate::target::Target;
 
 /// What one domain resolved to and, when that is another machine, what answered there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DomainResult {
     pub domain: String,
     /// What users get: the DNS server's answer when one is given, else this host's resolver's.
@@ -28,7 +28,7 @@ pub struct DomainResult {
 }
 
 /// One `GET http://DOMAIN/` sent to the foreign address the domain resolves to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Answered {
     pub url: String,
     pub ip: IpAddr,

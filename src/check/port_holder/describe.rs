@@ -1,6 +1,6 @@
 //! Evidence lines about a holder process: who it is, what state it is in, what it waits on.
 
-use crate::step::Recorder;
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::process::{FdTarget, ProcessInfo};
 use crate::target::BackendSpec;
 
@@ -30,12 +30,7 @@ fn stdin_word(fd: &FdTarget) -> String {
     }
 }
 
-pub(super) fn process(
-    rec: &mut Recorder,
-    p: &ProcessInfo,
-    main: &ProcessInfo,
-    backend: &BackendSpec,
-) {
+pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backend: &BackendSpec) {
     let role = if p.pid == main.pid {
         String::new()
     } else if p.ppid == main.pid {

@@ -3,7 +3,9 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepResult};
+use crate::step::StepResult;
+
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::accept::{self, AcceptReport};
 use crate::sys::http::{secs, Failure, FailureKind, Response};
 use crate::sys::process::FdTarget;
@@ -62,7 +64,7 @@ fn reading(probe: &Result<Response, Failure>) -> Direct<'_> {
 }
 
 pub(super) fn judge(
-    mut rec: Recorder,
+    mut rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     r: &Readings,
@@ -117,8 +119,8 @@ pub(super) fn judge(
         .and_then(|a| queue_after(a, l.inode))
         .or(l.queue_before);
     details(&mut rec, &view, r.probe.is_ok(), queue);
-    rec.detail("listeners", r.listeners.len());
-    rec.detail("others_accept", others_accept);
+    rec.details.listeners = Some(r.listeners.len());
+    rec.details.others_accept = Some(others_accept);
     let result = verdict(
         rec,
         target,
@@ -132,7 +134,7 @@ pub(super) fn judge(
     (unproven::reconcile(result, ctx), Some(view))
 }
 
-fn accept_evidence<'a>(rec: &mut Recorder, r: &'a Readings) -> Option<&'a AcceptReport> {
+fn accept_evidence<'a>(rec: &mut Rec, r: &'a Readings) -> Option<&'a AcceptReport> {
     match &r.accept {
         None => None,
         Some(Err(e)) => {
@@ -235,7 +237,7 @@ fn socket_word(s: &Socket) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn verdict(
-    rec: Recorder,
+    rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     v: &HolderView,

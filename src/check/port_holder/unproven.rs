@@ -4,7 +4,9 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepResult, Verdict};
+use crate::step::{StepResult, Verdict};
+
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::http::secs;
 use crate::target::{BackendSpec, Target};
 
@@ -15,7 +17,7 @@ use super::{Context, HolderView};
 
 /// Took the request, no answer within fixer's timeout. Stuck only if nginx gives up too.
 pub(super) fn slow(
-    rec: Recorder,
+    rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     v: &HolderView,
@@ -92,7 +94,7 @@ pub(super) fn slow(
 
 /// The direct probe made no reading that counts, and nothing else shows the holder stuck.
 pub(super) fn unconfirmed(
-    rec: Recorder,
+    rec: Rec,
     backend: &BackendSpec,
     v: &HolderView,
     reading: &Direct<'_>,
@@ -139,7 +141,7 @@ pub(super) fn reconcile(result: StepResult, ctx: &Context<'_>) -> StepResult {
     };
     let passed = nginx_wait::urls(ctx.recurl)
         .iter()
-        .filter(|u| u["route"] == "nginx")
+        .filter(|u| u.route == crate::check::recurl::Route::Nginx)
         .count();
     let finding = Finding::new(
         FindingCode::ProbesDisagree,

@@ -1,0 +1,271 @@
+//! What each step found, as data: one struct per step. Code that needs a step's result reads
+//! these fields, so a renamed field breaks the build rather than a user's script; only the
+//! JSON renderer turns them into JSON. A field a step did not reach is left out of the JSON.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::check::dns::DomainResult;
+use crate::check::recurl::UrlResult;
+use crate::sys::process::{FdTarget, Syscall};
+
+/// A step's details. Untagged: the step's `name` says which one it is.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StepDetails {
+    Dns(DnsDetails),
+    Nginx(NginxDetails),
+    Upstream(UpstreamDetails),
+    ErrorLog(ErrorLogDetails),
+    BackendPort(BackendPortDetails),
+    PortHolder(PortHolderDetails),
+    Recurl(RecurlDetails),
+    /// A step that could not run, or was built without a check.
+    None(NoDetails),
+}
+
+/// No details: `{}`.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct NoDetails {}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct DnsDetails {
+    /// `expected_ips` or `local_ips`: what the answers were compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domains: Option<Vec<DomainResult>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct NginxDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<NginxPort>>,
+    /// `null` when no nginx master was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_pid: Option<Option<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_config: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_masters: Option<Vec<OtherMaster>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_test: Option<ConfigTest>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct NginxPort {
+    pub port: u16,
+    pub listening: bool,
+    pub addresses: Vec<String>,
+    pub pids: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OtherMaster {
+    pub pid: i32,
+    pub config: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ConfigTest {
+    pub ok: bool,
+    pub command: String,
+    pub output: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct UpstreamDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<UpstreamTarget>>,
+    /// The protocol nginx speaks to the backend; `null` when neither playbook nor config says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Option<&'static str>>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UpstreamTarget {
+    pub endpoint: String,
+    /// Where in the config: `file:line`.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ErrorLogDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<ErrorLogCounts>,
+    /// Upstream errors since fixer last verified the site healthy (or in the whole window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<ErrorGroup>>,
+    /// Upstream errors before that time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Vec<ErrorGroup>>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ErrorLogCounts {
+    pub since: usize,
+    pub before: usize,
+    pub fell_back: usize,
+    pub own_probes: usize,
+    pub other_upstreams: usize,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ErrorGroup {
+    /// The cause's name, e.g. `Refused`, `TimedOut`.
+    pub cause: String,
+    pub count: usize,
+    /// Local time of the newest line.
+    pub newest: String,
+    pub upstreams: Vec<String>,
+    pub example: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct BackendPortDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<Vec<BackendListener>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<AddressListening>>,
+    /// Processes of the backend waiting at a prompt before they opened the port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Vec<BlockedProcess>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_history: Option<UnitHistory>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BackendListener {
+    pub local: String,
+    pub inode: u64,
+    pub uid: u32,
+    pub accept_queue: u32,
+    pub serves_backend: bool,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AddressListening {
+    pub address: String,
+    pub listening: bool,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BlockedProcess {
+    pub pid: i32,
+    pub cmdline: String,
+    pub state: String,
+    pub wchan: Option<String>,
+    pub syscall: Option<Syscall>,
+    pub stdin: FdTarget,
+    pub age_secs: f64,
+}
+
+/// How the backend's systemd unit last ended, from `systemctl show` and the journal.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UnitHistory {
+    pub unit: String,
+    pub show: String,
+    pub journal: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct PortHolderDetails {
+    /// The protocol fixer's direct probe speaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    #[serde(flatten)]
+    pub holder: Option<HolderDetails>,
+    /// How many sockets listen on the backend address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<usize>,
+    /// Another listener on the address accepted fixer's connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others_accept: Option<bool>,
+}
+
+/// The holder of the backend's listening socket, as judged.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HolderDetails {
+    pub pid: i32,
+    pub pids: Vec<i32>,
+    pub cmdline: String,
+    pub state: String,
+    pub user: String,
+    pub unit: Option<String>,
+    pub container: Option<String>,
+    pub answering: bool,
+    /// Whether its command line matches the playbook's `match`; `null` without one.
+    pub matches: Option<bool>,
+    pub wchan: Option<String>,
+    pub stdin: FdTarget,
+    pub started_unix: f64,
+    pub age_secs: f64,
+    pub accept_queue: Option<u32>,
+    pub processes: Vec<HolderProcess>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HolderProcess {
+    pub pid: i32,
+    pub ppid: i32,
+    pub cmdline: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct RecurlDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<UrlResult>>,
+}
+
+macro_rules! into_details {
+    ($($t:ident => $v:ident),*) => {$(
+        impl From<$t> for StepDetails {
+            fn from(d: $t) -> Self {
+                StepDetails::$v(d)
+            }
+        }
+    )*};
+}
+
+into_details!(
+    DnsDetails => Dns, NginxDetails => Nginx, UpstreamDetails => Upstream,
+    ErrorLogDetails => ErrorLog, BackendPortDetails => BackendPort,
+    PortHolderDetails => PortHolder, RecurlDetails => Recurl, NoDetails => None
+);
+
+impl StepDetails {
+    /// The verify URLs' answers, when this is a recurl step that probed them.
+    pub fn urls(&self) -> &[UrlResult] {
+        match self {
+            StepDetails::Recurl(RecurlDetails { urls: Some(u) }) => u,
+            _ => &[],
+        }
+    }
+
+    /// The error log's groups since the last verified-healthy time.
+    pub fn error_groups(&self) -> &[ErrorGroup] {
+        match self {
+            StepDetails::ErrorLog(ErrorLogDetails {
+                groups: Some(g), ..
+            }) => g,
+            _ => &[],
+        }
+    }
+
+    /// Whether another listener on the backend address accepted fixer's connection.
+    pub fn others_accept(&self) -> Option<bool> {
+        match self {
+            StepDetails::PortHolder(d) => d.others_accept,
+            _ => None,
+        }
+    }
+}
