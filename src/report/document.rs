@@ -133,3 +133,19 @@ pub enum SurveyFix {
         skipped: String,
     },
 }
+
+/// Each document's JSON Schema, named as in `docs/schema/NAME.json`.
+pub fn schemas() -> Vec<(&'static str, String)> {
+    fn one<T: JsonSchema>() -> String {
+        let schema = schemars::schema_for!(T);
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+    vec![
+        ("diagnose", one::<DiagnoseDoc>()),
+        ("fix", one::<FixDoc>()),
+        ("verify", one::<VerifyDoc>()),
+        ("survey", one::<SurveyDoc>()),
+    ]
+}

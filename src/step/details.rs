@@ -26,9 +26,11 @@ pub enum StepDetails {
 
 /// No details: `{}`.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NoDetails {}
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DnsDetails {
     /// `expected_ips` or `local_ips`: what the answers were compared with.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +40,7 @@ pub struct DnsDetails {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NginxDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<NginxPort>>,
@@ -53,6 +56,7 @@ pub struct NginxDetails {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NginxPort {
     pub port: u16,
     pub listening: bool,
@@ -61,12 +65,14 @@ pub struct NginxPort {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct OtherMaster {
     pub pid: i32,
     pub config: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ConfigTest {
     pub ok: bool,
     pub command: String,
@@ -74,6 +80,7 @@ pub struct ConfigTest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct UpstreamDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
@@ -85,6 +92,7 @@ pub struct UpstreamDetails {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct UpstreamTarget {
     pub endpoint: String,
     /// Where in the config: `file:line`.
@@ -92,6 +100,7 @@ pub struct UpstreamTarget {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ErrorLogDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
@@ -108,6 +117,7 @@ pub struct ErrorLogDetails {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ErrorLogCounts {
     pub since: usize,
     pub before: usize,
@@ -117,6 +127,7 @@ pub struct ErrorLogCounts {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ErrorGroup {
     /// The cause's name, e.g. `Refused`, `TimedOut`.
     pub cause: String,
@@ -128,6 +139,7 @@ pub struct ErrorGroup {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BackendPortDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -143,6 +155,7 @@ pub struct BackendPortDetails {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BackendListener {
     pub local: String,
     pub inode: u64,
@@ -152,12 +165,14 @@ pub struct BackendListener {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AddressListening {
     pub address: String,
     pub listening: bool,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BlockedProcess {
     pub pid: i32,
     pub cmdline: String,
@@ -170,6 +185,7 @@ pub struct BlockedProcess {
 
 /// How the backend's systemd unit last ended, from `systemctl show` and the journal.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct UnitHistory {
     pub unit: String,
     pub show: String,
@@ -177,6 +193,7 @@ pub struct UnitHistory {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PortHolderDetails {
     /// The protocol fixer's direct probe speaks.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,6 +210,7 @@ pub struct PortHolderDetails {
 
 /// The holder of the backend's listening socket, as judged.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct HolderDetails {
     pub pid: i32,
     pub pids: Vec<i32>,
@@ -213,6 +231,7 @@ pub struct HolderDetails {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct HolderProcess {
     pub pid: i32,
     pub ppid: i32,
@@ -221,6 +240,7 @@ pub struct HolderProcess {
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RecurlDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<UrlResult>>,
