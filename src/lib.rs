@@ -13,6 +13,7 @@ pub mod discover;
 pub mod exit_code;
 pub mod finding;
 pub mod fix;
+pub mod format;
 pub mod lab;
 pub mod limits;
 pub mod lock;

@@ -37,8 +37,8 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
             p.ppid,
             p.user,
             p.state,
-            crate::report::clock_time(p.started_unix),
-            crate::report::age(p.age_secs()),
+            crate::format::clock_time(p.started_unix),
+            crate::format::age(p.age_secs()),
             p.cmdline_str()
         ));
     }

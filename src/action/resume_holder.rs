@@ -21,7 +21,7 @@ pub fn plan(holder: &HolderView) -> Plan {
             p.pid,
             p.user,
             p.state,
-            crate::report::age(p.age_secs()),
+            crate::format::age(p.age_secs()),
             p.cmdline_str()
         ));
     }

@@ -128,7 +128,7 @@ fn describe(p: &ProcessInfo, backend: &BackendSpec, waiting: bool) -> String {
         p.state,
         p.wchan.as_deref().unwrap_or("-"),
         p.stdin.describe(),
-        crate::report::age(p.age_secs()),
+        crate::format::age(p.age_secs()),
     )
 }
 

@@ -81,7 +81,7 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
         (Some(at), Some(cut)) => {
             rec.see(format!(
                 "fixer last verified this site healthy at {}",
-                crate::report::clock_time(at)
+                crate::format::clock_time(at)
             ));
             rec.details.verified_at = Some(cut.to_string());
             format!(

@@ -123,7 +123,7 @@ pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
     if out.timed_out {
         anyhow::bail!(
             "`{shown}` did not finish within {}",
-            crate::sys::http::secs(timeout)
+            crate::format::secs(timeout)
         );
     }
     if out.code.is_none() {

@@ -37,17 +37,6 @@ impl Style {
     }
 }
 
-/// "3 s", "5 min", "2 h 3 min", "4 d 1 h": how long a process has been up.
-pub fn age(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
 /// A table fitted to the terminal; unconstrained when the terminal reports no usable width (a
 /// pseudo-terminal nobody sized, as under `expect` or some `docker exec -t`), where comfy-table
 /// would otherwise squeeze every column to one character.
@@ -71,26 +60,4 @@ pub fn error(err: &anyhow::Error) {
     let text = format!("{err:#}");
     let lines: Vec<String> = text.lines().map(crate::sanitize::shown).collect();
     eprintln!("fixer: error: {}", lines.join("\n"));
-}
-
-/// A Unix time as local wall-clock time, for "started at" evidence.
-pub fn clock_time(unix: f64) -> String {
-    chrono::DateTime::from_timestamp(unix as i64, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|| "?".into())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(super::age(5.2), "5 s");
-        assert_eq!(super::age(125.0), "2 min");
-        assert_eq!(super::age(7380.0), "2 h 3 min");
-        assert_eq!(super::age(90_000.0), "1 d 1 h");
-    }
 }

@@ -56,7 +56,7 @@ pub(super) fn record_master(rec: &mut Rec, chosen: Option<&(Master, String)>) {
                 "nginx master: {}, user {}, up {}; {} ({why})",
                 describe(&m.info),
                 m.info.user,
-                crate::report::age(m.info.age_secs()),
+                crate::format::age(m.info.age_secs()),
                 m.describe()
             ));
             rec.details.master_pid = Some(Some(m.info.pid));

@@ -44,8 +44,8 @@ pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backen
         p.user,
         p.state,
         state_word(p.state),
-        crate::report::clock_time(p.started_unix),
-        crate::report::age(p.age_secs()),
+        crate::format::clock_time(p.started_unix),
+        crate::format::age(p.age_secs()),
         p.cmdline_str()
     ));
     let syscall = match &p.syscall {

@@ -6,8 +6,9 @@ use crate::sanitize::clean;
 use crate::step::StepResult;
 
 type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
+use crate::format::secs;
 use crate::sys::accept::{self, AcceptReport};
-use crate::sys::http::{secs, Failure, FailureKind, Response};
+use crate::sys::http::{Failure, FailureKind, Response};
 use crate::sys::process::FdTarget;
 use crate::target::{BackendSpec, Target};
 

@@ -7,7 +7,7 @@ use crate::sanitize::clean;
 use crate::step::{StepResult, Verdict};
 
 type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
-use crate::sys::http::secs;
+use crate::format::secs;
 use crate::target::{BackendSpec, Target};
 
 use super::describe::pid_list;
