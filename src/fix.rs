@@ -10,11 +10,12 @@ use crate::chain::{self, Diagnosis};
 use crate::consent::{Approval, Consent, Decision as Answer, Mode};
 use crate::exit_code::ExitCode;
 use crate::plan::{self, Manual};
-use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
 
+mod progress;
 mod verify;
+pub use progress::FixReport;
 use verify::verify_poll;
 
 /// Rounds of diagnose → act → verify. Three covers a resumed holder that still does not answer

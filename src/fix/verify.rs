@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::FixReport;
 use crate::action;
 use crate::check::recurl::{self, Route};
-use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
 

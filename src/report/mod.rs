@@ -12,7 +12,13 @@ pub mod survey;
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorChoice;
+/// When to colour the output; the command line's `--color` is turned into this once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Output settings decided once at start-up, never read from globals later.
 #[derive(Debug, Clone, Copy)]
@@ -23,12 +29,12 @@ pub struct Style {
 }
 
 impl Style {
-    pub fn detect(choice: ColorChoice, json: bool) -> Style {
+    pub fn detect(choice: ColorWhen, json: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => !no_color && std::io::stdout().is_terminal(),
         };
         Style {
             color: color && !json,

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use crate::cli::{ColorChoice, FixArgs, InitArgs, TargetArgs, VerifyArgs};
+use crate::cli::{FixArgs, InitArgs, TargetArgs, VerifyArgs};
 use crate::discover::init::{self, Picked, Selector};
 use crate::discover::survey::{self, Depth, Survey};
 use crate::exit_code::ExitCode;
 use crate::playbook::{self, PlaybookError};
 use crate::report::document::SurveyFix;
-use crate::report::{self, Style};
+use crate::report::{self, ColorWhen, Style};
 
 /// True when nothing names a site and no default playbook exists; a default playbook that is
 /// there but broken is still an error (exit 2), not a reason to guess.
@@ -48,7 +48,7 @@ fn refuse_report(args: &TargetArgs) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
+fn show(command: &str, survey: &Survey, json: bool, color: ColorWhen) {
     if json {
         report::json::print(&report::survey::json(command, survey));
     } else {
@@ -56,7 +56,7 @@ fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
     }
 }
 
-pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
+pub fn diagnose(args: &TargetArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(args).and_then(|()| timeout(args.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
@@ -66,7 +66,7 @@ pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
     survey.exit_code()
 }
 
-pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
+pub fn verify(args: &VerifyArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
@@ -78,7 +78,7 @@ pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
 
 /// Fixes each broken backend in turn, the usual way (plan, consent per action, verify); the
 /// exit code is the worst of them.
-pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
+pub fn fix(args: &FixArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
