@@ -16,6 +16,9 @@ use crate::step::{self, Recorder, StepName, StepResult, Verdict};
 use crate::sys::net;
 use crate::target::Target;
 
+mod subjects;
+pub use subjects::Subjects;
+
 /// Told about each step as it starts and ends, so a terminal can show progress.
 pub trait Progress {
     fn begin(&mut self, step: StepName);
@@ -42,6 +45,8 @@ pub struct Diagnosis {
     pub holder: Option<HolderView>,
     /// What nginx's config speaks to the backend (`fastcgi_pass`, `proxy_pass https://`, ...).
     pub backend_protocol: Option<crate::target::Protocol>,
+    /// The processes a fix would act on, read here so the planner reads no /proc.
+    pub subjects: Subjects,
 }
 
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
@@ -120,6 +125,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(direct_disagrees(recurl), progress);
 
         Diagnosis {
+            subjects: Subjects::read(&listening),
             started_at,
             elapsed_ms: started.elapsed().as_millis() as u64,
             steps,
