@@ -41,7 +41,6 @@ pub struct Diagnosis {
     pub elapsed_ms: u64,
     pub steps: Vec<StepResult>,
     pub nginx: NginxView,
-    pub listening: Listening,
     pub holder: Option<HolderView>,
     /// What nginx's config speaks to the backend (`fastcgi_pass`, `proxy_pass https://`, ...).
     pub backend_protocol: Option<crate::target::Protocol>,
@@ -130,7 +129,6 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             elapsed_ms: started.elapsed().as_millis() as u64,
             steps,
             nginx: nginx_view,
-            listening,
             holder,
             backend_protocol: protocol,
         }

@@ -73,19 +73,6 @@ pub fn propose(d: &Diagnosis, target: &Target) -> Proposal {
     out
 }
 
-/// What to do about the root cause alone.
-pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
-    let target = &target.with_config_protocol(d.backend_protocol);
-    let decision = match d.root_cause() {
-        Some(root) => decide_for(d, root, target),
-        None => Decision::Wait,
-    };
-    match &decision {
-        Decision::Act(plans) => works_through_nginx(d, plans).map_or(decision, Decision::Manual),
-        _ => decision,
-    }
-}
-
 /// A site that works through nginx is not broken, whatever a direct reading says: no plan may
 /// then kill, resume or restart the backend. Says why when that rule removes a plan.
 fn works_through_nginx(d: &Diagnosis, plans: &[Plan]) -> Option<String> {
@@ -330,7 +317,6 @@ mod tests {
             elapsed_ms: 0,
             steps: vec![down, recurl.ok("")],
             nginx: Default::default(),
-            listening: Default::default(),
             holder: None,
             backend_protocol: None,
             subjects: Default::default(),
@@ -339,19 +325,19 @@ mod tests {
 
     #[test]
     fn a_site_that_works_through_nginx_gets_no_restart() {
-        assert!(matches!(
-            decide(&diagnosis(false), &target()),
-            Decision::Act(ref p) if p[0].code == action::ActionCode::RestartBackend
-        ));
-        match decide(&diagnosis(true), &target()) {
-            Decision::Manual(why) => assert!(
-                why.starts_with(
-                    "every probe through nginx passes, so fixer plans no kill or restart"
-                ) && why.contains("[backend-not-listening]"),
-                "{why}"
-            ),
-            _ => panic!("planned an action for a site that works"),
-        }
+        let broken = propose(&diagnosis(false), &target());
+        assert_eq!(broken.plans[0].code, action::ActionCode::RestartBackend);
+        let works = propose(&diagnosis(true), &target());
+        assert!(
+            works.plans.is_empty(),
+            "planned an action for a site that works"
+        );
+        let why = &works.manual[0].change;
+        assert!(
+            why.starts_with("every probe through nginx passes, so fixer plans no kill or restart")
+                && why.contains("[backend-not-listening]"),
+            "{why}"
+        );
     }
 
     /// Whether systemd runs the host is a value the chain read, not something plan.rs looks up.
@@ -363,10 +349,12 @@ mod tests {
         ));
         let mut d = diagnosis(false);
         d.steps = vec![down];
-        let plans = |d: &Diagnosis| match decide(d, &target()) {
-            Decision::Act(p) => p[0].lines.join("\n"),
-            Decision::Manual(why) => why,
-            Decision::Wait => "wait".into(),
+        let plans = |d: &Diagnosis| {
+            let p = propose(d, &target());
+            match p.plans.first() {
+                Some(plan) => plan.lines.join("\n"),
+                None => p.manual.iter().map(|m| m.change.clone()).collect(),
+            }
         };
         d.subjects.systemd_booted = true;
         assert!(plans(&d).contains("systemctl start nginx"), "{}", plans(&d));

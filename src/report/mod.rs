@@ -4,11 +4,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod document;
-pub mod fix;
-pub mod human;
-pub mod json;
-pub mod markdown;
-pub mod survey;
+pub(crate) mod fix;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod markdown;
+pub(crate) mod survey;
 
 use std::io::IsTerminal;
 
