@@ -7,7 +7,7 @@ use crate::action::{self, Ctx, Outcome, Record};
 use crate::aftermath;
 use crate::audit::AuditLog;
 use crate::chain::{self, Diagnosis};
-use crate::consent::{Approval, Consent, Decision as Answer, Mode};
+use crate::consent::{Answer, Approval, Consent, Mode};
 use crate::exit_code::ExitCode;
 use crate::plan::{self, Manual};
 use crate::step::StepResult;

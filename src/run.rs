@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Init(args) => discovered::init(&args),
         Command::Log(args) => log(&args),
-        Command::Playbooks => playbooks(color),
+        Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
     }
 }
@@ -103,9 +103,8 @@ fn write_report(path: Option<&std::path::Path>, incident: &report::markdown::Inc
     }
 }
 
-fn playbooks(color: ColorWhen) -> ExitCode {
-    let style = Style::detect(color, false);
-    report::human::playbooks(style, &playbook::lookup::list());
+fn playbooks() -> ExitCode {
+    report::human::playbooks(&playbook::lookup::list());
     ExitCode::Healthy
 }
 

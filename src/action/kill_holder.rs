@@ -7,7 +7,7 @@ use rustix::process::Signal;
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::check::port_holder::HolderView;
-use crate::consent::Decision;
+use crate::consent::Answer;
 use crate::sys::signal::{Handle, Identity, Lost};
 use crate::target::BackendAddr;
 
@@ -176,8 +176,8 @@ pub fn apply(
             .consent
             .ask(&format!("PID {pids} ignored SIGTERM. Send SIGKILL?"), false)
         {
-            Decision::Approved(_) => {}
-            Decision::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
+            Answer::Approved(_) => {}
+            Answer::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
             _ => {
                 out.note(ctx, "SIGKILL declined; the holder is still running");
                 return out.end(Outcome::Declined);

@@ -201,7 +201,7 @@ pub fn apply_unit(
                 &format!("Run `systemctl reset-failed {unit}` and try again?"),
                 false,
             ) {
-                crate::consent::Decision::Approved(_) => {
+                crate::consent::Answer::Approved(_) => {
                     let _ = systemctl(&["reset-failed", unit]).map(|o| {
                         out.note(
                             ctx,

@@ -37,7 +37,7 @@ pub(super) fn verify_poll(
             out.verifying_done();
             return (step, false, None);
         }
-        out.verify_attempt(attempts, &step, backend_ok_nginx_not(target, &step));
+        out.verify_attempt(attempts, &step, backend_ok_nginx_not(&step));
         std::thread::sleep(
             Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
         );
@@ -54,8 +54,7 @@ fn died(started: &mut [action::Started]) -> Option<String> {
 }
 
 /// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
-fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
-    let _ = target;
+fn backend_ok_nginx_not(step: &StepResult) -> bool {
     let urls = step.details.urls();
     urls.iter().any(|u| u.route == Route::Backend && u.healthy)
         && urls.iter().any(|u| u.route == Route::Nginx && !u.healthy)

@@ -5,7 +5,6 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -120,10 +119,7 @@ pub fn spawn_detached<S: AsRef<OsStr>>(
         .stdin(stdin)
         .stdout(out)
         .stderr(err);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
-    }
+    crate::sys::spawn::own_session(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("starting {}", program.display()))
 }

@@ -210,8 +210,7 @@ pub fn verification_table(step: &StepResult) {
     println!("{table}");
 }
 
-pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
-    let _ = style;
+pub fn playbooks(list: &[crate::playbook::lookup::Listed]) {
     let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -41,12 +40,19 @@ pub fn spawn(d: &Detached) -> anyhow::Result<Child> {
     }
     let file = open_log(&d.log)?;
     cmd.stdout(file.try_clone()?).stderr(file);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| rustix::process::setsid().map(|_| ()).map_err(Into::into));
-    }
+    own_session(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("starting `{}`", d.command))
+}
+
+/// Starts the child in its own session: no controlling terminal, and a Ctrl-C or hangup of
+/// fixer's terminal does not reach it. The one `pre_exec` in fixer.
+pub fn own_session(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+    }
 }
 
 fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
