@@ -18,4 +18,5 @@ pub(crate) mod resolve;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod systemd;
+pub(crate) mod tail;
 pub(crate) mod v6only;
