@@ -162,14 +162,7 @@ fn fix(args: FixArgs, color: ColorWhen) -> ExitCode {
         opts.consent = crate::consent::Consent::from_flags(args.yes, true, args.force_foreign);
     }
     let run = if json {
-        // Whoever may be asked (a foreign holder asks even with --yes) sees the plan first.
-        let may_ask =
-            opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
-        let mut out = if may_ask {
-            report::fix::SilentFix::showing_plans()
-        } else {
-            report::fix::SilentFix::new()
-        };
+        let mut out = report::fix::SilentFix::for_json(&opts.consent);
         let mut run = crate::fix::fix(&target, &opts, &mut out);
         unlocked(&mut run, cannot_lock.as_ref());
         report::json::print(&report::json::fix(&target, &run));

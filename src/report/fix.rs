@@ -185,6 +185,17 @@ impl SilentFix {
         }
     }
 
+    /// For `--json`: plans and progress on stderr only when someone may be asked (a foreign
+    /// holder asks even with --yes), so whoever answers sees the plan first.
+    pub fn for_json(consent: &crate::consent::Consent) -> SilentFix {
+        let may_ask = consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
+        if may_ask {
+            SilentFix::showing_plans()
+        } else {
+            SilentFix::new()
+        }
+    }
+
     /// For runs that prompt: plans and progress on stderr.
     pub fn showing_plans() -> SilentFix {
         SilentFix {

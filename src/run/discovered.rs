@@ -125,14 +125,7 @@ pub fn fix(args: &FixArgs, color: ColorWhen) -> ExitCode {
             }
         };
         let run = if json {
-            // Whoever may be asked sees the plan first, as in a playbook's fix.
-            let may_ask =
-                opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
-            let mut out = if may_ask {
-                report::fix::SilentFix::showing_plans()
-            } else {
-                report::fix::SilentFix::new()
-            };
+            let mut out = report::fix::SilentFix::for_json(&opts.consent);
             let run = crate::fix::fix(&b.target, &opts, &mut out);
             docs.push(SurveyFix::Fixed(Box::new(report::json::fix(
                 &b.target, &run,

@@ -1,7 +1,7 @@
 //! Evidence lines about a holder process: who it is, what state it is in, what it waits on.
 
 type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
-use crate::sys::process::{FdTarget, ProcessInfo};
+use crate::sys::process::ProcessInfo;
 use crate::target::BackendSpec;
 
 pub(super) fn state_word(state: char) -> &'static str {
@@ -14,19 +14,6 @@ pub(super) fn state_word(state: char) -> &'static str {
         'Z' => "zombie",
         'I' => "idle",
         _ => "unknown state",
-    }
-}
-
-fn stdin_word(fd: &FdTarget) -> String {
-    match fd {
-        FdTarget::Tty(p) => format!("a terminal ({p})"),
-        FdTarget::Pipe => "a pipe".into(),
-        FdTarget::Fifo(p) => format!("a named pipe ({p})"),
-        FdTarget::DevNull => "/dev/null".into(),
-        FdTarget::File(p) => format!("file {p}"),
-        FdTarget::Socket => "a socket".into(),
-        FdTarget::Closed => "closed".into(),
-        FdTarget::Unreadable => "not readable".into(),
     }
 }
 
@@ -58,7 +45,7 @@ pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backen
     rec.see(format!(
         "  blocked on: wchan {}{syscall}; stdin is {}",
         p.wchan.as_deref().unwrap_or("-"),
-        stdin_word(&p.stdin)
+        p.stdin.describe()
     ));
     if let Some(kids) = crate::sys::process::describe_waited(p) {
         rec.see(format!(
