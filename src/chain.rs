@@ -7,7 +7,7 @@
 use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
-use crate::check::recurl::Route;
+use crate::check::recurl::nginx_probes_pass;
 use crate::check::{dns, error_log, recurl, unit_history, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
@@ -190,17 +190,6 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
         }
     }
-}
-
-/// Whether every verify URL that goes through nginx answered as expected; `None` when the
-/// playbook has none. When they all pass the site works, whatever a direct probe says, and
-/// no kill or restart is planned.
-pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
-    let urls: Vec<_> = port_holder::recurl_urls(recurl)
-        .iter()
-        .filter(|u| u.route == Route::Nginx)
-        .collect();
-    (!urls.is_empty()).then(|| urls.iter().all(|u| u.healthy))
 }
 
 /// Backend URLs failing while every URL through nginx passes: a disagreement between direct

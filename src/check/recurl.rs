@@ -3,8 +3,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use serde::Serialize;
-
 use crate::finding::{Finding, FindingCode};
 use crate::limits;
 use crate::sanitize::clean;
@@ -20,37 +18,18 @@ mod route;
 
 pub use route::route;
 
-/// Whether a URL goes straight to the backend or through nginx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Route {
-    Backend,
-    Nginx,
-}
+pub use crate::step::details::{Route, UrlResult};
 
-/// What one verify URL answered. Holds no secret: the password is read, sent and dropped.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct UrlResult {
-    /// The URL as configured, with any `user:password@` part masked.
-    pub url: String,
-    pub via: Option<String>,
-    pub route: Route,
-    pub expect: Vec<u16>,
-    pub status: Option<u16>,
-    pub reason: Option<String>,
-    pub server: Option<String>,
-    pub location: Option<String>,
-    pub elapsed_ms: u64,
-    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`,
-    /// `credentials` when the basic-auth password could not be read, or `probe-failed` when
-    /// fixer itself could not run the probe.
-    pub error_kind: Option<String>,
-    pub error: Option<String>,
-    pub healthy: bool,
-    /// The finding this URL alone would produce; `None` when healthy or not probed.
-    pub finding: Option<FindingCode>,
-    #[serde(skip)]
-    failure_kind: Option<FailureKind>,
+/// Whether every verify URL that goes through nginx answered as expected; `None` when the
+/// playbook has none. When they all pass the site works, whatever a direct probe says, and
+/// no kill or restart is planned.
+pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
+    let urls: Vec<_> = recurl
+        .map_or(&[][..], |s| s.details.urls())
+        .iter()
+        .filter(|u| u.route == Route::Nginx)
+        .collect();
+    (!urls.is_empty()).then(|| urls.iter().all(|u| u.healthy))
 }
 
 pub fn run(target: &Target) -> StepResult {

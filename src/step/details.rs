@@ -5,8 +5,10 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::check::dns::DomainResult;
-use crate::check::recurl::UrlResult;
+use std::net::IpAddr;
+
+use crate::finding::FindingCode;
+use crate::sys::http::FailureKind;
 use crate::sys::process::{FdTarget, Syscall};
 
 /// A step's details. Untagged: the step's `name` says which one it is.
@@ -288,4 +290,67 @@ impl StepDetails {
             _ => None,
         }
     }
+}
+
+// The dns and recurl steps' per-item results, defined here so details need no check module.
+
+/// What one domain resolved to and, when that is another machine, what answered there.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DomainResult {
+    pub domain: String,
+    /// What users get: the DNS server's answer when one is given, else this host's resolver's.
+    pub ips: Vec<IpAddr>,
+    /// This host's resolver (getaddrinfo, /etc/hosts included), when a DNS server was asked too.
+    pub system_ips: Option<Vec<IpAddr>>,
+    /// The addresses compared with: `expected_ips`, or this host's own addresses.
+    pub expected: Vec<IpAddr>,
+    pub on_this_host: bool,
+    pub error: Option<String>,
+    pub answered: Option<Answered>,
+    #[serde(skip)]
+    pub(crate) elapsed_ms: u64,
+}
+
+/// One `GET http://DOMAIN/` sent to the foreign address the domain resolves to.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Answered {
+    pub url: String,
+    pub ip: IpAddr,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub server: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Whether a URL goes straight to the backend or through nginx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Backend,
+    Nginx,
+}
+
+/// What one verify URL answered. Holds no secret: the password is read, sent and dropped.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UrlResult {
+    /// The URL as configured, with any `user:password@` part masked.
+    pub url: String,
+    pub via: Option<String>,
+    pub route: Route,
+    pub expect: Vec<u16>,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub server: Option<String>,
+    pub location: Option<String>,
+    pub elapsed_ms: u64,
+    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`,
+    /// `credentials` when the basic-auth password could not be read, or `probe-failed` when
+    /// fixer itself could not run the probe.
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub healthy: bool,
+    /// The finding this URL alone would produce; `None` when healthy or not probed.
+    pub finding: Option<FindingCode>,
+    #[serde(skip)]
+    pub(crate) failure_kind: Option<FailureKind>,
 }

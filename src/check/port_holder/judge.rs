@@ -13,7 +13,7 @@ use crate::sys::process::FdTarget;
 use crate::target::{BackendSpec, Target};
 
 use super::describe::{pid_list, waiting};
-use super::unproven;
+use super::unproven::{self, reading, Direct};
 use super::{details, Condition, Context, HolderView, Listener, Readings};
 
 /// What the evidence says about one listening socket.
@@ -41,26 +41,6 @@ impl Socket {
                 | Socket::NotAccepting { .. }
                 | Socket::QueueFull
         )
-    }
-}
-
-/// What the direct request showed.
-pub(super) enum Direct<'a> {
-    Answered,
-    /// Connected and sent; no answer within fixer's timeout.
-    NoAnswer(&'a Failure),
-    /// fixer could not make the request: says nothing about the holder.
-    NotSent(&'a Failure),
-    /// Refused, TLS, not HTTP, closed: no reading of the holder's health.
-    Unreadable(&'a Failure),
-}
-
-fn reading(probe: &Result<Response, Failure>) -> Direct<'_> {
-    match probe {
-        Ok(_) => Direct::Answered,
-        Err(f) if f.kind.is_no_answer() => Direct::NoAnswer(f),
-        Err(f) if f.kind == FailureKind::Local => Direct::NotSent(f),
-        Err(f) => Direct::Unreadable(f),
     }
 }
 

@@ -27,8 +27,6 @@ use crate::sys::probe;
 use crate::sys::process::ProcessInfo;
 use crate::target::{BackendAddr, BackendSpec, Target};
 
-pub(crate) use nginx_wait::urls as recurl_urls;
-
 /// How the holder behaves, as far as the evidence shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
