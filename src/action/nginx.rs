@@ -124,11 +124,9 @@ fn run_step(
 
 fn ports_listen(ports: &[u16]) -> bool {
     let sockets = net::tcp_sockets().unwrap_or_default();
-    ports.iter().all(|p| {
-        sockets
-            .iter()
-            .any(|s| s.state == net::TcpState::Listen && s.local.port() == *p)
-    })
+    ports
+        .iter()
+        .all(|p| net::listening_on_port(&sockets, *p).next().is_some())
 }
 
 fn finish(ports: &[u16], mut out: Applied, ctx: &mut Ctx<'_>) -> Applied {

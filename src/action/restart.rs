@@ -153,14 +153,8 @@ pub fn listening_inodes(address: &BackendAddr) -> Vec<u64> {
         BackendAddr::Tcp(_) | BackendAddr::Named(_) => {
             let dests = address.tcp_addrs();
             let dual = net::dual_stack_default();
-            net::tcp_sockets()
-                .unwrap_or_default()
-                .iter()
-                .filter(|s| {
-                    s.state == net::TcpState::Listen && net::serves_any(s.local, &dests, dual)
-                })
-                .map(|s| s.inode)
-                .collect()
+            let tcp = net::tcp_sockets().unwrap_or_default();
+            net::serving(&tcp, &dests, dual).map(|s| s.inode).collect()
         }
         BackendAddr::Unix(path) => {
             let shown = path.display().to_string();

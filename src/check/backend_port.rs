@@ -7,7 +7,7 @@ use crate::step::{StepName, StepResult};
 
 use crate::step::details::{AddressListening, BackendListener};
 type Rec = crate::step::Recorder<crate::step::details::BackendPortDetails>;
-use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
+use crate::sys::net::{self, TcpSocket, UnixSocket};
 use crate::target::{BackendAddr, BackendSpec, Target};
 
 /// The listening socket(s) that serve the backend address, for the port-holder step.
@@ -74,10 +74,7 @@ fn tcp_verdict(mut rec: Rec, tcp: &[TcpSocket], spec: &BackendSpec) -> (StepResu
     let backend = &spec.address;
     let addrs = backend.tcp_addrs();
     let port = backend.port().unwrap_or(0);
-    let on_port: Vec<&TcpSocket> = tcp
-        .iter()
-        .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
-        .collect();
+    let on_port: Vec<&TcpSocket> = net::listening_on_port(tcp, port).collect();
     let duals = dual_stack_of(&mut rec, &on_port, &addrs, matcher);
     let dual = |s: &TcpSocket| duals.get(&s.inode).copied().unwrap_or(false);
     let serving: Vec<TcpSocket> = on_port
@@ -340,7 +337,7 @@ mod tests {
         TcpSocket {
             local: local.parse().unwrap(),
             remote: "0.0.0.0:0".parse().unwrap(),
-            state: TcpState::Listen,
+            state: net::TcpState::Listen,
             rx_queue: 0,
             tx_queue: 0,
             uid: 0,

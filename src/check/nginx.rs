@@ -7,7 +7,7 @@ use crate::step::{StepName, StepResult};
 
 type Rec = crate::step::Recorder<crate::step::details::NginxDetails>;
 use crate::sys::holders;
-use crate::sys::net::{TcpSocket, TcpState};
+use crate::sys::net::{self, TcpSocket};
 use crate::sys::process::ProcessInfo;
 use crate::target::Target;
 
@@ -89,11 +89,7 @@ fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec
         .iter()
         .map(|&port| PortView {
             port,
-            listeners: sockets
-                .iter()
-                .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
-                .cloned()
-                .collect(),
+            listeners: net::listening_on_port(sockets, port).cloned().collect(),
             holders: Vec::new(),
         })
         .collect();
