@@ -27,6 +27,7 @@ impl AuditLog {
     /// Appends one entry, stamped with time, user and host.
     pub fn record(&self, playbook: &str, phase: &str, fields: Value) -> anyhow::Result<()> {
         let mut entry = json!({
+            "schema_version": crate::SCHEMA_VERSION,
             "time": crate::clock::now_rfc3339(),
             "user": crate::state::operator(),
             "identity": crate::state::Identity::current(),

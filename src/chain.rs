@@ -7,12 +7,17 @@
 use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
+use crate::check::recurl::nginx_probes_pass;
 use crate::check::{dns, error_log, recurl, unit_history, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
-use crate::step::{Recorder, StepName, StepResult, Verdict};
+use crate::step::details::BackendPortDetails;
+use crate::step::{self, Recorder, StepName, StepResult, Verdict};
 use crate::sys::net;
 use crate::target::Target;
+
+mod subjects;
+pub use subjects::Subjects;
 
 /// Told about each step as it starts and ends, so a terminal can show progress.
 pub trait Progress {
@@ -36,10 +41,11 @@ pub struct Diagnosis {
     pub elapsed_ms: u64,
     pub steps: Vec<StepResult>,
     pub nginx: NginxView,
-    pub listening: Listening,
     pub holder: Option<HolderView>,
     /// What nginx's config speaks to the backend (`fastcgi_pass`, `proxy_pass https://`, ...).
     pub backend_protocol: Option<crate::target::Protocol>,
+    /// The processes a fix would act on, read here so the planner reads no /proc.
+    pub subjects: Subjects,
 }
 
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
@@ -64,7 +70,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
-                Recorder::start(StepName::Nginx).could_not_run(e),
+                step::could_not_run(StepName::Nginx, e),
                 NginxView::default(),
             ),
         };
@@ -98,7 +104,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let (mut port_step, listening) = match (&tcp, &unix) {
             (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
             (Err(e), _) | (_, Err(e)) => (
-                Recorder::start(StepName::BackendPort).could_not_run(e),
+                Recorder::<BackendPortDetails>::start(StepName::BackendPort).could_not_run(e),
                 Listening::default(),
             ),
         };
@@ -123,11 +129,11 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         crate::sys::holders::remembered::save();
 
         Diagnosis {
+            subjects: Subjects::read(&listening),
             started_at,
             elapsed_ms: started.elapsed().as_millis() as u64,
             steps,
             nginx: nginx_view,
-            listening,
             holder,
             backend_protocol: protocol,
         }
@@ -157,7 +163,10 @@ where
 /// A check that panicked is reported as a check that could not run, never as a crash.
 fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) -> StepResult {
     let crashed = || {
-        Recorder::start(name).could_not_run(&anyhow::anyhow!("the {} check crashed", name.as_str()))
+        step::could_not_run(
+            name,
+            &anyhow::anyhow!("the {} check crashed", name.as_str()),
+        )
     };
     match handle {
         Background::Thread(h) => h.join().unwrap_or_else(|_| crashed()),
@@ -168,7 +177,7 @@ fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) ->
 }
 
 /// The one rule for the whole product: healthy means every check ran and passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Healthy,
@@ -186,17 +195,6 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
         }
     }
-}
-
-/// Whether every verify URL that goes through nginx answered as expected; `None` when the
-/// playbook has none. When they all pass the site works, whatever a direct probe says, and
-/// no kill or restart is planned.
-pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
-    let urls: Vec<_> = port_holder::recurl_urls(recurl)
-        .into_iter()
-        .filter(|u| u["route"] == "nginx")
-        .collect();
-    (!urls.is_empty()).then(|| urls.iter().all(|u| u["healthy"] == true))
 }
 
 /// Backend URLs failing while every URL through nginx passes: a disagreement between direct
@@ -264,8 +262,7 @@ impl Diagnosis {
     /// so removing the holder that does not is enough.
     pub fn other_listeners_serve(&self) -> bool {
         self.step(StepName::PortHolder)
-            .and_then(|s| s.details.get("others_accept"))
-            .and_then(serde_json::Value::as_bool)
+            .and_then(|s| s.details.others_accept())
             .unwrap_or(false)
     }
 

@@ -200,6 +200,8 @@ pub struct LogArgs {
     #[arg(short = 'n', long, default_value_t = 20)]
     pub lines: usize,
 
+    /// Audit log file to read (default /var/log/fixer/audit.jsonl as root, else
+    /// $XDG_STATE_HOME/fixer/audit.jsonl).
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
 

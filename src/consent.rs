@@ -23,7 +23,7 @@ pub enum Mode {
 }
 
 /// How an action was (or was not) approved; recorded in the JSON and the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Approval {
     Prompt,
@@ -32,7 +32,7 @@ pub enum Approval {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum Answer {
     Approved(Approval),
     Declined,
     /// `--dry-run`: show, do not ask, do not act.
@@ -74,12 +74,12 @@ impl Consent {
 
     /// Asks about one action. A `foreign` action (touching a process that is not the backend)
     /// needs a typed yes even with `--yes`, unless `--force-foreign` was given.
-    pub fn ask(&self, question: &str, foreign: bool) -> Decision {
+    pub fn ask(&self, question: &str, foreign: bool) -> Answer {
         match self.mode {
-            Mode::DryRun => Decision::PlanOnly,
-            Mode::Yes if !foreign || self.force_foreign => Decision::Approved(Approval::YesFlag),
+            Mode::DryRun => Answer::PlanOnly,
+            Mode::Yes if !foreign || self.force_foreign => Answer::Approved(Approval::YesFlag),
             Mode::Yes | Mode::Prompt if can_prompt() => prompt(question),
-            Mode::Yes | Mode::Prompt | Mode::Refuse => Decision::Refused,
+            Mode::Yes | Mode::Prompt | Mode::Refuse => Answer::Refused,
         }
     }
 }
@@ -89,7 +89,7 @@ const ANSWER_BYTES: usize = 256;
 /// How often a waiting prompt looks whether fixer was interrupted.
 const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 
-fn prompt(question: &str) -> Decision {
+fn prompt(question: &str) -> Answer {
     let stdin = std::io::stdin();
     // Type-ahead belongs to an earlier question (or none): it must not answer this one.
     let _ = rustix::termios::tcflush(stdin.as_fd(), rustix::termios::QueueSelector::IFlush);
@@ -101,16 +101,16 @@ fn prompt(question: &str) -> Decision {
         Some(line) => line,
         None if crate::sys::interrupt::caught().is_some() => {
             let _ = writeln!(std::io::stderr());
-            return Decision::Interrupted;
+            return Answer::Interrupted;
         }
         None => String::new(),
     };
     if crate::sys::interrupt::caught().is_some() {
-        return Decision::Interrupted;
+        return Answer::Interrupted;
     }
     match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Decision::Approved(Approval::Prompt),
-        _ => Decision::Declined,
+        "y" | "yes" => Answer::Approved(Approval::Prompt),
+        _ => Answer::Declined,
     }
 }
 

@@ -72,6 +72,18 @@ impl std::fmt::Display for FindingCode {
     }
 }
 
+/// The schema lists every code, so a monitor can tell a known code from a new one.
+impl schemars::JsonSchema for FindingCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FindingCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = FindingCode::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({"type": "string", "enum": codes})
+    }
+}
+
 impl Serialize for FindingCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -79,7 +91,7 @@ impl Serialize for FindingCode {
 }
 
 /// What a check found wrong: the cause in one sentence and, when one exists, what would fix it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub code: FindingCode,
     pub cause: String,

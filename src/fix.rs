@@ -7,14 +7,15 @@ use crate::action::{self, Ctx, Outcome, Record};
 use crate::aftermath;
 use crate::audit::AuditLog;
 use crate::chain::{self, Diagnosis};
-use crate::consent::{Approval, Consent, Decision as Answer, Mode};
+use crate::consent::{Answer, Approval, Consent, Mode};
 use crate::exit_code::ExitCode;
 use crate::plan::{self, Manual};
-use crate::report::fix::FixReport;
 use crate::step::StepResult;
 use crate::target::Target;
 
+mod progress;
 mod verify;
+pub use progress::FixReport;
 use verify::verify_poll;
 
 /// Rounds of diagnose → act → verify. Three covers a resumed holder that still does not answer
@@ -222,7 +223,7 @@ const UNSUPERVISED: &str = "Note: the backend was started by fixer, not by a sup
 fn started_without_supervisor(r: &Record) -> bool {
     r.code == action::ActionCode::RestartBackend
         && r.result == Outcome::Done
-        && r.target.get("command").is_some()
+        && matches!(r.target, action::target::ActionTarget::RestartCommand(_))
 }
 
 fn run_one(

@@ -1,30 +1,38 @@
 //! fixer: find and fix the cause of an nginx 502 on this server.
+//!
+//! The library exists for the binary and the integration tests: only what those use is `pub`,
+//! everything else is crate-private so the compiler reports what nothing uses.
 
-pub mod action;
-pub mod aftermath;
-pub mod audit;
-pub mod chain;
+pub(crate) mod action;
+pub(crate) mod aftermath;
+pub(crate) mod audit;
+pub(crate) mod chain;
 pub mod check;
 pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod consent;
-pub mod discover;
-pub mod exit_code;
-pub mod finding;
-pub mod fix;
-pub mod harden;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod consent;
+pub(crate) mod discover;
+pub(crate) mod exit_code;
+pub(crate) mod finding;
+pub(crate) mod fix;
+pub(crate) mod format;
+pub(crate) mod harden;
 pub mod lab;
 pub mod limits;
-pub mod lock;
-pub mod nginx;
-pub mod plan;
+pub(crate) mod lock;
+pub(crate) mod nginx;
+pub(crate) mod plan;
 pub mod playbook;
 pub mod report;
 pub mod run;
-pub mod sanitize;
-pub mod state;
+pub(crate) mod sanitize;
+pub(crate) mod state;
 pub mod step;
 pub mod sys;
 pub mod target;
-pub mod text;
+pub(crate) mod text;
+
+/// The version of every JSON document fixer writes (`--json`, the audit log). Bumped when a
+/// key is renamed or removed, or its meaning changes; adding keys keeps it.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,10 +1,12 @@
-//! Decides which actions would repair what the chain found. Pure: reads a diagnosis, returns
-//! plans (or why nothing can be done automatically); changes nothing.
+//! Decides which actions would repair what the chain found. Pure: reads a diagnosis (with the
+//! processes the chain read for it), returns plans (or why nothing can be done automatically);
+//! reads nothing from the system and changes nothing.
 
 use crate::action::{self, Plan};
 use crate::chain::Diagnosis;
 use crate::check::port_holder::Condition;
 use crate::finding::FindingCode;
+use crate::sys::process::ProcessInfo;
 use crate::target::Target;
 
 pub enum Decision {
@@ -17,7 +19,7 @@ pub enum Decision {
 }
 
 /// A failure fixer does not change itself, and what the operator should change.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Manual {
     pub code: FindingCode,
     pub cause: String,
@@ -69,19 +71,6 @@ pub fn propose(d: &Diagnosis, target: &Target) -> Proposal {
         }
     }
     out
-}
-
-/// What to do about the root cause alone.
-pub fn decide(d: &Diagnosis, target: &Target) -> Decision {
-    let target = &target.with_config_protocol(d.backend_protocol);
-    let decision = match d.root_cause() {
-        Some(root) => decide_for(d, root, target),
-        None => Decision::Wait,
-    };
-    match &decision {
-        Decision::Act(plans) => works_through_nginx(d, plans).map_or(decision, Decision::Manual),
-        _ => decision,
-    }
 }
 
 /// A site that works through nginx is not broken, whatever a direct reading says: no plan may
@@ -141,17 +130,21 @@ fn manual_reason(action: Option<&str>) -> String {
 
 /// The unit nginx runs under: the playbook's, or `nginx` when systemd is PID 1 — starting it by
 /// hand there would leave it outside its supervisor.
-fn nginx_unit(target: &Target) -> Option<String> {
+fn nginx_unit(target: &Target, systemd_booted: bool) -> Option<String> {
     target
         .nginx
         .unit
         .clone()
-        .or_else(|| crate::sys::spawn::systemd_booted().then(|| "nginx".to_string()))
+        .or_else(|| systemd_booted.then(|| "nginx".to_string()))
 }
 
 fn nginx_start(d: &Diagnosis, target: &Target) -> Decision {
     let inv = d.nginx.invocation.as_ref();
-    match action::nginx::plan_start(inv, nginx_unit(target).as_deref(), &target.nginx.ports) {
+    match action::nginx::plan_start(
+        inv,
+        nginx_unit(target, d.subjects.systemd_booted).as_deref(),
+        &target.nginx.ports,
+    ) {
         Ok(p) => Decision::Act(vec![p]),
         Err(why) => Decision::Manual(why),
     }
@@ -161,7 +154,7 @@ fn nginx_reload(d: &Diagnosis, target: &Target) -> Decision {
     match (&d.nginx.invocation, &d.nginx.master) {
         (Some(inv), Some(m)) => Decision::Act(vec![action::nginx::plan_reload(
             inv,
-            nginx_unit(target).as_deref(),
+            nginx_unit(target, d.subjects.systemd_booted).as_deref(),
             m.pid,
             &target.nginx.ports,
         )]),
@@ -216,12 +209,7 @@ fn bound_holder(d: &Diagnosis, target: &Target) -> Decision {
     let Some(backend) = &target.backend else {
         return Decision::Wait;
     };
-    let procs: Vec<_> = d
-        .listening
-        .bound
-        .iter()
-        .filter_map(|&pid| crate::sys::process::ProcessInfo::read(pid).ok())
-        .collect();
+    let procs = d.subjects.bound.clone();
     let Some(main) = procs.first().cloned() else {
         return restart(target, None, Vec::new());
     };
@@ -244,37 +232,30 @@ fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
     let Some(backend) = &target.backend else {
         return Decision::Wait;
     };
-    let procs: Vec<_> = d
-        .listening
-        .blocked
-        .iter()
-        .filter_map(|&pid| crate::sys::process::ProcessInfo::read(pid).ok())
-        .collect();
+    let blocked = &d.subjects.blocked;
     let unit = match &backend.restart {
         Some(crate::target::RestartSpec::Systemd { unit }) => Some(unit.clone()),
-        _ => procs
+        _ => blocked
             .iter()
-            .find_map(|p| p.restartable_unit().map(str::to_string)),
+            .find_map(|(p, _)| p.restartable_unit().map(str::to_string)),
     };
-    let same_unit = |p: &crate::sys::process::ProcessInfo| {
+    let same_unit = |p: &ProcessInfo| {
         let norm = |u: &str| u.strip_suffix(".service").unwrap_or(u).to_string();
         unit.is_some() && p.restartable_unit().map(norm) == unit.as_deref().map(norm)
     };
-    let mut loose: Vec<_> = procs.into_iter().filter(|p| !same_unit(p)).collect();
+    let loose: Vec<_> = blocked.iter().filter(|(p, _)| !same_unit(p)).collect();
+    let mut family: Vec<ProcessInfo> = loose.iter().map(|(p, _)| p.clone()).collect();
     // Like a holder, each is stopped with its descendants, which would otherwise be orphaned.
-    let children = crate::sys::process::children_map();
-    let mut kids: Vec<i32> = loose
+    let mut kids: Vec<&ProcessInfo> = loose
         .iter()
-        .flat_map(|p| crate::sys::process::descendants(p.pid, &children))
-        .filter(|pid| !loose.iter().any(|p| p.pid == *pid))
+        .flat_map(|(_, kids)| kids)
+        .filter(|k| !family.iter().any(|p| p.pid == k.pid))
+        .filter(|k| k.state != 'Z')
         .collect();
-    kids.sort_unstable();
-    kids.dedup();
-    loose.extend(
-        kids.into_iter()
-            .filter_map(|pid| crate::sys::process::ProcessInfo::read(pid).ok())
-            .filter(|p| p.state != 'Z'),
-    );
+    kids.sort_unstable_by_key(|k| k.pid);
+    kids.dedup_by_key(|k| k.pid);
+    family.extend(kids.into_iter().cloned());
+    let loose = family;
     let Some(main) = loose.first().cloned() else {
         return restart(target, unit.as_deref(), Vec::new());
     };
@@ -293,7 +274,9 @@ fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::recurl::{self, Route};
     use crate::finding::Finding;
+    use crate::step::details::{BackendPortDetails, NginxDetails, RecurlDetails};
     use crate::step::{Recorder, StepName};
     use crate::target::{BackendAddr, BackendSpec, NginxSpec, RestartSpec};
 
@@ -318,40 +301,68 @@ mod tests {
     }
 
     fn diagnosis(nginx_urls_healthy: bool) -> Diagnosis {
-        let down = Recorder::start(StepName::BackendPort).fail(Finding::new(
+        let down = Finding::new(
             FindingCode::BackendNotListening,
             "nothing listens on 127.0.0.1:8080",
-        ));
-        let mut recurl = Recorder::start(StepName::Recurl);
-        recurl.detail(
-            "urls",
-            serde_json::json!([{"url": "http://example.com/", "route": "nginx", "healthy": nginx_urls_healthy}]),
         );
+        let down = Recorder::<BackendPortDetails>::start(StepName::BackendPort).fail(down);
+        let mut recurl = Recorder::<RecurlDetails>::start(StepName::Recurl);
+        recurl.details.urls = Some(vec![recurl::answered(
+            "http://example.com/",
+            Route::Nginx,
+            nginx_urls_healthy,
+        )]);
         Diagnosis {
             started_at: String::new(),
             elapsed_ms: 0,
             steps: vec![down, recurl.ok("")],
             nginx: Default::default(),
-            listening: Default::default(),
             holder: None,
             backend_protocol: None,
+            subjects: Default::default(),
         }
     }
 
     #[test]
     fn a_site_that_works_through_nginx_gets_no_restart() {
-        assert!(matches!(
-            decide(&diagnosis(false), &target()),
-            Decision::Act(ref p) if p[0].code == action::ActionCode::RestartBackend
+        let broken = propose(&diagnosis(false), &target());
+        assert_eq!(broken.plans[0].code, action::ActionCode::RestartBackend);
+        let works = propose(&diagnosis(true), &target());
+        assert!(
+            works.plans.is_empty(),
+            "planned an action for a site that works"
+        );
+        let why = &works.manual[0].change;
+        assert!(
+            why.starts_with("every probe through nginx passes, so fixer plans no kill or restart")
+                && why.contains("[backend-not-listening]"),
+            "{why}"
+        );
+    }
+
+    /// Whether systemd runs the host is a value the chain read, not something plan.rs looks up.
+    #[test]
+    fn nginx_is_started_through_its_unit_only_when_systemd_is_booted() {
+        let down = Recorder::<NginxDetails>::start(StepName::Nginx).fail(Finding::new(
+            FindingCode::NginxNotRunning,
+            "no nginx master",
         ));
-        match decide(&diagnosis(true), &target()) {
-            Decision::Manual(why) => assert!(
-                why.starts_with(
-                    "every probe through nginx passes, so fixer plans no kill or restart"
-                ) && why.contains("[backend-not-listening]"),
-                "{why}"
-            ),
-            _ => panic!("planned an action for a site that works"),
-        }
+        let mut d = diagnosis(false);
+        d.steps = vec![down];
+        let plans = |d: &Diagnosis| {
+            let p = propose(d, &target());
+            match p.plans.first() {
+                Some(plan) => plan.lines.join("\n"),
+                None => p.manual.iter().map(|m| m.change.clone()).collect(),
+            }
+        };
+        d.subjects.systemd_booted = true;
+        assert!(plans(&d).contains("systemctl start nginx"), "{}", plans(&d));
+        d.subjects.systemd_booted = false;
+        assert!(
+            plans(&d).contains("nginx binary was not found"),
+            "{}",
+            plans(&d)
+        );
     }
 }

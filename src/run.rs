@@ -5,36 +5,46 @@ use std::time::Duration;
 
 use crate::cli::{Cli, ColorChoice, Command, FixArgs, LogArgs, TargetArgs, VerifyArgs};
 use crate::exit_code::ExitCode;
-use crate::report::{self, human::Human, Style};
+use crate::report::{self, human::Human, ColorWhen, Style};
 use crate::{config, playbook};
 
 mod discovered;
 
+/// `--color` as the report reads it.
+fn color_when(choice: ColorChoice) -> ColorWhen {
+    match choice {
+        ColorChoice::Auto => ColorWhen::Auto,
+        ColorChoice::Always => ColorWhen::Always,
+        ColorChoice::Never => ColorWhen::Never,
+    }
+}
+
 pub fn run(cli: Cli) -> ExitCode {
+    let color = color_when(cli.color);
     match cli.command {
         Command::Diagnose(args) => match discovered::applies(&args) {
-            Ok(true) => discovered::diagnose(&args, cli.color),
-            Ok(false) => diagnose(&args, cli.color),
+            Ok(true) => discovered::diagnose(&args, color),
+            Ok(false) => diagnose(&args, color),
             Err(code) => code,
         },
         Command::Fix(args) => {
             match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
-                Ok(true) => discovered::fix(&args, cli.color),
-                Ok(false) => fix(args, cli.color),
+                Ok(true) => discovered::fix(&args, color),
+                Ok(false) => fix(args, color),
                 Err(code) => code,
             }
         }
         Command::Verify(args) => {
             match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
-                Ok(true) => discovered::verify(&args, cli.color),
-                Ok(false) => verify(args, cli.color),
+                Ok(true) => discovered::verify(&args, color),
+                Ok(false) => verify(args, color),
                 Err(code) => code,
             }
         }
         Command::Init(args) => discovered::init(&args),
-        Command::Harden(args) => crate::harden::run(args, cli.color),
+        Command::Harden(args) => crate::harden::run(args, color_when(cli.color)),
         Command::Log(args) => log(&args),
-        Command::Playbooks => playbooks(cli.color),
+        Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
     }
 }
@@ -50,7 +60,7 @@ fn resolve(args: &TargetArgs) -> Result<crate::target::Target, ExitCode> {
     Ok(target)
 }
 
-fn diagnose(args: &TargetArgs, color: crate::cli::ColorChoice) -> ExitCode {
+fn diagnose(args: &TargetArgs, color: ColorWhen) -> ExitCode {
     let target = match resolve(args) {
         Ok(t) => t,
         Err(code) => return code,
@@ -96,9 +106,8 @@ fn write_report(path: Option<&std::path::Path>, incident: &report::markdown::Inc
     }
 }
 
-fn playbooks(color: crate::cli::ColorChoice) -> ExitCode {
-    let style = Style::detect(color, false);
-    report::human::playbooks(style, &playbook::lookup::list());
+fn playbooks() -> ExitCode {
+    report::human::playbooks(&playbook::lookup::list());
     ExitCode::Healthy
 }
 
@@ -131,7 +140,7 @@ fn with_name(mut target: TargetArgs, name: Option<String>) -> TargetArgs {
     target
 }
 
-fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
+fn fix(args: FixArgs, color: ColorWhen) -> ExitCode {
     let json = args.target.json;
     let target_args = with_name(args.target.clone(), args.name.clone());
     let target = match resolve(&target_args) {
@@ -156,14 +165,7 @@ fn fix(args: FixArgs, color: ColorChoice) -> ExitCode {
         opts.consent = crate::consent::Consent::from_flags(args.yes, true, args.force_foreign);
     }
     let run = if json {
-        // Whoever may be asked (a foreign holder asks even with --yes) sees the plan first.
-        let may_ask =
-            opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
-        let mut out = if may_ask {
-            report::fix::SilentFix::showing_plans()
-        } else {
-            report::fix::SilentFix::new()
-        };
+        let mut out = report::fix::SilentFix::for_json(&opts.consent);
         let mut run = crate::fix::fix(&target, &opts, &mut out);
         unlocked(&mut run, cannot_lock.as_ref());
         report::json::print(&report::json::fix(&target, &run));
@@ -229,7 +231,7 @@ fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
     })
 }
 
-fn verify(args: VerifyArgs, color: ColorChoice) -> ExitCode {
+fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
     let json = args.target.json;
     let target_args = with_name(args.target, args.name);
     let target = match resolve(&target_args) {

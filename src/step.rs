@@ -6,7 +6,10 @@ use serde::Serialize;
 
 use crate::finding::Finding;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub mod details;
+pub use details::StepDetails;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Ok,
@@ -27,7 +30,7 @@ impl Verdict {
 }
 
 /// The chain's steps, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepName {
     Dns,
@@ -53,7 +56,7 @@ impl StepName {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StepResult {
     pub name: StepName,
     pub verdict: Verdict,
@@ -61,7 +64,7 @@ pub struct StepResult {
     pub summary: String,
     pub evidence: Vec<String>,
     pub finding: Option<Finding>,
-    pub details: serde_json::Value,
+    pub details: StepDetails,
     /// Set when the check itself could not run (as opposed to finding a problem).
     pub error: Option<String>,
     /// When the step started, local time, RFC 3339.
@@ -69,34 +72,36 @@ pub struct StepResult {
     pub elapsed_ms: u64,
 }
 
-/// Collects a step's evidence while the check runs, then seals it with a verdict.
-pub struct Recorder {
+/// A step that could not run at all, with no check behind it (its details are empty).
+pub fn could_not_run(name: StepName, error: &anyhow::Error) -> StepResult {
+    Recorder::<details::NoDetails>::start(name).could_not_run(error)
+}
+
+/// Collects a step's evidence and its typed details while the check runs, then seals them
+/// with a verdict.
+pub struct Recorder<D> {
     name: StepName,
     started: Instant,
     started_at: String,
     evidence: Vec<String>,
-    details: serde_json::Map<String, serde_json::Value>,
+    /// What the step found, filled in as the check goes.
+    pub details: D,
 }
 
-impl Recorder {
+impl<D: Default + Into<StepDetails>> Recorder<D> {
     pub fn start(name: StepName) -> Self {
         Recorder {
             name,
             started: Instant::now(),
             started_at: crate::clock::now_rfc3339(),
             evidence: Vec::new(),
-            details: serde_json::Map::new(),
+            details: D::default(),
         }
     }
 
     /// Records one line of evidence: what was looked at and what was seen.
     pub fn see(&mut self, line: impl Into<String>) {
         self.evidence.push(line.into());
-    }
-
-    pub fn detail(&mut self, key: &str, value: impl Serialize) {
-        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-        self.details.insert(key.to_string(), value);
     }
 
     pub fn ok(self, summary: impl Into<String>) -> StepResult {
@@ -140,7 +145,7 @@ impl Recorder {
             summary,
             evidence: self.evidence,
             finding,
-            details: serde_json::Value::Object(self.details),
+            details: self.details.into(),
             error,
             started_at: self.started_at,
             elapsed_ms: self.started.elapsed().as_millis() as u64,

@@ -92,7 +92,8 @@ fn all_healthy_is_ok_with_evidence_in_playbook_order() {
         "{}",
         r.evidence[1]
     );
-    let urls = r.details["urls"].as_array().unwrap();
+    let details = serde_json::to_value(&r.details).unwrap();
+    let urls = details["urls"].as_array().unwrap();
     assert_eq!(urls[0]["route"], "backend");
     assert_eq!(urls[1]["route"], "nginx");
     assert_eq!(urls[1]["status"], 401);
@@ -139,7 +140,8 @@ fn a_failing_backend_url_explains_the_nginx_502() {
         r.evidence[1].ends_with("→ connection refused after 0 ms")
             || r.evidence[1].contains("connection refused after")
     );
-    assert_eq!(r.details["urls"][1]["error_kind"], "connect");
+    let details = serde_json::to_value(&r.details).unwrap();
+    assert_eq!(details["urls"][1]["error_kind"], "connect");
 }
 
 #[test]

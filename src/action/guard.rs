@@ -39,16 +39,27 @@ pub fn refuse_reason(p: &ProcessInfo) -> Option<String> {
 
 /// fixer's own PID and every ancestor up to init.
 fn own_lineage() -> Vec<i32> {
-    let mut out = vec![std::process::id() as i32];
-    let mut pid = out[0];
-    for _ in 0..64 {
-        match ProcessInfo::read(pid) {
-            Ok(p) if p.ppid > 0 => {
-                out.push(p.ppid);
-                pid = p.ppid;
-            }
-            _ => break,
+    let me = std::process::id() as i32;
+    std::iter::once(me)
+        .chain(crate::sys::process::ancestors(me))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixer_and_its_parents_are_never_signalled() {
+        let me = ProcessInfo::read(std::process::id() as i32).unwrap();
+        let parent = ProcessInfo::read(me.ppid).unwrap();
+        for p in [&me, &parent] {
+            let why = refuse_reason(p).unwrap_or_default();
+            assert!(
+                why.contains("fixer itself or one of its parents") || why.contains("init"),
+                "PID {}: {why:?}",
+                p.pid
+            );
         }
     }
-    out
 }

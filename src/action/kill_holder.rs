@@ -2,12 +2,12 @@
 //! SIGKILL only after asking again. The whole family sharing the socket is covered (a pre-fork
 //! master and its workers), and the port is confirmed free afterwards.
 
+use super::target::{ActionTarget, KillTarget};
 use rustix::process::Signal;
-use serde_json::json;
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::check::port_holder::HolderView;
-use crate::consent::Decision;
+use crate::consent::Answer;
 use crate::sys::signal::{Handle, Identity, Lost};
 use crate::target::BackendAddr;
 
@@ -37,8 +37,8 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
             p.ppid,
             p.user,
             p.state,
-            crate::report::clock_time(p.started_unix),
-            crate::report::age(p.age_secs()),
+            crate::format::clock_time(p.started_unix),
+            crate::format::age(p.age_secs()),
             p.cmdline_str()
         ));
     }
@@ -59,16 +59,17 @@ pub fn plan(holder: &HolderView, address: &BackendAddr) -> Result<Plan, String> 
         code: ActionCode::KillHolder,
         question,
         lines,
-        target: json!({
-            "pid": holder.main.pid,
-            "pids": holder.all.iter().map(|p| p.pid).collect::<Vec<_>>(),
-            "cmdline": holder.main.cmdline_str(),
-            "user": holder.main.user,
-            "start_ticks": holder.main.start_ticks,
-            "started_unix": holder.main.started_unix,
-            "unit": holder.main.unit,
-            "signal": "SIGTERM",
-            "foreign": foreign,
+        target: ActionTarget::Kill(KillTarget {
+            pid: holder.main.pid,
+            pids: holder.all.iter().map(|p| p.pid).collect(),
+            cmdline: holder.main.cmdline_str(),
+            user: holder.main.user.clone(),
+            start_ticks: holder.main.start_ticks,
+            started_unix: holder.main.started_unix,
+            unit: holder.main.unit.clone(),
+            signal: "SIGTERM",
+            foreign,
+            reason: None,
         }),
         foreign,
         work: Work::Kill {
@@ -107,7 +108,9 @@ pub fn plan_blocked(blocked: &HolderView, address: &BackendAddr) -> Result<Plan,
             pids.join(", ")
         );
     }
-    p.target["reason"] = json!("blocked-before-listen");
+    if let ActionTarget::Kill(t) = &mut p.target {
+        t.reason = Some("blocked-before-listen");
+    }
     Ok(p)
 }
 
@@ -174,8 +177,8 @@ pub fn apply(
             .consent
             .ask(&format!("PID {pids} ignored SIGTERM. Send SIGKILL?"), false)
         {
-            Decision::Approved(_) => {}
-            Decision::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
+            Answer::Approved(_) => {}
+            Answer::Interrupted => return interrupted_after(&handles, "SIGTERM", out, ctx),
             _ => {
                 out.note(ctx, "SIGKILL declined; the holder is still running");
                 return out.end(Outcome::Declined);

@@ -8,6 +8,7 @@ pub mod nginx;
 pub mod restart;
 pub mod resume_holder;
 pub mod start_command;
+pub mod target;
 
 use std::time::Duration;
 
@@ -18,8 +19,9 @@ use crate::nginx::Invocation;
 use crate::sys::signal::Identity;
 use crate::sys::spawn::Detached;
 use crate::target::{BackendAddr, Protocol};
+use target::ActionTarget;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionCode {
     ResumeHolder,
@@ -49,7 +51,7 @@ pub struct Plan {
     pub code: ActionCode,
     pub question: String,
     pub lines: Vec<String>,
-    pub target: serde_json::Value,
+    pub target: ActionTarget,
     /// Touches a process that is not recognised as the backend: needs an explicit yes.
     pub foreign: bool,
     pub work: Work,
@@ -91,7 +93,7 @@ pub enum Work {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Done,
@@ -104,10 +106,10 @@ pub enum Outcome {
 }
 
 /// One action as it appears in `fix --json` and the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Record {
     pub code: ActionCode,
-    pub target: serde_json::Value,
+    pub target: ActionTarget,
     pub plan: Vec<String>,
     pub consent: Approval,
     pub result: Outcome,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use super::target::{ActionTarget, ReloadNginxTarget, StartNginxTarget};
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::nginx::Invocation;
@@ -35,7 +35,10 @@ pub fn plan_start(
             format!("then: {how}"),
             format!("then wait until port {} listens", port_list(ports)),
         ],
-        target: json!({"command": how, "unit": unit}),
+        target: ActionTarget::StartNginx(StartNginxTarget {
+            command: how.clone(),
+            unit: unit.map(str::to_string),
+        }),
         foreign: false,
         work: Work::StartNginx {
             inv: inv.cloned(),
@@ -57,7 +60,10 @@ pub fn plan_reload(inv: &Invocation, unit: Option<&str>, master_pid: i32, ports:
             format!("test the config first: {}", inv.describe(&["-t"])),
             format!("then: {how}"),
         ],
-        target: json!({"command": how, "master_pid": master_pid}),
+        target: ActionTarget::ReloadNginx(ReloadNginxTarget {
+            command: how.clone(),
+            master_pid,
+        }),
         foreign: false,
         work: Work::ReloadNginx {
             inv: inv.clone(),
@@ -118,11 +124,9 @@ fn run_step(
 
 fn ports_listen(ports: &[u16]) -> bool {
     let sockets = net::tcp_listeners().unwrap_or_default();
-    ports.iter().all(|p| {
-        sockets
-            .iter()
-            .any(|s| s.state == net::TcpState::Listen && s.local.port() == *p)
-    })
+    ports
+        .iter()
+        .all(|p| net::listening_on_port(&sockets, *p).next().is_some())
 }
 
 fn finish(ports: &[u16], mut out: Applied, ctx: &mut Ctx<'_>) -> Applied {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use super::target::{ActionTarget, RestartCommandTarget, RestartUnitTarget};
 
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::sys::http::FailureKind;
@@ -66,7 +66,10 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
                 format!("systemctl restart {unit}{why}"),
                 format!("then wait until {address} listens and {shown} answers"),
             ],
-            target: json!({"unit": unit, "address": address.to_string()}),
+            target: ActionTarget::RestartUnit(RestartUnitTarget {
+                unit: unit.clone(),
+                address: address.to_string(),
+            }),
             foreign: false,
             work: Work::RestartUnit {
                 unit,
@@ -106,7 +109,12 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
         code: ActionCode::RestartBackend,
         question: format!("Start the backend ({command})?"),
         lines,
-        target: json!({"command": command, "cwd": cwd, "log": log, "address": address.to_string()}),
+        target: ActionTarget::RestartCommand(RestartCommandTarget {
+            command: command.clone(),
+            cwd: cwd.clone(),
+            log: log.clone(),
+            address: address.to_string(),
+        }),
         foreign: false,
         work: Work::RestartCommand {
             spawn: d,
@@ -145,14 +153,8 @@ pub fn listening_inodes(address: &BackendAddr) -> Vec<u64> {
         BackendAddr::Tcp(_) | BackendAddr::Named(_) => {
             let dests = address.tcp_addrs();
             let dual = net::dual_stack_default();
-            net::tcp_listeners()
-                .unwrap_or_default()
-                .iter()
-                .filter(|s| {
-                    s.state == net::TcpState::Listen && net::serves_any(s.local, &dests, dual)
-                })
-                .map(|s| s.inode)
-                .collect()
+            let tcp = net::tcp_listeners().unwrap_or_default();
+            net::serving(&tcp, &dests, dual).map(|s| s.inode).collect()
         }
         BackendAddr::Unix(path) => {
             let shown = path.display().to_string();
@@ -193,7 +195,7 @@ pub fn apply_unit(
                 &format!("Run `systemctl reset-failed {unit}` and try again?"),
                 false,
             ) {
-                crate::consent::Decision::Approved(_) => {
+                crate::consent::Answer::Approved(_) => {
                     let _ = systemctl(&["reset-failed", unit]).map(|o| {
                         out.note(
                             ctx,

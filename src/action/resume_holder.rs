@@ -1,8 +1,8 @@
 //! SIGCONT for a stopped holder (SIGSTOP, or Ctrl-Z in someone's SSH session). The kernel kept
 //! queueing connections for it, so resuming may be the whole fix.
 
+use super::target::{ActionTarget, ResumeTarget};
 use rustix::process::Signal;
-use serde_json::json;
 
 use super::{ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::check::port_holder::HolderView;
@@ -21,7 +21,7 @@ pub fn plan(holder: &HolderView) -> Plan {
             p.pid,
             p.user,
             p.state,
-            crate::report::age(p.age_secs()),
+            crate::format::age(p.age_secs()),
             p.cmdline_str()
         ));
     }
@@ -36,7 +36,12 @@ pub fn plan(holder: &HolderView) -> Plan {
                 .join(", ")
         ),
         lines,
-        target: json!({"pids": stopped.iter().map(|p| p.pid).collect::<Vec<_>>(), "pid": holder.main.pid, "cmdline": holder.main.cmdline_str(), "start_ticks": holder.main.start_ticks}),
+        target: ActionTarget::Resume(ResumeTarget {
+            pids: stopped.iter().map(|p| p.pid).collect(),
+            pid: holder.main.pid,
+            cmdline: holder.main.cmdline_str(),
+            start_ticks: holder.main.start_ticks,
+        }),
         foreign: holder.matches == Some(false),
         work: Work::Resume {
             procs: stopped.iter().map(|p| Identity::of(p)).collect(),

@@ -3,8 +3,11 @@
 use std::net::SocketAddr;
 
 use crate::finding::{Finding, FindingCode};
-use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
+use crate::step::{StepName, StepResult};
+
+use crate::step::details::{AddressListening, BackendListener};
+type Rec = crate::step::Recorder<crate::step::details::BackendPortDetails>;
+use crate::sys::net::{self, TcpSocket, UnixSocket};
 use crate::target::{BackendAddr, BackendSpec, Target};
 
 /// The listening socket(s) that serve the backend address, for the port-holder step.
@@ -33,14 +36,14 @@ impl Listening {
 }
 
 pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResult, Listening) {
-    let mut rec = Recorder::start(StepName::BackendPort);
+    let mut rec = Rec::start(StepName::BackendPort);
     let Some(backend) = &target.backend else {
         return (
             rec.skip("no backend configured (playbook [backend] or --backend)"),
             Listening::default(),
         );
     };
-    rec.detail("address", backend.address.to_string());
+    rec.details.address = Some(backend.address.to_string());
     match &backend.address {
         BackendAddr::Unix(path) => unix_verdict(rec, path, unix, backend),
         tcp_addr => {
@@ -53,11 +56,7 @@ pub fn run(target: &Target, tcp: &[TcpSocket], unix: &[UnixSocket]) -> (StepResu
 }
 
 /// Nothing listens: a backend process stuck before it opened the port, or no backend at all.
-fn not_listening(
-    mut rec: Recorder,
-    backend: &BackendSpec,
-    plain: Finding,
-) -> (StepResult, Listening) {
+fn not_listening(mut rec: Rec, backend: &BackendSpec, plain: Finding) -> (StepResult, Listening) {
     match crate::check::before_listen::blocked(&mut rec, backend) {
         Some((finding, blocked)) => (
             rec.fail(finding),
@@ -70,19 +69,12 @@ fn not_listening(
     }
 }
 
-fn tcp_verdict(
-    mut rec: Recorder,
-    tcp: &[TcpSocket],
-    spec: &BackendSpec,
-) -> (StepResult, Listening) {
+fn tcp_verdict(mut rec: Rec, tcp: &[TcpSocket], spec: &BackendSpec) -> (StepResult, Listening) {
     let matcher = spec.matcher.as_ref();
     let backend = &spec.address;
     let addrs = backend.tcp_addrs();
     let port = backend.port().unwrap_or(0);
-    let on_port: Vec<&TcpSocket> = tcp
-        .iter()
-        .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
-        .collect();
+    let on_port: Vec<&TcpSocket> = net::listening_on_port(tcp, port).collect();
     let duals = dual_stack_of(&mut rec, &on_port, &addrs, matcher);
     let dual = |s: &TcpSocket| duals.get(&s.inode).copied().unwrap_or(false);
     let serving: Vec<TcpSocket> = on_port
@@ -118,28 +110,29 @@ fn tcp_verdict(
             s.uid
         ));
     }
-    rec.detail(
-        "listeners",
+    rec.details.listeners = Some(
         on_port
             .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "local": s.local.to_string(), "inode": s.inode, "uid": s.uid,
-                    "accept_queue": s.rx_queue,
-                    "serves_backend": net::serves_any(s.local, &addrs, dual(s)),
-                })
+            .map(|s| BackendListener {
+                local: s.local.to_string(),
+                inode: s.inode,
+                uid: s.uid,
+                accept_queue: s.rx_queue,
+                serves_backend: net::serves_any(s.local, &addrs, dual(s)),
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
     let (served, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
         .iter()
         .partition(|a| serving.iter().any(|s| net::serves(s.local, **a, dual(s))));
-    rec.detail(
-        "addresses",
+    rec.details.addresses = Some(
         addrs
             .iter()
-            .map(|a| serde_json::json!({"address": a.to_string(), "listening": served.contains(a)}))
-            .collect::<Vec<_>>(),
+            .map(|a| AddressListening {
+                address: a.to_string(),
+                listening: served.contains(a),
+            })
+            .collect(),
     );
     if !serving.is_empty() {
         let listening = Listening {
@@ -201,7 +194,7 @@ fn tcp_verdict(
 /// refuses 127.0.0.1, and calling it the backend would blame a healthy holder for refusing).
 /// Where it cannot be read, the system default stands in, and the evidence says so.
 fn dual_stack_of(
-    rec: &mut Recorder,
+    rec: &mut Rec,
     on_port: &[&TcpSocket],
     addrs: &[SocketAddr],
     matcher: Option<&regex::Regex>,
@@ -245,7 +238,7 @@ fn dual_stack_of(
 /// A name whose addresses are only partly served: nginx reaches the backend, after a refused
 /// try on each other address — a warning, not a cause of the outage.
 fn partly(
-    rec: Recorder,
+    rec: Rec,
     backend: &BackendAddr,
     served: &[SocketAddr],
     refused: &[SocketAddr],
@@ -272,7 +265,7 @@ fn partly(
 /// A process that bound the port but never listened: invisible above, fatal to a restart.
 /// Only processes matching the backend's pattern are inspected (each socket is duplicated).
 fn bound_elsewhere(
-    rec: &mut Recorder,
+    rec: &mut Rec,
     backend: &BackendAddr,
     addrs: &[SocketAddr],
     matcher: Option<&regex::Regex>,
@@ -299,7 +292,7 @@ fn bound_elsewhere(
 }
 
 fn unix_verdict(
-    mut rec: Recorder,
+    mut rec: Rec,
     path: &std::path::Path,
     unix: &[UnixSocket],
     backend: &BackendSpec,
@@ -357,7 +350,7 @@ mod tests {
         TcpSocket {
             local: local.parse().unwrap(),
             remote: "0.0.0.0:0".parse().unwrap(),
-            state: TcpState::Listen,
+            state: net::TcpState::Listen,
             rx_queue: 0,
             tx_queue: 0,
             uid: 0,
@@ -384,7 +377,7 @@ mod tests {
             restart: None,
             protocol: None,
         };
-        tcp_verdict(Recorder::start(StepName::BackendPort), tcp, &spec)
+        tcp_verdict(Rec::start(StepName::BackendPort), tcp, &spec)
     }
 
     #[test]

@@ -10,13 +10,15 @@
 //! this backend: it is listed and never touched.
 
 use crate::finding::{Finding, FindingCode};
-use crate::step::Recorder;
+
+use crate::step::details::BlockedProcess;
+type Rec = crate::step::Recorder<crate::step::details::BackendPortDetails>;
 use crate::sys::holders::likely_pids;
 use crate::sys::process::{self, ProcessInfo};
 use crate::target::{BackendSpec, RestartSpec};
 
 /// The blocked processes (finding and pids), or None when no candidate is blocked.
-pub fn blocked(rec: &mut Recorder, backend: &BackendSpec) -> Option<(Finding, Vec<i32>)> {
+pub fn blocked(rec: &mut Rec, backend: &BackendSpec) -> Option<(Finding, Vec<i32>)> {
     let candidates = candidates(backend);
     let mut blocked: Vec<ProcessInfo> = Vec::new();
     let port = backend.address.port();
@@ -41,12 +43,19 @@ pub fn blocked(rec: &mut Recorder, backend: &BackendSpec) -> Option<(Finding, Ve
     if blocked.is_empty() {
         return None;
     }
-    rec.detail(
-        "blocked",
+    rec.details.blocked = Some(
         blocked
             .iter()
-            .map(|p| serde_json::json!({"pid": p.pid, "cmdline": p.cmdline_str(), "state": p.state.to_string(), "wchan": p.wchan, "syscall": p.syscall, "stdin": p.stdin, "age_secs": p.age_secs().round()}))
-            .collect::<Vec<_>>(),
+            .map(|p| BlockedProcess {
+                pid: p.pid,
+                cmdline: p.cmdline_str(),
+                state: p.state.to_string(),
+                wchan: p.wchan.clone(),
+                syscall: p.syscall.clone(),
+                stdin: p.stdin.clone(),
+                age_secs: p.age_secs().round(),
+            })
+            .collect(),
     );
     let cause = blocked
         .iter()
@@ -119,7 +128,7 @@ fn describe(p: &ProcessInfo, backend: &BackendSpec, waiting: bool) -> String {
         p.state,
         p.wchan.as_deref().unwrap_or("-"),
         p.stdin.describe(),
-        crate::report::age(p.age_secs()),
+        crate::format::age(p.age_secs()),
     )
 }
 

@@ -9,7 +9,10 @@ use chrono::{Duration as Span, Local, NaiveDateTime};
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::errlog::{self, Entry, Group};
+use crate::step::details::{ErrorGroup, ErrorLogCounts, ErrorLogDetails};
 use crate::step::{Recorder, StepName, StepResult};
+
+type Rec = Recorder<ErrorLogDetails>;
 use crate::sys::net::TcpSocket;
 use crate::target::Target;
 
@@ -39,7 +42,7 @@ pub(super) struct Sorted {
 }
 
 pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult {
-    let mut rec = Recorder::start(StepName::ErrorLog);
+    let mut rec = Rec::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
     let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
     let mut entries: Vec<Entry> = Vec::new();
@@ -59,13 +62,7 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
             Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
         }
     }
-    rec.detail(
-        "files",
-        paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>(),
-    );
+    rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
     if !read_any {
         return rec.skip("no nginx error log could be read");
     }
@@ -83,9 +80,9 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
         (Some(at), Some(cut)) => {
             rec.see(format!(
                 "fixer last verified this site healthy at {}",
-                crate::report::clock_time(at)
+                crate::format::clock_time(at)
             ));
-            rec.detail("verified_at", cut.to_string());
+            rec.details.verified_at = Some(cut.to_string());
             format!(
                 "since fixer verified the site healthy at {}",
                 cut.format("%H:%M:%S")
@@ -127,7 +124,7 @@ fn sort(
     sorted
 }
 
-fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
+fn explain_left_out(rec: &mut Rec, sorted: &Sorted) {
     if sorted.own_probes > 0 {
         rec.see(format!(
             "left out: {} line(s) caused by fixer's own probes (Referer: {})",
@@ -146,17 +143,16 @@ fn explain_left_out(rec: &mut Recorder, sorted: &Sorted) {
             crate::sanitize::clean(&names)
         ));
     }
-    rec.detail(
-        "counts",
-        serde_json::json!({
-            "since": sorted.since.len(), "before": sorted.before.len(),
-            "fell_back": sorted.fell_back.len(), "own_probes": sorted.own_probes,
-            "other_upstreams": sorted.other_lines,
-        }),
-    );
+    rec.details.counts = Some(ErrorLogCounts {
+        since: sorted.since.len(),
+        before: sorted.before.len(),
+        fell_back: sorted.fell_back.len(),
+        own_probes: sorted.own_probes,
+        other_upstreams: sorted.other_lines,
+    });
 }
 
-fn report_groups(rec: &mut Recorder, sorted: &Sorted) {
+fn report_groups(rec: &mut Rec, sorted: &Sorted) {
     let since = errlog::group(&sorted.since);
     for g in &since {
         rec.see(group_line("", g));
@@ -187,8 +183,8 @@ fn report_groups(rec: &mut Recorder, sorted: &Sorted) {
     for g in &before {
         rec.see(group_line("before the last verified-healthy time: ", g));
     }
-    rec.detail("groups", groups_json(&since));
-    rec.detail("before", groups_json(&before));
+    rec.details.groups = Some(groups_details(&since));
+    rec.details.before = Some(groups_details(&before));
 }
 
 fn group_line(prefix: &str, g: &Group) -> String {
@@ -201,15 +197,21 @@ fn group_line(prefix: &str, g: &Group) -> String {
     )
 }
 
-fn groups_json(groups: &[Group]) -> Vec<serde_json::Value> {
+fn groups_details(groups: &[Group]) -> Vec<ErrorGroup> {
     groups
         .iter()
-        .map(|g| serde_json::json!({"cause": format!("{:?}", g.cause), "count": g.count, "newest": g.newest.to_string(), "upstreams": g.upstreams, "example": g.example}))
+        .map(|g| ErrorGroup {
+            cause: format!("{:?}", g.cause),
+            count: g.count,
+            newest: g.newest.to_string(),
+            upstreams: g.upstreams.clone(),
+            example: g.example.clone(),
+        })
         .collect()
 }
 
 fn verdict(
-    rec: Recorder,
+    rec: Rec,
     sorted: &Sorted,
     label: &str,
     when: &str,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use crate::step::details::{HostDetails, HostDisk, HostMemory, StepDetails};
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
@@ -73,16 +73,26 @@ pub fn explain(step: &mut StepResult, target: &Target) {
             f.cause = format!("{}; {}", f.cause, host.cause);
         }
     }
-    if let serde_json::Value::Object(map) = &mut step.details {
-        map.insert(
-            "host".into(),
-            json!({
-                "memory": memory.map(|m| json!({"total": m.total, "available": m.available,
-                    "swap_total": m.swap_total, "swap_free": m.swap_free, "load": m.load, "cpus": m.cpus})),
-                "disk": disk.map(|d| json!({"path": d.path, "total": d.total, "available": d.available})),
-                "findings": found,
-            }),
-        );
+    let host = HostDetails {
+        memory: memory.map(|m| HostMemory {
+            total: m.total,
+            available: m.available,
+            swap_total: m.swap_total,
+            swap_free: m.swap_free,
+            load: m.load,
+            cpus: m.cpus,
+        }),
+        disk: disk.map(|d| HostDisk {
+            path: d.path.display().to_string(),
+            total: d.total,
+            available: d.available,
+        }),
+        findings: found,
+    };
+    match &mut step.details {
+        StepDetails::BackendPort(d) => d.host = Some(host),
+        StepDetails::PortHolder(d) => d.host = Some(host),
+        _ => {}
     }
     step.elapsed_ms += started.elapsed().as_millis() as u64;
 }

@@ -2,13 +2,13 @@
 //! anything.
 
 pub mod backend_port;
-pub mod before_listen;
+pub(crate) mod before_listen;
 pub mod dns;
-pub mod error_log;
-pub mod harden;
-pub mod host;
-pub mod nginx;
+pub(crate) mod error_log;
+pub(crate) mod harden;
+pub(crate) mod host;
+pub(crate) mod nginx;
 pub mod port_holder;
 pub mod recurl;
-pub mod unit_history;
-pub mod upstream;
+pub(crate) mod unit_history;
+pub(crate) mod upstream;

@@ -3,9 +3,11 @@
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::master::{self, Master};
 use crate::nginx::{self, Dump, Invocation};
-use crate::step::{Recorder, StepName, StepResult};
+use crate::step::{StepName, StepResult};
+
+type Rec = crate::step::Recorder<crate::step::details::NginxDetails>;
 use crate::sys::holders;
-use crate::sys::net::{TcpSocket, TcpState};
+use crate::sys::net::{self, TcpSocket};
 use crate::sys::process::ProcessInfo;
 use crate::target::Target;
 
@@ -44,7 +46,7 @@ pub fn run_among(
     sockets: &[TcpSocket],
     masters: &[Master],
 ) -> (StepResult, NginxView) {
-    let mut rec = Recorder::start(StepName::Nginx);
+    let mut rec = Rec::start(StepName::Nginx);
     let ports = port_views(target, sockets, masters);
     let chosen = choose(target, &ports, masters);
     let invocation = match &chosen {
@@ -87,11 +89,7 @@ fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec
         .iter()
         .map(|&port| PortView {
             port,
-            listeners: sockets
-                .iter()
-                .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
-                .cloned()
-                .collect(),
+            listeners: net::listening_on_port(sockets, port).cloned().collect(),
             holders: Vec::new(),
         })
         .collect();
@@ -201,7 +199,7 @@ fn not_running(target: &Target, others: usize) -> String {
     cause
 }
 
-fn verdict(rec: Recorder, target: &Target, ports: &[PortView], view: &NginxView) -> StepResult {
+fn verdict(rec: Rec, target: &Target, ports: &[PortView], view: &NginxView) -> StepResult {
     let config_invalid = view.dump.as_ref().filter(|d| !d.ok && !needs_root(d));
     let test_error = config_invalid.map(|d| {
         d.messages

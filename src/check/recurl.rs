@@ -3,12 +3,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use serde::Serialize;
-
 use crate::finding::{Finding, FindingCode};
 use crate::limits;
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepName, StepResult};
+use crate::step::{StepName, StepResult};
+
+type Rec = crate::step::Recorder<crate::step::details::RecurlDetails>;
 use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
 use crate::sys::probe;
 use crate::sys::regular_file;
@@ -18,41 +18,22 @@ mod route;
 
 pub use route::route;
 
-/// Whether a URL goes straight to the backend or through nginx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Route {
-    Backend,
-    Nginx,
-}
+pub use crate::step::details::{Route, UrlResult};
 
-/// What one verify URL answered. Holds no secret: the password is read, sent and dropped.
-#[derive(Debug, Clone, Serialize)]
-pub struct UrlResult {
-    /// The URL as configured, with any `user:password@` part masked.
-    pub url: String,
-    pub via: Option<String>,
-    pub route: Route,
-    pub expect: Vec<u16>,
-    pub status: Option<u16>,
-    pub reason: Option<String>,
-    pub server: Option<String>,
-    pub location: Option<String>,
-    pub elapsed_ms: u64,
-    /// `connect`, `connect-timeout`, `response-timeout`, `tls`, `dns`, `protocol`,
-    /// `credentials` when the basic-auth password could not be read, or `probe-failed` when
-    /// fixer itself could not run the probe.
-    pub error_kind: Option<String>,
-    pub error: Option<String>,
-    pub healthy: bool,
-    /// The finding this URL alone would produce; `None` when healthy or not probed.
-    pub finding: Option<FindingCode>,
-    #[serde(skip)]
-    failure_kind: Option<FailureKind>,
+/// Whether every verify URL that goes through nginx answered as expected; `None` when the
+/// playbook has none. When they all pass the site works, whatever a direct probe says, and
+/// no kill or restart is planned.
+pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
+    let urls: Vec<_> = recurl
+        .map_or(&[][..], |s| s.details.urls())
+        .iter()
+        .filter(|u| u.route == Route::Nginx)
+        .collect();
+    (!urls.is_empty()).then(|| urls.iter().all(|u| u.healthy))
 }
 
 pub fn run(target: &Target) -> StepResult {
-    let mut rec = Recorder::start(StepName::Recurl);
+    let mut rec = Rec::start(StepName::Recurl);
     if target.verify.is_empty() {
         return rec.skip("no verify URLs configured");
     }
@@ -60,7 +41,7 @@ pub fn run(target: &Target) -> StepResult {
     for r in &results {
         rec.see(evidence_line(r));
     }
-    rec.detail("urls", &results);
+    rec.details.urls = Some(results.clone());
     let failed: Vec<&UrlResult> = results.iter().filter(|r| !r.healthy).collect();
     let total = results.len();
     if failed.is_empty() {
@@ -169,6 +150,22 @@ fn base(spec: &VerifySpec, route: Route) -> UrlResult {
         healthy: false,
         finding: None,
         failure_kind: None,
+    }
+}
+
+/// A URL's answer as a value, for tests of code that reads recurl's results.
+#[cfg(test)]
+pub(crate) fn answered(url: &str, route: Route, healthy: bool) -> UrlResult {
+    let spec = VerifySpec {
+        url: url.to_string(),
+        via: None,
+        insecure: false,
+        expect: vec![],
+        auth: None,
+    };
+    UrlResult {
+        healthy,
+        ..base(&spec, route)
     }
 }
 

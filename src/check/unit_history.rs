@@ -9,7 +9,8 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
-use crate::step::StepResult;
+use crate::step::details::UnitHistory;
+use crate::step::{StepDetails, StepResult};
 use crate::sys::systemd::{self, UnitProps};
 use crate::target::{RestartSpec, Target};
 
@@ -70,11 +71,12 @@ fn gather(step: &mut StepResult, unit: &str) {
     }
     step.evidence
         .extend(journal.iter().map(|l| format!("journal: {}", clean(l))));
-    if let serde_json::Value::Object(map) = &mut step.details {
-        map.insert(
-            "unit_history".into(),
-            serde_json::json!({"unit": unit, "show": props.shown(KEYS), "journal": journal}),
-        );
+    if let StepDetails::BackendPort(d) = &mut step.details {
+        d.unit_history = Some(UnitHistory {
+            unit: unit.to_string(),
+            show: props.shown(KEYS),
+            journal: journal.clone(),
+        });
     }
     let Some(death) = classify(&props, &journal, kernel.as_deref()) else {
         return;

@@ -6,14 +6,17 @@ use std::net::IpAddr;
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::conf::{self, pass, Endpoint, Server};
-use crate::step::{Recorder, StepName, StepResult};
+use crate::step::{StepName, StepResult};
+
+use crate::step::details::UpstreamTarget;
+type Rec = crate::step::Recorder<crate::step::details::UpstreamDetails>;
 use crate::sys::resolve;
 use crate::target::{BackendAddr, BackendSpec, Protocol, Target};
 
 /// The step's result, and the protocol of the config line that reaches the backend (for the
 /// direct probe, when the playbook does not name one).
 pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>) {
-    let mut rec = Recorder::start(StepName::Upstream);
+    let mut rec = Rec::start(StepName::Upstream);
     let Some(backend) = &target.backend else {
         return (rec.skip("no backend configured"), None);
     };
@@ -63,13 +66,15 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
             }
         }
     }
-    rec.detail("backend", backend.address.to_string());
-    rec.detail(
-        "targets",
+    rec.details.backend = Some(backend.address.to_string());
+    rec.details.targets = Some(
         others
             .iter()
-            .map(|(e, at)| serde_json::json!({"endpoint": e.to_string(), "at": at}))
-            .collect::<Vec<_>>(),
+            .map(|(e, at)| UpstreamTarget {
+                endpoint: e.to_string(),
+                at: at.to_string(),
+            })
+            .collect(),
     );
     let protocol = spoken_protocol(&mut rec, backend, &spoken);
     if matched {
@@ -117,7 +122,7 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
 /// Records what the backend speaks and where that was read. The playbook's `protocol` wins;
 /// otherwise the first config line that reaches the backend decides.
 fn spoken_protocol(
-    rec: &mut Recorder,
+    rec: &mut Rec,
     backend: &BackendSpec,
     spoken: &[(Protocol, String)],
 ) -> Option<Protocol> {
@@ -140,10 +145,7 @@ fn spoken_protocol(
             backend.protocol.or(from_config).unwrap_or_default().label()
         ));
     }
-    rec.detail(
-        "protocol",
-        backend.protocol.or(from_config).map(|p| p.as_str()),
-    );
+    rec.details.protocol = Some(backend.protocol.or(from_config).map(|p| p.as_str()));
     from_config
 }
 

@@ -49,8 +49,6 @@ pub struct Site {
     pub server: std::sync::Arc<ServerBlock>,
     pub route: Route,
     pub endpoint: Endpoint,
-    /// Where the endpoint was written (the `*_pass` line or the upstream's `server` line).
-    pub endpoint_at: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -161,13 +159,12 @@ fn add_sites(out: &mut Discovery, source: usize, tree: &[Directive]) {
             out.static_servers.push((source, server.clone()));
         }
         for route in &server.routes {
-            for (endpoint, endpoint_at) in conf::endpoints(&upstreams, &route.pass) {
+            for (endpoint, _) in conf::endpoints(&upstreams, &route.pass) {
                 out.sites.push(Site {
                     source,
                     server: server.clone(),
                     route: route.clone(),
                     endpoint,
-                    endpoint_at,
                 });
             }
         }

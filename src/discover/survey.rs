@@ -12,7 +12,8 @@ use crate::check::backend_port::Listening;
 use crate::check::{backend_port, nginx as nginx_step, port_holder, recurl};
 use crate::finding::Finding;
 use crate::nginx::master::{self, Master};
-use crate::step::{Recorder, StepName, StepResult, Verdict};
+use crate::step::details::NoDetails;
+use crate::step::{self, Recorder, StepName, StepResult, Verdict};
 use crate::sys::holders;
 use crate::sys::net::{self, TcpSocket, TcpState, UnixSocket};
 use crate::target::{BackendAddr, BackendSpec, NginxSpec, Target};
@@ -21,7 +22,7 @@ use crate::target::{BackendAddr, BackendSpec, NginxSpec, Target};
 const POOL: usize = 8;
 
 /// One row of the table: a location of a server block and where it sends requests.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Row {
     pub server: String,
     pub ports: Vec<u16>,
@@ -349,7 +350,7 @@ fn nginx_per_source(
         t.nginx.derived.clear();
         let step = match tcp {
             Some(tcp) => nginx_step::run_among(&t, tcp, masters).0,
-            None => Recorder::start(StepName::Nginx)
+            None => Recorder::<NoDetails>::start(StepName::Nginx)
                 .could_not_run(&anyhow::anyhow!("/proc/net/tcp could not be read")),
         };
         out.insert(b.target.source.clone(), step);
@@ -378,7 +379,7 @@ fn backend_port_step(
     match tcp {
         Ok(tcp) => backend_port::run(target, tcp, unix),
         Err(e) => (
-            Recorder::start(StepName::BackendPort).could_not_run(&anyhow::anyhow!("{e:#}")),
+            step::could_not_run(StepName::BackendPort, &anyhow::anyhow!("{e:#}")),
             Default::default(),
         ),
     }
@@ -388,7 +389,7 @@ fn backend_port_step(
 fn check_one(target: &Target, direct: &Direct, listening: &Listening) -> Vec<StepResult> {
     let holder_step = match direct {
         Direct::Http => port_holder::run(target, listening).0,
-        Direct::NotHttp(how) => Recorder::start(StepName::PortHolder).skip(format!(
+        Direct::NotHttp(how) => Recorder::<NoDetails>::start(StepName::PortHolder).skip(format!(
             "nginx reaches it with `{}`: not probed over HTTP; judged by whether it listens and by the URLs through nginx",
             crate::sanitize::clean(how)
         )),

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::FixReport;
 use crate::action;
-use crate::check::recurl;
-use crate::report::fix::FixReport;
+use crate::check::recurl::{self, Route};
 use crate::step::StepResult;
 use crate::target::Target;
 
@@ -37,7 +37,7 @@ pub(super) fn verify_poll(
             out.verifying_done();
             return (step, false, None);
         }
-        out.verify_attempt(attempts, &step, backend_ok_nginx_not(target, &step));
+        out.verify_attempt(attempts, &step, backend_ok_nginx_not(&step));
         std::thread::sleep(
             Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
         );
@@ -54,21 +54,8 @@ fn died(started: &mut [action::Started]) -> Option<String> {
 }
 
 /// The backend answers directly but nginx still fails: nginx's fail_timeout, most likely.
-fn backend_ok_nginx_not(target: &Target, step: &StepResult) -> bool {
-    let _ = target;
-    let urls: Vec<(String, bool)> = step.details["urls"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|u| {
-                    (
-                        u["route"].as_str().unwrap_or("").to_string(),
-                        u["healthy"].as_bool().unwrap_or(false),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    urls.iter().any(|(route, ok)| route == "backend" && *ok)
-        && urls.iter().any(|(route, ok)| route == "nginx" && !*ok)
+fn backend_ok_nginx_not(step: &StepResult) -> bool {
+    let urls = step.details.urls();
+    urls.iter().any(|u| u.route == Route::Backend && u.healthy)
+        && urls.iter().any(|u| u.route == Route::Nginx && !u.healthy)
 }

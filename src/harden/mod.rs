@@ -15,13 +15,12 @@ use crate::action::harden::Record;
 use crate::action::{self, ActionCode, Outcome};
 use crate::audit::AuditLog;
 use crate::check::harden::{self, Change, Hardening};
-use crate::cli::ColorChoice;
-use crate::consent::{Approval, Consent, Decision};
+use crate::consent::{Answer, Approval, Consent};
 use crate::exit_code::ExitCode;
 use crate::report::{self, harden::Out, Style};
 use crate::target::Target;
 
-pub fn run(args: HardenArgs, color: ColorChoice) -> ExitCode {
+pub fn run(args: HardenArgs, color: crate::report::ColorWhen) -> ExitCode {
     let json = args.target.json;
     let mut target_args = args.target.clone();
     if target_args.playbook.is_none() {
@@ -129,12 +128,12 @@ fn apply_one(
         );
     };
     let approval = match consent.ask(&action::harden::question(change), false) {
-        Decision::Approved(a) => a,
-        Decision::PlanOnly => {
+        Answer::Approved(a) => a,
+        Answer::PlanOnly => {
             out.message("Dry run: nothing was changed.");
             return record(Approval::None, Outcome::Planned, Vec::new());
         }
-        Decision::Refused => {
+        Answer::Refused => {
             let why = "Refused: --apply needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).";
             out.message(why);
             end("refused", Approval::None, &[]);

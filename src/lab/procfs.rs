@@ -102,10 +102,8 @@ pub fn reading_stdin(pid: i32) -> bool {
 }
 
 fn listen_inodes(port: u16) -> Vec<u64> {
-    net::tcp_listeners()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| s.state == net::TcpState::Listen && s.local.port() == port)
+    let tcp = net::tcp_listeners().unwrap_or_default();
+    net::listening_on_port(&tcp, port)
         .map(|s| s.inode)
         .collect()
 }

@@ -4,8 +4,6 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -120,10 +118,7 @@ pub fn spawn_detached<S: AsRef<OsStr>>(
         .stdin(stdin)
         .stdout(out)
         .stderr(err);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
-    }
+    crate::sys::spawn::own_session(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("starting {}", program.display()))
 }
@@ -134,13 +129,10 @@ pub fn log_path(dir: &Path, log: &str) -> PathBuf {
 
 /// The last lines of a lab log, for error messages.
 pub fn log_tail(dir: &Path, log: &str) -> String {
-    let Ok(mut f) = fs::File::open(log_path(dir, log)) else {
+    let Ok((_, bytes)) = crate::sys::tail::read_tail(&log_path(dir, log), 0, 1500) else {
         return String::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(1500)));
-    let mut text = String::new();
-    let _ = f.read_to_string(&mut text);
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().rev().take(6).collect();
     let tail: Vec<&str> = lines.into_iter().rev().collect();
     tail.join(" | ")

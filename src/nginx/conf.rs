@@ -29,23 +29,20 @@ pub fn parse_dump(dump: &str) -> Vec<Directive> {
     let mut out = Vec::new();
     let mut file = String::from("nginx.conf");
     let mut chunk = String::new();
-    let mut first_line = 1;
-    for (i, line) in dump.lines().enumerate() {
+    for line in dump.lines() {
         if let Some(path) = line
             .strip_prefix("# configuration file ")
             .and_then(|l| l.strip_suffix(':'))
         {
-            out.extend(parse_file(&chunk, &file, first_line));
+            out.extend(parse_file(&chunk, &file, 1));
             file = path.to_string();
             chunk.clear();
-            first_line = 1;
-            let _ = i;
             continue;
         }
         chunk.push_str(line);
         chunk.push('\n');
     }
-    out.extend(parse_file(&chunk, &file, first_line));
+    out.extend(parse_file(&chunk, &file, 1));
     out
 }
 

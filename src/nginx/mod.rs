@@ -142,7 +142,7 @@ fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<
     if out.timed_out {
         anyhow::bail!(
             "`{shown}` did not finish within {}",
-            crate::sys::http::secs(timeout)
+            crate::format::secs(timeout)
         );
     }
     if out.code.is_none() {

@@ -1,11 +1,11 @@
 //! Playbooks: the TOML model, validation into a target, and lookup of shipped and local files.
 
-pub mod error;
-pub mod lookup;
+pub(crate) mod error;
+pub(crate) mod lookup;
 pub mod model;
-pub mod trust;
-pub mod validate;
-pub mod values;
+pub(crate) mod trust;
+pub(crate) mod validate;
+pub(crate) mod values;
 
 pub use error::PlaybookError;
 

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use comfy_table::{presets, ContentArrangement};
 use console::Style as Paint;
 use indicatif::ProgressBar;
 
@@ -11,27 +10,11 @@ use super::human::Human;
 use super::Style;
 use crate::action::Plan;
 use crate::chain::{Diagnosis, Progress, Quiet};
+use crate::fix::FixReport;
 use crate::plan::Manual;
 // Every line printed here is escaped and cut to what a terminal shows (`--json` keeps it whole).
 use crate::sanitize::shown as clean;
 use crate::step::StepResult;
-
-/// The fix loop reports through this, so the loop itself never prints.
-pub trait FixReport {
-    fn progress(&mut self) -> &mut dyn Progress;
-    fn diagnosis_done(&mut self, d: &Diagnosis);
-    fn message(&mut self, msg: &str);
-    fn plan(&mut self, p: &Plan);
-    fn action_line(&mut self, line: &str);
-    fn verifying(&mut self, wait: Duration);
-    fn verify_attempt(&mut self, attempt: usize, step: &StepResult, nginx_lagging: bool);
-    fn verifying_done(&mut self);
-    fn verified(&mut self, step: &StepResult, healthy: bool);
-    /// Verified on this server while a failure fixer cannot change (DNS) remains.
-    fn verified_locally(&mut self, step: &StepResult);
-    /// The failures fixer does not change, with what the operator should change; said last.
-    fn manual(&mut self, items: &[Manual]);
-}
 
 pub struct HumanFix {
     human: Human,
@@ -137,7 +120,7 @@ impl FixReport for HumanFix {
     }
 
     fn verified_locally(&mut self, step: &StepResult) {
-        verification_table(step);
+        super::human::verification_table(step);
         println!(
             "{} the backend and nginx answer as expected on this server, but users may not reach it yet.",
             self.paint(Paint::new().yellow().bold())
@@ -155,7 +138,7 @@ impl FixReport for HumanFix {
     }
 
     fn verified(&mut self, step: &StepResult, healthy: bool) {
-        verification_table(step);
+        super::human::verification_table(step);
         if healthy {
             println!(
                 "{} the site answers as expected.",
@@ -186,45 +169,6 @@ fn manual_lines(items: &[Manual]) -> Vec<String> {
     lines
 }
 
-/// The URLs checked, one row each.
-pub fn verification_table(step: &StepResult) {
-    let mut table = super::table();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["url", "via", "status", "expected", "ms", "ok"]);
-    for u in step.details["urls"].as_array().into_iter().flatten() {
-        let status = u["status"].as_u64().map_or_else(
-            || u["error_kind"].as_str().unwrap_or("-").to_string(),
-            |s| s.to_string(),
-        );
-        let expect: Vec<String> = u["expect"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| e.to_string())
-            .collect();
-        table.add_row([
-            clean(u["url"].as_str().unwrap_or("")),
-            clean(u["via"].as_str().unwrap_or("-")),
-            status,
-            if expect.is_empty() {
-                "<500".to_string()
-            } else {
-                expect.join(",")
-            },
-            u["elapsed_ms"].to_string(),
-            if u["healthy"].as_bool().unwrap_or(false) {
-                "yes"
-            } else {
-                "NO"
-            }
-            .to_string(),
-        ]);
-    }
-    println!("{table}");
-}
-
 /// JSON mode: nothing on stdout until the final document. When the operator will be asked,
 /// each plan (PID, command line, user, start time, signal) and the action's progress go to
 /// stderr, so a `--json` run at a terminal never asks about something it has not shown.
@@ -238,6 +182,17 @@ impl SilentFix {
         SilentFix {
             quiet: Quiet,
             show_plans: false,
+        }
+    }
+
+    /// For `--json`: plans and progress on stderr only when someone may be asked (a foreign
+    /// holder asks even with --yes), so whoever answers sees the plan first.
+    pub fn for_json(consent: &crate::consent::Consent) -> SilentFix {
+        let may_ask = consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
+        if may_ask {
+            SilentFix::showing_plans()
+        } else {
+            SilentFix::new()
         }
     }
 

@@ -79,7 +79,7 @@ impl Human {
     pub fn verification(&mut self, step: &StepResult, healthy: bool) {
         self.print_step(step);
         println!();
-        super::fix::verification_table(step);
+        verification_table(step);
         self.verdict_line(healthy, step);
     }
 
@@ -181,8 +181,36 @@ impl Progress for Human {
 }
 
 /// `fixer playbooks`: what can be used, and where each comes from.
-pub fn playbooks(style: Style, list: &[crate::playbook::lookup::Listed]) {
-    let _ = style;
+/// The URLs checked, one row each.
+pub fn verification_table(step: &StepResult) {
+    let mut table = super::table();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["url", "via", "status", "expected", "ms", "ok"]);
+    for u in step.details.urls() {
+        let status = u.status.map_or_else(
+            || u.error_kind.as_deref().unwrap_or("-").to_string(),
+            |s| s.to_string(),
+        );
+        let expect: Vec<String> = u.expect.iter().map(|e| e.to_string()).collect();
+        table.add_row([
+            clean(&u.url),
+            clean(u.via.as_deref().unwrap_or("-")),
+            status,
+            if expect.is_empty() {
+                "<500".to_string()
+            } else {
+                expect.join(",")
+            },
+            u.elapsed_ms.to_string(),
+            if u.healthy { "yes" } else { "NO" }.to_string(),
+        ]);
+    }
+    println!("{table}");
+}
+
+pub fn playbooks(list: &[crate::playbook::lookup::Listed]) {
     let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

@@ -1,64 +1,83 @@
-//! The `--json` document. Its keys are a contract with users' scripts: add, never rename.
+//! The `--json` documents: the one place typed results become JSON. Their keys are a
+//! contract with users' scripts: add, never rename (see `document.rs`).
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::chain::Diagnosis;
+use super::document::{CouldNotRun, DiagnoseDoc, FixDoc, PlaybookRef, VerifyDoc, SCHEMA_VERSION};
+use crate::chain::{Diagnosis, Outcome};
+use crate::exit_code::ExitCode;
+use crate::step::StepResult;
 use crate::target::Target;
 
-pub fn diagnosis(command: &str, target: &Target, d: &Diagnosis) -> Value {
-    let root = d.root_cause();
-    json!({
-        "fixer_version": env!("CARGO_PKG_VERSION"),
-        "command": command,
-        "playbook": {"name": target.name, "source": target.source},
-        "started_at": d.started_at,
-        "elapsed_ms": d.elapsed_ms,
-        "healthy": d.healthy(),
-        "outcome": d.outcome(),
-        "could_not_run": d.could_not_run().iter().map(|s| json!({"step": s.name, "error": s.error})).collect::<Vec<_>>(),
-        "root_cause": root.map(|f| f.cause.clone()),
-        "root_cause_code": root.map(|f| f.code.as_str()),
-        "exit_code": d.exit_code().code(),
-        "steps": d.steps,
-    })
-}
-
-pub fn print(doc: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".into())
-    );
-}
-
-pub fn fix(target: &Target, run: &crate::fix::FixRun) -> Value {
-    let mut doc = diagnosis("fix", target, &run.first);
-    doc["actions"] = json!(run.actions);
-    doc["verification"] = json!(run.verification);
-    doc["verified"] = json!(run.verified);
-    doc["manual"] = json!(run.manual);
-    doc["exit_code"] = json!(run.exit.code());
-    if run.verified {
-        doc["outcome"] = json!(crate::chain::Outcome::Healthy);
+pub(crate) fn playbook(target: &Target) -> PlaybookRef {
+    PlaybookRef {
+        name: target.name.clone(),
+        source: target.source.clone(),
     }
-    doc
 }
 
-pub fn verify(
-    target: &Target,
-    step: &crate::step::StepResult,
-    code: crate::exit_code::ExitCode,
-) -> Value {
-    json!({
-        "fixer_version": env!("CARGO_PKG_VERSION"),
-        "command": "verify",
-        "playbook": {"name": target.name, "source": target.source},
-        "healthy": code == crate::exit_code::ExitCode::Healthy,
-        "outcome": match code {
-            crate::exit_code::ExitCode::Healthy => "healthy",
-            crate::exit_code::ExitCode::CheckFailed => "incomplete",
-            _ => "problem",
+pub fn diagnosis(command: &str, target: &Target, d: &Diagnosis) -> DiagnoseDoc {
+    let root = d.root_cause();
+    DiagnoseDoc {
+        schema_version: SCHEMA_VERSION,
+        fixer_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: command.to_string(),
+        playbook: playbook(target),
+        started_at: d.started_at.clone(),
+        elapsed_ms: d.elapsed_ms,
+        healthy: d.healthy(),
+        outcome: d.outcome(),
+        could_not_run: d
+            .could_not_run()
+            .iter()
+            .map(|s| CouldNotRun {
+                step: s.name,
+                error: s.error.clone(),
+            })
+            .collect(),
+        root_cause: root.map(|f| f.cause.clone()),
+        root_cause_code: root.map(|f| f.code),
+        exit_code: d.exit_code().code(),
+        steps: d.steps.clone(),
+    }
+}
+
+/// Prints a document with its keys sorted, as every fixer release has.
+pub fn print(doc: &impl Serialize) {
+    let text = serde_json::to_value(doc)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| "{}".into());
+    println!("{text}");
+}
+
+pub fn fix(target: &Target, run: &crate::fix::FixRun) -> FixDoc {
+    let mut diagnosis = diagnosis("fix", target, &run.first);
+    diagnosis.exit_code = run.exit.code();
+    if run.verified {
+        diagnosis.outcome = Outcome::Healthy;
+    }
+    FixDoc {
+        diagnosis,
+        actions: run.actions.clone(),
+        verification: run.verification.clone(),
+        verified: run.verified,
+        manual: run.manual.clone(),
+    }
+}
+
+pub fn verify(target: &Target, step: &StepResult, code: ExitCode) -> VerifyDoc {
+    VerifyDoc {
+        schema_version: SCHEMA_VERSION,
+        fixer_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: "verify".to_string(),
+        playbook: playbook(target),
+        healthy: code == ExitCode::Healthy,
+        outcome: match code {
+            ExitCode::Healthy => Outcome::Healthy,
+            ExitCode::CheckFailed => Outcome::Incomplete,
+            _ => Outcome::Problem,
         },
-        "exit_code": code.code(),
-        "steps": [step],
-    })
+        exit_code: code.code(),
+        steps: vec![step.clone()],
+    }
 }

@@ -179,24 +179,21 @@ fn actions(md: &mut String, actions: &[Record]) {
 
 fn verification(md: &mut String, v: &StepResult) {
     let _ = writeln!(md, "## Verification ({})\n\n| url | via | status | expected | ms | ok |\n|---|---|---|---|---|---|", v.started_at);
-    for u in v.details["urls"].as_array().into_iter().flatten() {
-        let status = u["status"].as_u64().map_or_else(
-            || u["error_kind"].as_str().unwrap_or("-").to_string(),
+    for u in v.details.urls() {
+        let status = u.status.map_or_else(
+            || u.error_kind.as_deref().unwrap_or("-").to_string(),
             |s| s.to_string(),
         );
+        let expect: Vec<String> = u.expect.iter().map(|e| e.to_string()).collect();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
-            cell(u["url"].as_str().unwrap_or("")),
-            cell(u["via"].as_str().unwrap_or("-")),
+            "| {} | {} | {} | [{}] | {} | {} |",
+            cell(&u.url),
+            cell(u.via.as_deref().unwrap_or("-")),
             status,
-            u["expect"],
-            u["elapsed_ms"],
-            if u["healthy"].as_bool().unwrap_or(false) {
-                "yes"
-            } else {
-                "**no**"
-            }
+            expect.join(","),
+            u.elapsed_ms,
+            if u.healthy { "yes" } else { "**no**" }
         );
     }
 }

@@ -3,16 +3,23 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod fix;
-pub mod harden;
-pub mod human;
-pub mod json;
-pub mod markdown;
-pub mod survey;
+pub mod document;
+pub(crate) mod fix;
+pub(crate) mod harden;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod markdown;
+pub(crate) mod survey;
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorChoice;
+/// When to colour the output; the command line's `--color` is turned into this once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Output settings decided once at start-up, never read from globals later.
 #[derive(Debug, Clone, Copy)]
@@ -23,28 +30,17 @@ pub struct Style {
 }
 
 impl Style {
-    pub fn detect(choice: ColorChoice, json: bool) -> Style {
+    pub fn detect(choice: ColorWhen, json: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => !no_color && std::io::stdout().is_terminal(),
         };
         Style {
             color: color && !json,
             spinner: !json && std::io::stderr().is_terminal(),
         }
-    }
-}
-
-/// "3 s", "5 min", "2 h 3 min", "4 d 1 h": how long a process has been up.
-pub fn age(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
@@ -71,26 +67,4 @@ pub fn error(err: &anyhow::Error) {
     let text = format!("{err:#}");
     let lines: Vec<String> = text.lines().map(crate::sanitize::shown).collect();
     eprintln!("fixer: error: {}", lines.join("\n"));
-}
-
-/// A Unix time as local wall-clock time, for "started at" evidence.
-pub fn clock_time(unix: f64) -> String {
-    chrono::DateTime::from_timestamp(unix as i64, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|| "?".into())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(super::age(5.2), "5 s");
-        assert_eq!(super::age(125.0), "2 min");
-        assert_eq!(super::age(7380.0), "2 h 3 min");
-        assert_eq!(super::age(90_000.0), "1 d 1 h");
-    }
 }

@@ -2,9 +2,11 @@
 //! server block with the backend it reaches and that backend's verdict (broken first), and,
 //! for each broken backend, its root cause with the evidence that shows it.
 
+use super::document::{
+    SurveyBackend, SurveyDoc, SurveyNginx, SurveyRow, SurveyUnread, SCHEMA_VERSION,
+};
 use comfy_table::{presets, ContentArrangement};
 use console::Style as Paint;
-use serde_json::{json, Value};
 
 use super::Style;
 use crate::discover::survey::{Checked, Survey};
@@ -112,49 +114,61 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-pub fn json(command: &str, survey: &Survey) -> Value {
-    let rows: Vec<Value> = survey
+pub fn json(command: &str, survey: &Survey) -> SurveyDoc {
+    let rows = survey
         .sorted_rows()
         .into_iter()
-        .map(|(row, verdict)| {
-            let mut v = json!(row);
-            v["verdict"] = json!(verdict.text());
-            v["broken"] = json!(matches!(verdict, RowVerdict::Broken(_)));
-            v
+        .map(|(row, verdict)| SurveyRow {
+            row: row.clone(),
+            verdict: verdict.text(),
+            broken: matches!(verdict, RowVerdict::Broken(_)),
         })
         .collect();
-    let backends: Vec<Value> = survey
+    let backends = survey
         .backends
         .iter()
         .map(|b| {
             let root = b.root_cause();
-            json!({
-                "name": b.target.name,
-                "address": b.target.backend.as_ref().map(|x| x.address.to_string()),
-                "nginx_ports": b.target.nginx.ports,
-                "healthy": !b.broken() && b.could_not_run().is_none(),
-                "root_cause": root.map(|f| f.cause.clone()),
-                "root_cause_code": root.map(|f| f.code.as_str()),
-                "steps": b.steps,
-            })
+            SurveyBackend {
+                name: b.target.name.clone(),
+                address: b.target.backend.as_ref().map(|x| x.address.to_string()),
+                nginx_ports: b.target.nginx.ports.clone(),
+                healthy: !b.broken() && b.could_not_run().is_none(),
+                root_cause: root.map(|f| f.cause.clone()),
+                root_cause_code: root.map(|f| f.code),
+                steps: b.steps.clone(),
+            }
         })
         .collect();
-    json!({
-        "fixer_version": env!("CARGO_PKG_VERSION"),
-        "command": command,
-        "playbook": null,
-        "discovered": true,
-        "nginx": survey.sources.iter().map(|s| json!({
-            "master_pid": s.master.as_ref().map(|m| m.info.pid),
-            "config": s.config_path.display().to_string(),
-        })).collect::<Vec<_>>(),
-        "unread": survey.unread.iter().map(|(s, why)| json!({"nginx": s, "error": why})).collect::<Vec<_>>(),
-        "elapsed_ms": survey.elapsed_ms,
-        "healthy": survey.exit_code() == crate::exit_code::ExitCode::Healthy,
-        "exit_code": survey.exit_code().code(),
-        "rows": rows,
-        "backends": backends,
-    })
+    SurveyDoc {
+        schema_version: SCHEMA_VERSION,
+        fixer_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: command.to_string(),
+        playbook: None,
+        discovered: true,
+        nginx: survey
+            .sources
+            .iter()
+            .map(|s| SurveyNginx {
+                master_pid: s.master.as_ref().map(|m| m.info.pid),
+                config: s.config_path.display().to_string(),
+            })
+            .collect(),
+        unread: survey
+            .unread
+            .iter()
+            .map(|(s, why)| SurveyUnread {
+                nginx: s.clone(),
+                error: why.clone(),
+            })
+            .collect(),
+        elapsed_ms: survey.elapsed_ms,
+        healthy: survey.exit_code() == crate::exit_code::ExitCode::Healthy,
+        exit_code: survey.exit_code().code(),
+        rows,
+        backends,
+        fixes: None,
+    }
 }
 
 /// `fixer init` could not tell which backend is meant: the choices, and how to pick one.

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use crate::cli::{ColorChoice, FixArgs, InitArgs, TargetArgs, VerifyArgs};
+use crate::cli::{FixArgs, InitArgs, TargetArgs, VerifyArgs};
 use crate::discover::init::{self, Picked, Selector};
 use crate::discover::survey::{self, Depth, Survey};
 use crate::exit_code::ExitCode;
 use crate::playbook::{self, PlaybookError};
-use crate::report::{self, Style};
+use crate::report::document::SurveyFix;
+use crate::report::{self, ColorWhen, Style};
 
 /// True when nothing names a site and no default playbook exists; a default playbook that is
 /// there but broken is still an error (exit 2), not a reason to guess.
@@ -47,7 +48,7 @@ fn refuse_report(args: &TargetArgs) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
+fn show(command: &str, survey: &Survey, json: bool, color: ColorWhen) {
     if json {
         report::json::print(&report::survey::json(command, survey));
     } else {
@@ -55,7 +56,7 @@ fn show(command: &str, survey: &Survey, json: bool, color: ColorChoice) {
     }
 }
 
-pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
+pub fn diagnose(args: &TargetArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(args).and_then(|()| timeout(args.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
@@ -65,7 +66,7 @@ pub fn diagnose(args: &TargetArgs, color: ColorChoice) -> ExitCode {
     survey.exit_code()
 }
 
-pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
+pub fn verify(args: &VerifyArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
@@ -77,7 +78,7 @@ pub fn verify(args: &VerifyArgs, color: ColorChoice) -> ExitCode {
 
 /// Fixes each broken backend in turn, the usual way (plan, consent per action, verify); the
 /// exit code is the worst of them.
-pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
+pub fn fix(args: &FixArgs, color: ColorWhen) -> ExitCode {
     let t = match refuse_report(&args.target).and_then(|()| timeout(args.target.timeout)) {
         Ok(t) => t,
         Err(c) => return c,
@@ -104,7 +105,10 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
             // The chain would probe it over plain HTTP; a playbook that says what it speaks
             // is the way to act on it.
             if json {
-                docs.push(serde_json::json!({"name": b.target.name, "skipped": how}));
+                docs.push(SurveyFix::Skipped {
+                    name: b.target.name.clone(),
+                    skipped: how.clone(),
+                });
             } else {
                 report::survey::not_fixed(&b.target.name, how);
             }
@@ -121,16 +125,11 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
             }
         };
         let run = if json {
-            // Whoever may be asked sees the plan first, as in a playbook's fix.
-            let may_ask =
-                opts.consent.mode != crate::consent::Mode::DryRun && crate::consent::can_prompt();
-            let mut out = if may_ask {
-                report::fix::SilentFix::showing_plans()
-            } else {
-                report::fix::SilentFix::new()
-            };
+            let mut out = report::fix::SilentFix::for_json(&opts.consent);
             let run = crate::fix::fix(&b.target, &opts, &mut out);
-            docs.push(report::json::fix(&b.target, &run));
+            docs.push(SurveyFix::Fixed(Box::new(report::json::fix(
+                &b.target, &run,
+            ))));
             run
         } else {
             let mut out = report::fix::HumanFix::new(Style::detect(color, false));
@@ -145,8 +144,8 @@ pub fn fix(args: &FixArgs, color: ColorChoice) -> ExitCode {
     }
     if json {
         let mut doc = report::survey::json("fix", &survey);
-        doc["fixes"] = serde_json::json!(docs);
-        doc["exit_code"] = serde_json::json!(exit.code());
+        doc.fixes = Some(docs);
+        doc.exit_code = exit.code();
         report::json::print(&doc);
     }
     exit

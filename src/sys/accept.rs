@@ -83,10 +83,10 @@ pub fn probe(
             Err(e) if super::http::is_local(&e) => {
                 return Err(format!(
                     "opening a connection: {}",
-                    super::http::io_message(&e)
+                    crate::format::io_message(&e)
                 ))
             }
-            Err(e) => *fate = Fate::NotConnected(super::http::io_message(&e)),
+            Err(e) => *fate = Fate::NotConnected(crate::format::io_message(&e)),
         }
     }
     let mut mine: HashSet<SocketAddr> = open.iter().map(|(_, _, l)| canonical(*l)).collect();

@@ -162,18 +162,10 @@ pub fn parse_via(via: &str, default_port: u16) -> Result<SocketAddr, String> {
 }
 
 /// How long a probe waits for the TCP connection and TLS handshake.
+use crate::format::{io_message, secs};
+
 pub fn connect_timeout(timeout: Duration) -> Duration {
     timeout.min(Duration::from_secs(3))
-}
-
-/// A duration as an operator reads it: `2 s`, `0.5 s`.
-pub fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{} s", (s * 1000.0).round() / 1000.0)
-    }
 }
 
 /// The standard reason phrase of `status`, or `""` for an unknown one.
@@ -398,25 +390,6 @@ pub(crate) fn is_local(e: &std::io::Error) -> bool {
         Errno::INVAL,
     ]
     .contains(&errno)
-}
-
-/// An I/O error as an operator says it: "connection refused", not "Connection refused (os error 111)".
-pub(crate) fn io_message(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    let said = match e.kind() {
-        K::ConnectionRefused => "connection refused",
-        K::ConnectionReset => "connection reset by peer",
-        K::ConnectionAborted => "connection aborted",
-        K::UnexpectedEof => "connection closed before a complete response",
-        K::BrokenPipe => "connection closed while sending the request",
-        K::HostUnreachable => "host unreachable",
-        K::NetworkUnreachable => "network unreachable",
-        K::AddrNotAvailable => "address not available",
-        K::NotFound => "no such socket file",
-        K::PermissionDenied => "permission denied",
-        _ => return e.to_string(),
-    };
-    said.to_string()
 }
 
 #[cfg(test)]

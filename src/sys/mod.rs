@@ -2,21 +2,22 @@
 //! Checks and actions speak in domain terms (a listening socket, a process) and never touch
 //! file paths under /proc themselves.
 
-pub mod accept;
-pub mod bound;
-pub mod command;
+pub(crate) mod accept;
+pub(crate) mod bound;
+pub(crate) mod command;
 pub mod dns_query;
 pub mod holders;
 pub mod host;
 pub mod http;
-pub mod ifaddr;
-pub mod interrupt;
+pub(crate) mod ifaddr;
+pub(crate) mod interrupt;
 pub mod net;
-pub mod probe;
+pub(crate) mod probe;
 pub mod process;
-pub mod regular_file;
-pub mod resolve;
-pub mod signal;
-pub mod spawn;
-pub mod systemd;
-pub mod v6only;
+pub(crate) mod regular_file;
+pub(crate) mod resolve;
+pub(crate) mod signal;
+pub(crate) mod spawn;
+pub(crate) mod systemd;
+pub(crate) mod tail;
+pub(crate) mod v6only;

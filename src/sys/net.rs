@@ -188,8 +188,23 @@ pub fn dual_stack_default() -> bool {
 /// Whether some LISTEN socket in `tcp` takes connections to any of `dests` (`dual`: see
 /// [`dual_stack_default`], read once by the caller).
 pub fn listening_on(tcp: &[TcpSocket], dests: &[SocketAddr], dual: bool) -> bool {
+    serving(tcp, dests, dual).next().is_some()
+}
+
+/// The LISTEN sockets in `tcp` that take connections to any of `dests`.
+pub fn serving<'a>(
+    tcp: &'a [TcpSocket],
+    dests: &'a [SocketAddr],
+    dual: bool,
+) -> impl Iterator<Item = &'a TcpSocket> {
     tcp.iter()
-        .any(|s| s.is_listening() && serves_any(s.local, dests, dual))
+        .filter(move |s| s.is_listening() && serves_any(s.local, dests, dual))
+}
+
+/// The LISTEN sockets in `tcp` on `port`, whatever address they are bound to.
+pub fn listening_on_port(tcp: &[TcpSocket], port: u16) -> impl Iterator<Item = &TcpSocket> {
+    tcp.iter()
+        .filter(move |s| s.is_listening() && s.local.port() == port)
 }
 
 /// `__SO_ACCEPTCON` in the Flags column: set once listen() was called.

@@ -14,9 +14,10 @@ mod uwsgi;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use crate::format::secs;
 use crate::sanitize::clean;
 use crate::sys::http::raw::{connect_any, connect_unix, Conn, Fail};
-use crate::sys::http::{self, secs, Failure, FailureKind, Probe, Response};
+use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
 use crate::target::{BackendAddr, Protocol};
 
 /// What the probe sends, decided before anything is sent so the evidence can name it.
@@ -232,7 +233,7 @@ fn exchange(
     };
     let io_fail = |e: std::io::Error| match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => stuck(),
-        _ => (FailureKind::Protocol, http::io_message(&e)),
+        _ => (FailureKind::Protocol, crate::format::io_message(&e)),
     };
     let left = || deadline.saturating_duration_since(Instant::now());
     conn.set_timeouts(left().max(Duration::from_millis(1)))

@@ -11,10 +11,10 @@ mod stat;
 mod syscall;
 mod wait;
 
+use crate::clock::now_unix;
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ pub use syscall::{parse_syscall, syscall_name, Arch};
 pub use wait::{describe_waited, waited_children, Waited};
 
 /// What a file descriptor (usually stdin) points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "path", rename_all = "kebab-case")]
 pub enum FdTarget {
     Tty(String),
@@ -50,7 +50,7 @@ impl FdTarget {
 }
 
 /// The system call a sleeping process is in, from /proc/PID/syscall.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Syscall {
     pub name: String,
     /// First argument; for read() that is the file descriptor.
@@ -217,12 +217,6 @@ impl ProcessInfo {
     pub fn restartable_unit(&self) -> Option<&str> {
         self.unit.as_deref().filter(|u| u.ends_with(".service"))
     }
-
-    /// True while the pid still names this very process (same start time), so a signal
-    /// cannot hit a process that reused the pid.
-    pub fn is_same_process(&self) -> bool {
-        read_stat(self.pid).is_ok_and(|s| s.start_ticks == self.start_ticks)
-    }
 }
 
 fn is_read_wchan(w: &str) -> bool {
@@ -243,12 +237,6 @@ fn user_name(uid: u32) -> String {
         Ok(Some(user)) => user.name,
         _ => uid.to_string(),
     }
-}
-
-fn now_unix() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Boot time and clock-tick rate never change while fixer runs: read them once.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Why a file was not read. Each message names the file and what it was for.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("{what} {}: {}", path.display(), io_text(source))]
+    #[error("{what} {}: {}", path.display(), crate::format::io_text(source))]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -33,15 +33,6 @@ pub enum FileError {
 impl FileError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, FileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
-    }
-}
-
-/// "No such file or directory", without Rust's "(os error 2)".
-fn io_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

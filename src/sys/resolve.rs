@@ -32,7 +32,7 @@ pub fn resolve(host: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
         Ok(Err(e)) => Err(lookup_error(&e)),
         Err(_) => Err(format!(
             "the system resolver did not answer within {}",
-            crate::sys::http::secs(timeout)
+            crate::format::secs(timeout)
         )),
     }
 }

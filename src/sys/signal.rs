@@ -3,7 +3,6 @@
 //! command line) is re-read right before every signal.
 
 use std::os::fd::OwnedFd;
-use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
@@ -31,7 +30,7 @@ impl Identity {
 
 #[derive(Debug, Clone)]
 pub enum Recheck {
-    Same(Box<ProcessInfo>),
+    Same,
     Gone,
     /// Another process now has this PID, or the command line changed.
     Changed(String),
@@ -52,7 +51,7 @@ pub fn recheck(id: &Identity) -> Recheck {
             id.pid,
             p.cmdline_str()
         )),
-        Ok(p) => Recheck::Same(Box::new(p)),
+        Ok(_) => Recheck::Same,
     }
 }
 
@@ -74,7 +73,7 @@ impl Handle {
     pub fn open(id: &Identity) -> Result<Handle, Lost> {
         let pidfd = Pid::from_raw(id.pid).and_then(|pid| pidfd_open(pid, PidfdFlags::empty()).ok());
         match recheck(id) {
-            Recheck::Same(_) => Ok(Handle {
+            Recheck::Same => Ok(Handle {
                 id: id.clone(),
                 pidfd,
             }),
@@ -102,7 +101,7 @@ impl Handle {
             None => {
                 // No pidfd (old kernel): identity was re-checked an instant ago.
                 match recheck(&self.id) {
-                    Recheck::Same(_) => {}
+                    Recheck::Same => {}
                     _ => {
                         return Err(std::io::Error::other(
                             "the process changed before the signal",
@@ -127,34 +126,7 @@ impl Handle {
                 };
                 poll(&mut fds, Some(&zero)).map(|n| n > 0).unwrap_or(false)
             }
-            None => !matches!(recheck(&self.id), Recheck::Same(_)),
-        }
-    }
-
-    /// Polls until the process exits or the deadline passes.
-    pub fn wait_exit(&self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            if self.exited() {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            match &self.pidfd {
-                Some(fd) => {
-                    let left = deadline
-                        .saturating_duration_since(Instant::now())
-                        .min(Duration::from_millis(100));
-                    let ts = rustix::event::Timespec {
-                        tv_sec: 0,
-                        tv_nsec: left.as_nanos() as i64,
-                    };
-                    let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                    let _ = poll(&mut fds, Some(&ts));
-                }
-                None => std::thread::sleep(Duration::from_millis(20)),
-            }
+            None => !matches!(recheck(&self.id), Recheck::Same),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -41,12 +40,19 @@ pub fn spawn(d: &Detached) -> anyhow::Result<Child> {
     }
     let file = open_log(&d.log)?;
     cmd.stdout(file.try_clone()?).stderr(file);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| rustix::process::setsid().map(|_| ()).map_err(Into::into));
-    }
+    own_session(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("starting `{}`", d.command))
+}
+
+/// Starts the child in its own session: no controlling terminal, and a Ctrl-C or hangup of
+/// fixer's terminal does not reach it. The one `pre_exec` in fixer.
+pub fn own_session(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+    }
 }
 
 fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -113,18 +119,9 @@ pub fn log_len(path: &Path) -> u64 {
 /// its last [`LOG_TAIL_BYTES`], each cut at a few hundred characters), for evidence when a
 /// backend dies or never listens.
 pub fn tail_since(path: &Path, from: u64) -> Vec<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Ok((start, bytes)) = super::tail::read_tail(path, from, LOG_TAIL_BYTES) else {
         return Vec::new();
     };
-    let len = f.metadata().map_or(0, |m| m.len());
-    let start = from.min(len).max(len.saturating_sub(LOG_TAIL_BYTES));
-    let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(start)).is_err()
-        || f.take(LOG_TAIL_BYTES).read_to_end(&mut bytes).is_err()
-    {
-        return Vec::new();
-    }
     let text = String::from_utf8_lossy(&bytes);
     let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     // A read that began mid-line (the cap cut it) drops that partial first line.

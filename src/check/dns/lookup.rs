@@ -4,39 +4,11 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::sys::http::{self, Probe};
 use crate::sys::{dns_query, resolve};
 use crate::target::Target;
 
-/// What one domain resolved to and, when that is another machine, what answered there.
-#[derive(Debug, Clone, Serialize)]
-pub struct DomainResult {
-    pub domain: String,
-    /// What users get: the DNS server's answer when one is given, else this host's resolver's.
-    pub ips: Vec<IpAddr>,
-    /// This host's resolver (getaddrinfo, /etc/hosts included), when a DNS server was asked too.
-    pub system_ips: Option<Vec<IpAddr>>,
-    /// The addresses compared with: `expected_ips`, or this host's own addresses.
-    pub expected: Vec<IpAddr>,
-    pub on_this_host: bool,
-    pub error: Option<String>,
-    pub answered: Option<Answered>,
-    #[serde(skip)]
-    pub(super) elapsed_ms: u64,
-}
-
-/// One `GET http://DOMAIN/` sent to the foreign address the domain resolves to.
-#[derive(Debug, Clone, Serialize)]
-pub struct Answered {
-    pub url: String,
-    pub ip: IpAddr,
-    pub status: Option<u16>,
-    pub reason: Option<String>,
-    pub server: Option<String>,
-    pub error: Option<String>,
-}
+pub use crate::step::details::{Answered, DomainResult};
 
 pub(super) fn check_all(
     target: &Target,

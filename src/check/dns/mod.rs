@@ -4,7 +4,10 @@ use std::net::IpAddr;
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
+use crate::step::details::DnsDetails;
 use crate::step::{Recorder, StepName, StepResult};
+
+type Rec = Recorder<DnsDetails>;
 use crate::sys::ifaddr;
 use crate::target::Target;
 
@@ -14,7 +17,7 @@ use lookup::check_all;
 pub use lookup::{Answered, DomainResult};
 
 pub fn run(target: &Target) -> StepResult {
-    let mut rec = Recorder::start(StepName::Dns);
+    let mut rec = Rec::start(StepName::Dns);
     if target.domains.is_empty() {
         return rec.skip("no domains configured");
     }
@@ -45,15 +48,12 @@ pub fn run(target: &Target) -> StepResult {
     for r in &results {
         see_domain(&mut rec, r, by_expected);
     }
-    rec.detail(
-        "compared_with",
-        if by_expected {
-            "expected_ips"
-        } else {
-            "local_ips"
-        },
-    );
-    rec.detail("domains", &results);
+    rec.details.compared_with = Some(if by_expected {
+        "expected_ips"
+    } else {
+        "local_ips"
+    });
+    rec.details.domains = Some(results.clone());
     verdict(
         rec,
         &results,
@@ -63,7 +63,7 @@ pub fn run(target: &Target) -> StepResult {
     )
 }
 
-fn see_domain(rec: &mut Recorder, r: &DomainResult, by_expected: bool) {
+fn see_domain(rec: &mut Rec, r: &DomainResult, by_expected: bool) {
     let domain = clean(&r.domain);
     match &r.error {
         Some(e) => rec.see(format!(
@@ -134,7 +134,7 @@ fn answered_line(a: &Answered) -> String {
 }
 
 fn verdict(
-    rec: Recorder,
+    rec: Rec,
     results: &[DomainResult],
     by_expected: bool,
     behind_nat: bool,
@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn behind_nat_a_foreign_address_is_only_unconfirmed() {
         let r = verdict(
-            Recorder::start(StepName::Dns),
+            Rec::start(StepName::Dns),
             &[foreign_result()],
             false,
             true,
@@ -360,13 +360,7 @@ mod tests {
             server: Some("nginx/1.18.0 (Ubuntu)".into()),
             error: None,
         });
-        let r = verdict(
-            Recorder::start(StepName::Dns),
-            &[result],
-            false,
-            false,
-            &home,
-        );
+        let r = verdict(Rec::start(StepName::Dns), &[result], false, false, &home);
         let f = r.finding.unwrap();
         assert_eq!(f.code, FindingCode::DnsPointsElsewhere);
         assert!(f.cause.ends_with(

@@ -1,6 +1,5 @@
 //! Which error logs nginx writes, and reading their ends.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::check::nginx::NginxView;
@@ -45,10 +44,6 @@ pub(super) fn log_paths(nginx: &NginxView) -> Vec<PathBuf> {
 }
 
 pub(super) fn tail(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let (_, bytes) = crate::sys::tail::read_tail(path, 0, TAIL_BYTES)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -1,11 +1,12 @@
 //! The nginx step's evidence lines and JSON details: ports and their holders, the chosen
 //! master, the other masters, and the config test.
 
-use std::collections::BTreeMap;
-
 use super::{needs_root, NginxView, PortView};
 use crate::nginx::master::Master;
+use crate::step::details::{ConfigTest, NginxDetails, NginxPort, OtherMaster};
 use crate::step::Recorder;
+
+type Rec = Recorder<NginxDetails>;
 use crate::sys::process::ProcessInfo;
 
 /// How many other masters the evidence names one by one.
@@ -15,7 +16,7 @@ pub(super) fn describe(p: &ProcessInfo) -> String {
     format!("PID {} ({})", p.pid, p.cmdline_str())
 }
 
-pub(super) fn record_ports(rec: &mut Recorder, ports: &[PortView]) {
+pub(super) fn record_ports(rec: &mut Rec, ports: &[PortView]) {
     let mut details = Vec::new();
     for v in ports {
         if v.listeners.is_empty() {
@@ -38,47 +39,37 @@ pub(super) fn record_ports(rec: &mut Recorder, ports: &[PortView]) {
                 owners
             ));
         }
-        let mut d = BTreeMap::new();
-        d.insert("port", serde_json::json!(v.port));
-        d.insert("listening", serde_json::json!(!v.listeners.is_empty()));
-        d.insert(
-            "addresses",
-            serde_json::json!(v
-                .listeners
-                .iter()
-                .map(|s| s.local.to_string())
-                .collect::<Vec<_>>()),
-        );
-        d.insert(
-            "pids",
-            serde_json::json!(v.holders.iter().map(|h| h.pid).collect::<Vec<_>>()),
-        );
-        details.push(d);
+        details.push(NginxPort {
+            port: v.port,
+            listening: !v.listeners.is_empty(),
+            addresses: v.listeners.iter().map(|s| s.local.to_string()).collect(),
+            pids: v.holders.iter().map(|h| h.pid).collect(),
+        });
     }
-    rec.detail("ports", details);
+    rec.details.ports = Some(details);
 }
 
-pub(super) fn record_master(rec: &mut Recorder, chosen: Option<&(Master, String)>) {
+pub(super) fn record_master(rec: &mut Rec, chosen: Option<&(Master, String)>) {
     match chosen {
         Some((m, why)) => {
             rec.see(format!(
                 "nginx master: {}, user {}, up {}; {} ({why})",
                 describe(&m.info),
                 m.info.user,
-                crate::report::age(m.info.age_secs()),
+                crate::format::age(m.info.age_secs()),
                 m.describe()
             ));
-            rec.detail("master_pid", m.info.pid);
-            rec.detail("master_config", m.config_path.display().to_string());
+            rec.details.master_pid = Some(Some(m.info.pid));
+            rec.details.master_config = Some(m.config_path.display().to_string());
         }
         None => {
             rec.see("process table: no nginx master process found");
-            rec.detail("master_pid", serde_json::Value::Null);
+            rec.details.master_pid = Some(None);
         }
     }
 }
 
-pub(super) fn record_others(rec: &mut Recorder, others: &[Master]) {
+pub(super) fn record_others(rec: &mut Rec, others: &[Master]) {
     for m in others.iter().take(MAX_OTHERS_SHOWN) {
         rec.see(format!(
             "other nginx master: {} and does not serve these ports",
@@ -91,16 +82,18 @@ pub(super) fn record_others(rec: &mut Recorder, others: &[Master]) {
             others.len() - MAX_OTHERS_SHOWN
         ));
     }
-    rec.detail(
-        "other_masters",
+    rec.details.other_masters = Some(
         others
             .iter()
-            .map(|m| serde_json::json!({"pid": m.info.pid, "config": m.config_path.display().to_string()}))
-            .collect::<Vec<_>>(),
+            .map(|m| OtherMaster {
+                pid: m.info.pid,
+                config: m.config_path.display().to_string(),
+            })
+            .collect(),
     );
 }
 
-pub(super) fn record_config_test(rec: &mut Recorder, view: &NginxView) {
+pub(super) fn record_config_test(rec: &mut Rec, view: &NginxView) {
     if let Some(e) = &view.dump_error {
         rec.see(format!(
             "{}: the config was not tested",
@@ -116,10 +109,11 @@ pub(super) fn record_config_test(rec: &mut Recorder, view: &NginxView) {
             for m in &d.messages {
                 rec.see(format!("`{}`: {}", d.command, crate::sanitize::clean(m)));
             }
-            rec.detail(
-                "config_test",
-                serde_json::json!({"ok": d.ok, "command": d.command, "output": d.messages}),
-            );
+            rec.details.config_test = Some(ConfigTest {
+                ok: d.ok,
+                command: d.command.clone(),
+                output: d.messages.clone(),
+            });
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Evidence lines about a holder process: who it is, what state it is in, what it waits on.
 
-use crate::step::Recorder;
-use crate::sys::process::{FdTarget, ProcessInfo};
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
+use crate::sys::process::ProcessInfo;
 use crate::target::BackendSpec;
 
 pub(super) fn state_word(state: char) -> &'static str {
@@ -17,25 +17,7 @@ pub(super) fn state_word(state: char) -> &'static str {
     }
 }
 
-fn stdin_word(fd: &FdTarget) -> String {
-    match fd {
-        FdTarget::Tty(p) => format!("a terminal ({p})"),
-        FdTarget::Pipe => "a pipe".into(),
-        FdTarget::Fifo(p) => format!("a named pipe ({p})"),
-        FdTarget::DevNull => "/dev/null".into(),
-        FdTarget::File(p) => format!("file {p}"),
-        FdTarget::Socket => "a socket".into(),
-        FdTarget::Closed => "closed".into(),
-        FdTarget::Unreadable => "not readable".into(),
-    }
-}
-
-pub(super) fn process(
-    rec: &mut Recorder,
-    p: &ProcessInfo,
-    main: &ProcessInfo,
-    backend: &BackendSpec,
-) {
+pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backend: &BackendSpec) {
     let role = if p.pid == main.pid {
         String::new()
     } else if p.ppid == main.pid {
@@ -49,8 +31,8 @@ pub(super) fn process(
         p.user,
         p.state,
         state_word(p.state),
-        crate::report::clock_time(p.started_unix),
-        crate::report::age(p.age_secs()),
+        crate::format::clock_time(p.started_unix),
+        crate::format::age(p.age_secs()),
         p.cmdline_str()
     ));
     let syscall = match &p.syscall {
@@ -63,7 +45,7 @@ pub(super) fn process(
     rec.see(format!(
         "  blocked on: wchan {}{syscall}; stdin is {}",
         p.wchan.as_deref().unwrap_or("-"),
-        stdin_word(&p.stdin)
+        p.stdin.describe()
     ));
     if let Some(kids) = crate::sys::process::describe_waited(p) {
         rec.see(format!(

@@ -3,14 +3,17 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepResult};
+use crate::step::StepResult;
+
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
+use crate::format::secs;
 use crate::sys::accept::{self, AcceptReport};
-use crate::sys::http::{secs, Failure, FailureKind, Response};
+use crate::sys::http::{Failure, FailureKind, Response};
 use crate::sys::process::FdTarget;
 use crate::target::{BackendSpec, Target};
 
 use super::describe::{pid_list, waiting};
-use super::unproven;
+use super::unproven::{self, reading, Direct};
 use super::{details, Condition, Context, HolderView, Listener, Readings};
 
 /// What the evidence says about one listening socket.
@@ -41,28 +44,8 @@ impl Socket {
     }
 }
 
-/// What the direct request showed.
-pub(super) enum Direct<'a> {
-    Answered,
-    /// Connected and sent; no answer within fixer's timeout.
-    NoAnswer(&'a Failure),
-    /// fixer could not make the request: says nothing about the holder.
-    NotSent(&'a Failure),
-    /// Refused, TLS, not HTTP, closed: no reading of the holder's health.
-    Unreadable(&'a Failure),
-}
-
-fn reading(probe: &Result<Response, Failure>) -> Direct<'_> {
-    match probe {
-        Ok(_) => Direct::Answered,
-        Err(f) if f.kind.is_no_answer() => Direct::NoAnswer(f),
-        Err(f) if f.kind == FailureKind::Local => Direct::NotSent(f),
-        Err(f) => Direct::Unreadable(f),
-    }
-}
-
 pub(super) fn judge(
-    mut rec: Recorder,
+    mut rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     r: &Readings,
@@ -117,8 +100,8 @@ pub(super) fn judge(
         .and_then(|a| queue_after(a, l.inode))
         .or(l.queue_before);
     details(&mut rec, &view, r.probe.is_ok(), queue);
-    rec.detail("listeners", r.listeners.len());
-    rec.detail("others_accept", others_accept);
+    rec.details.listeners = Some(r.listeners.len());
+    rec.details.others_accept = Some(others_accept);
     let result = verdict(
         rec,
         target,
@@ -132,7 +115,7 @@ pub(super) fn judge(
     (unproven::reconcile(result, ctx), Some(view))
 }
 
-fn accept_evidence<'a>(rec: &mut Recorder, r: &'a Readings) -> Option<&'a AcceptReport> {
+fn accept_evidence<'a>(rec: &mut Rec, r: &'a Readings) -> Option<&'a AcceptReport> {
     match &r.accept {
         None => None,
         Some(Err(e)) => {
@@ -235,7 +218,7 @@ fn socket_word(s: &Socket) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn verdict(
-    rec: Recorder,
+    rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     v: &HolderView,

@@ -13,20 +13,19 @@ mod judge;
 mod nginx_wait;
 mod unproven;
 
-use serde_json::json;
-
 use crate::check::backend_port::Listening;
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
-use crate::step::{Recorder, StepName, StepResult};
+use crate::step::{StepName, StepResult};
+
+use crate::step::details::{HolderDetails, HolderProcess};
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::accept::{self, AcceptReport};
 use crate::sys::holders;
 use crate::sys::http::{Failure, Response};
 use crate::sys::probe;
 use crate::sys::process::ProcessInfo;
 use crate::target::{BackendAddr, BackendSpec, Target};
-
-pub(crate) use nginx_wait::urls as recurl_urls;
 
 /// How the holder behaves, as far as the evidence shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +77,7 @@ pub struct Gathered(Gathering);
 
 enum Gathering {
     Done(StepResult),
-    Read(Recorder, Readings),
+    Read(Rec, Readings),
 }
 
 pub(crate) struct Readings {
@@ -92,7 +91,7 @@ pub(crate) struct Readings {
 
 /// Reads the holders and probes them; [`judge`] then decides.
 pub fn gather(target: &Target, listening: &Listening) -> Gathered {
-    let mut rec = Recorder::start(StepName::PortHolder);
+    let mut rec = Rec::start(StepName::PortHolder);
     let done = |r: StepResult| Gathered(Gathering::Done(r));
     let Some(backend) = &target.backend else {
         return done(rec.skip("no backend configured"));
@@ -166,7 +165,7 @@ pub fn gather(target: &Target, listening: &Listening) -> Gathered {
     let all: Vec<i32> = living.iter().map(|p| p.pid).collect();
     let request = direct_request(target, backend, &living);
     let (probe, accept) = probe_both(&request, backend, target, &all, listeners.len());
-    rec.detail("protocol", backend.protocol().as_str());
+    rec.details.protocol = Some(backend.protocol().as_str());
     Gathered(Gathering::Read(
         rec,
         Readings {
@@ -289,27 +288,38 @@ fn order_family(mut procs: Vec<ProcessInfo>) -> Vec<ProcessInfo> {
 }
 
 /// The JSON details every judged holder carries.
-fn details(rec: &mut Recorder, v: &HolderView, answering: bool, queue: Option<u32>) {
+fn details(rec: &mut Rec, v: &HolderView, answering: bool, queue: Option<u32>) {
     let main = &v.main;
-    rec.detail("pid", main.pid);
-    rec.detail("pids", v.all.iter().map(|p| p.pid).collect::<Vec<_>>());
-    rec.detail("cmdline", main.cmdline_str());
-    rec.detail("state", main.state.to_string());
-    rec.detail("user", &main.user);
-    rec.detail("unit", &main.unit);
-    rec.detail("container", &main.container);
-    rec.detail("answering", answering);
-    rec.detail("matches", v.matches);
-    rec.detail("wchan", &main.wchan);
-    rec.detail("stdin", &main.stdin);
-    rec.detail("started_unix", main.started_unix);
-    rec.detail("age_secs", main.age_secs().round());
-    rec.detail("accept_queue", queue);
-    rec.detail("processes", v.all.iter().map(|p| json!({"pid": p.pid, "ppid": p.ppid, "cmdline": p.cmdline_str(), "state": p.state.to_string()})).collect::<Vec<_>>());
+    rec.details.holder = Some(HolderDetails {
+        pid: main.pid,
+        pids: v.all.iter().map(|p| p.pid).collect(),
+        cmdline: main.cmdline_str(),
+        state: main.state.to_string(),
+        user: main.user.clone(),
+        unit: main.unit.clone(),
+        container: main.container.clone(),
+        answering,
+        matches: v.matches,
+        wchan: main.wchan.clone(),
+        stdin: main.stdin.clone(),
+        started_unix: main.started_unix,
+        age_secs: main.age_secs().round(),
+        accept_queue: queue,
+        processes: v
+            .all
+            .iter()
+            .map(|p| HolderProcess {
+                pid: p.pid,
+                ppid: p.ppid,
+                cmdline: p.cmdline_str(),
+                state: p.state.to_string(),
+            })
+            .collect(),
+    });
 }
 
 fn uninspectable(
-    rec: Recorder,
+    rec: Rec,
     backend: &BackendSpec,
     scan: &holders::HolderScan,
     zombie: bool,

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::check::nginx::NginxView;
+use crate::check::recurl::{Route, UrlResult};
 use crate::nginx::conf::{self, Directive, Endpoint};
 use crate::step::StepResult;
 use crate::sys::process::ProcessInfo;
@@ -128,15 +129,15 @@ pub(super) fn gave_up(
 ) -> Vec<String> {
     let mut out = Vec::new();
     // A 504 that came sooner than nginx waits for this backend came from another location.
-    let waited_enough = |u: &serde_json::Value| {
-        let ms = u["elapsed_ms"].as_u64().unwrap_or(0) as f64;
+    let waited_enough = |u: &UrlResult| {
+        let ms = u.elapsed_ms as f64;
         read_timeout.is_none_or(|t| ms >= t.as_millis() as f64 * 0.9)
     };
     for u in urls(recurl) {
-        if u["route"] == "nginx" && u["status"] == 504 && waited_enough(u) {
+        if u.route == Route::Nginx && u.status == Some(504) && waited_enough(u) {
             out.push(format!(
                 "nginx answered 504 Gateway Timeout to GET {}: it gave up waiting for the backend",
-                crate::sanitize::clean(u["url"].as_str().unwrap_or("?"))
+                crate::sanitize::clean(&u.url)
             ));
         }
     }
@@ -145,18 +146,15 @@ pub(super) fn gave_up(
         .map(|p| p.started_unix)
         .fold(f64::INFINITY, f64::min);
     let address = backend.to_string();
-    let groups = error_log
-        .and_then(|s| s.details.get("groups"))
-        .and_then(|g| g.as_array());
+    let groups = error_log.map_or(&[][..], |s| s.details.error_groups());
     // The error_log step keeps only this backend's lines (every address it resolves to), so
     // each group is about this backend.
-    for g in groups.into_iter().flatten() {
-        let newest = g["newest"].as_str().and_then(local_unix);
-        if g["cause"] == "TimedOut" && newest.is_some_and(|t| t >= started) {
+    for g in groups {
+        let newest = local_unix(&g.newest);
+        if g.cause == "TimedOut" && newest.is_some_and(|t| t >= started) {
             out.push(format!(
                 "nginx's error log: {}× \"upstream timed out\" for {address}, newest {}, after the holder started",
-                g["count"],
-                g["newest"].as_str().unwrap_or("?")
+                g.count, g.newest
             ));
         }
     }
@@ -164,12 +162,8 @@ pub(super) fn gave_up(
 }
 
 /// The recurl step's per-URL results (route, status, healthy), as it recorded them.
-pub(crate) fn urls(recurl: Option<&StepResult>) -> Vec<&serde_json::Value> {
-    recurl
-        .and_then(|s| s.details.get("urls"))
-        .and_then(|u| u.as_array())
-        .map(|a| a.iter().collect())
-        .unwrap_or_default()
+pub(crate) fn urls(recurl: Option<&StepResult>) -> &[UrlResult] {
+    recurl.map_or(&[], |s| s.details.urls())
 }
 
 /// A local wall-clock time as nginx logs it (`2026-11-26 03:12:04`) → Unix seconds.

@@ -4,18 +4,20 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
-use crate::step::{Recorder, StepResult, Verdict};
-use crate::sys::http::secs;
+use crate::step::{StepResult, Verdict};
+
+type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
+use crate::format::secs;
 use crate::target::{BackendSpec, Target};
 
 use super::describe::pid_list;
-use super::judge::Direct;
 use super::nginx_wait::{self, ReadTimeout};
 use super::{Context, HolderView};
+use crate::sys::http::{Failure, FailureKind, Response};
 
 /// Took the request, no answer within fixer's timeout. Stuck only if nginx gives up too.
 pub(super) fn slow(
-    rec: Recorder,
+    rec: Rec,
     target: &Target,
     backend: &BackendSpec,
     v: &HolderView,
@@ -92,7 +94,7 @@ pub(super) fn slow(
 
 /// The direct probe made no reading that counts, and nothing else shows the holder stuck.
 pub(super) fn unconfirmed(
-    rec: Recorder,
+    rec: Rec,
     backend: &BackendSpec,
     v: &HolderView,
     reading: &Direct<'_>,
@@ -130,7 +132,8 @@ pub(super) fn unconfirmed(
 /// When every probe through nginx that defines health passes, a finding against the holder
 /// is a disagreement, not a cause: it becomes a warning with both readings.
 pub(super) fn reconcile(result: StepResult, ctx: &Context<'_>) -> StepResult {
-    if result.verdict != Verdict::Fail || crate::chain::nginx_probes_pass(ctx.recurl) != Some(true)
+    if result.verdict != Verdict::Fail
+        || crate::check::recurl::nginx_probes_pass(ctx.recurl) != Some(true)
     {
         return result;
     }
@@ -139,7 +142,7 @@ pub(super) fn reconcile(result: StepResult, ctx: &Context<'_>) -> StepResult {
     };
     let passed = nginx_wait::urls(ctx.recurl)
         .iter()
-        .filter(|u| u["route"] == "nginx")
+        .filter(|u| u.route == crate::check::recurl::Route::Nginx)
         .count();
     let finding = Finding::new(
         FindingCode::ProbesDisagree,
@@ -154,5 +157,25 @@ pub(super) fn reconcile(result: StepResult, ctx: &Context<'_>) -> StepResult {
         summary: finding.cause.clone(),
         finding: Some(finding),
         ..result
+    }
+}
+
+/// What the direct request showed.
+pub(super) enum Direct<'a> {
+    Answered,
+    /// Connected and sent; no answer within fixer's timeout.
+    NoAnswer(&'a Failure),
+    /// fixer could not make the request: says nothing about the holder.
+    NotSent(&'a Failure),
+    /// Refused, TLS, not HTTP, closed: no reading of the holder's health.
+    Unreadable(&'a Failure),
+}
+
+pub(super) fn reading(probe: &Result<Response, Failure>) -> Direct<'_> {
+    match probe {
+        Ok(_) => Direct::Answered,
+        Err(f) if f.kind.is_no_answer() => Direct::NoAnswer(f),
+        Err(f) if f.kind == FailureKind::Local => Direct::NotSent(f),
+        Err(f) => Direct::Unreadable(f),
     }
 }

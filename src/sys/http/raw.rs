@@ -7,9 +7,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{
-    canonical_reason, connect_timeout, io_message, is_local, secs, Failure, FailureKind, Response,
-};
+use super::{canonical_reason, connect_timeout, is_local, Failure, FailureKind, Response};
+use crate::format::{io_message, secs};
 use crate::target::BackendAddr;
 
 /// The response head is read up to this size; a backend's status line and headers fit.

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::format::secs;
 use crate::sys::http::raw::{connect_any, connect_unix, Fail};
-use crate::sys::http::{secs, FailureKind};
+use crate::sys::http::FailureKind;
 use crate::target::{BackendAddr, Protocol};
 
 /// For a protocol fixer does not speak: connect, and where the kernel shows it, wait until the
