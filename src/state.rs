@@ -105,8 +105,12 @@ pub fn hostname() -> String {
 /// Where the last time fixer proved a site healthy is kept: one small file per site, so a
 /// `fixer verify` from cron and a `fixer fix` never rewrite each other's record.
 fn verified_path(site: &str) -> PathBuf {
-    let name: String = site
-        .chars()
+    state_dir().join("verified").join(file_name(site))
+}
+
+/// `key` as one safe file name: letters, digits and `-_.` kept, the rest `_`, at most 200.
+fn file_name(key: &str) -> String {
+    key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
                 c
@@ -115,8 +119,7 @@ fn verified_path(site: &str) -> PathBuf {
             }
         })
         .take(200)
-        .collect();
-    state_dir().join("verified").join(name)
+        .collect()
 }
 
 /// Records that `site` was verified healthy now (`fixer verify` passed, or `fixer fix`
@@ -165,18 +168,7 @@ mod verified_tests {
 
 /// The file that remembers which pids held `key` (a port or socket path) on the last run.
 fn holders_path(key: &str) -> PathBuf {
-    let name: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(200)
-        .collect();
-    state_dir().join("holders").join(name)
+    state_dir().join("holders").join(file_name(key))
 }
 
 /// At most this many remembered pids per key, and this many bytes read back.

@@ -161,11 +161,7 @@ pub fn apply(
             return interrupted_after(&handles, "SIGTERM", out, ctx);
         }
         let left: Vec<&Handle> = handles.iter().filter(|h| !h.exited()).collect();
-        let pids = left
-            .iter()
-            .map(|h| h.id.pid.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let pids = pid_list(left.iter().copied());
         out.note(
             ctx,
             format!(
@@ -225,11 +221,7 @@ fn save_evidence(handles: &[Handle], out: &mut Applied, ctx: &mut Ctx<'_>) {
     if saved.is_empty() {
         return;
     }
-    let pids = handles
-        .iter()
-        .map(|h| h.id.pid.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let pids = pid_list(handles.iter());
     out.note(
         ctx,
         format!(
@@ -276,6 +268,14 @@ fn core_file(dir: &std::path::Path, pid: i32, within: std::time::Duration) -> St
         ),
         Err(e) => format!("no core file of PID {pid}: {e:#}"),
     }
+}
+
+/// "4242, 4243", for evidence.
+fn pid_list<'a>(handles: impl Iterator<Item = &'a Handle>) -> String {
+    handles
+        .map(|h| h.id.pid.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Stopped by Ctrl-C or SIGTERM while waiting: which signalled processes have exited.
