@@ -30,6 +30,9 @@ pub const MATCH_COMPILED_MAX_BYTES: usize = 1024 * 1024;
 pub const TIMEOUT_MIN: Duration = Duration::from_millis(10);
 pub const TIMEOUT_MAX: Duration = Duration::from_secs(300);
 
+/// `fix --wait` / `--grace` and `verify --wait`: zero is allowed (no waiting), an hour is plenty.
+pub const WAIT_MAX: Duration = Duration::from_secs(3600);
+
 /// Untrusted text (a command line, a log line, a header) shown on a terminal or in the
 /// Markdown report is cut after this many characters; JSON keeps it whole.
 pub const SHOWN_TEXT_MAX_CHARS: usize = 2000;

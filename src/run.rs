@@ -123,14 +123,15 @@ fn lab(command: &crate::cli::LabCommand) -> ExitCode {
 }
 
 fn seconds(flag: &str, secs: f64) -> Result<Duration, ExitCode> {
-    if secs.is_finite() && (0.0..=3600.0).contains(&secs) {
-        Ok(Duration::from_secs_f64(secs))
+    let what = if flag == "--grace" {
+        "grace period"
     } else {
-        report::error(&anyhow::anyhow!(
-            "{flag} must be between 0 and 3600 seconds"
-        ));
-        Err(ExitCode::Usage)
-    }
+        "wait"
+    };
+    crate::playbook::validate::check_wait(secs, what).map_err(|m| {
+        report::error(&anyhow::anyhow!("{flag}: {m}"));
+        ExitCode::Usage
+    })
 }
 
 fn with_name(mut target: TargetArgs, name: Option<String>) -> TargetArgs {

@@ -63,6 +63,19 @@ fn flag_errors_name_the_flag_and_the_range() {
         out.stderr.trim(),
         "fixer: error: --timeout: 0 is not a usable timeout; give between 0.01 and 300 seconds"
     );
+    // Waits and grace periods follow the same one rule for seconds.
+    let out = run(&["fix", "--backend", "127.0.0.1:1", "--grace=5000"], &[]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr.trim(),
+        "fixer: error: --grace: 5000 is not a usable grace period; give between 0 and 3600 seconds"
+    );
+    let out = run(&["verify", "--backend", "127.0.0.1:1", "--wait=-1"], &[]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr.trim(),
+        "fixer: error: --wait: -1 is not a usable wait; give between 0 and 3600 seconds"
+    );
     let out = run(&["diagnose", "--health", "http://127.0.0.1:99999/"], &[]);
     assert_eq!(out.code, 2);
     assert!(

@@ -11,7 +11,7 @@ use super::error::PlaybookError;
 use super::model::{RawAuth, RawBackend, RawPlaybook, RawRestart, RawVerify};
 pub use super::values::{
     check_backend, check_domain, check_path, check_ports, check_timeout, check_url, check_via,
-    compile_match, too_many_urls,
+    check_wait, compile_match, too_many_urls,
 };
 use crate::limits;
 use crate::sanitize::{quoted, shorten};

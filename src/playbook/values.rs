@@ -37,12 +37,22 @@ pub fn compile_match(s: &str) -> Result<Regex, String> {
 
 /// A probe timeout: long enough to be a real attempt, short enough to stay a probe.
 pub fn check_timeout(secs: f64) -> Result<Duration, String> {
-    let range = limits::TIMEOUT_MIN.as_secs_f64()..=limits::TIMEOUT_MAX.as_secs_f64();
+    check_seconds(secs, "timeout", limits::TIMEOUT_MIN, limits::TIMEOUT_MAX)
+}
+
+/// A wait or grace period: none at all, up to [`limits::WAIT_MAX`].
+pub fn check_wait(secs: f64, what: &str) -> Result<Duration, String> {
+    check_seconds(secs, what, Duration::ZERO, limits::WAIT_MAX)
+}
+
+/// The one rule for a number of seconds, whoever gives it (playbook or flag).
+fn check_seconds(secs: f64, what: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let range = min.as_secs_f64()..=max.as_secs_f64();
     if range.contains(&secs) {
         Ok(Duration::from_secs_f64(secs))
     } else {
         Err(format!(
-            "{secs} is not a usable timeout; give between {} and {} seconds",
+            "{secs} is not a usable {what}; give between {} and {} seconds",
             range.start(),
             range.end()
         ))
