@@ -250,7 +250,7 @@ fn blocked_backend(d: &Diagnosis, target: &Target) -> Decision {
         .iter()
         .flat_map(|(_, kids)| kids)
         .filter(|k| !family.iter().any(|p| p.pid == k.pid))
-        .filter(|k| k.state != 'Z')
+        .filter(|k| !k.state.is_gone())
         .collect();
     kids.sort_unstable_by_key(|k| k.pid);
     kids.dedup_by_key(|k| k.pid);

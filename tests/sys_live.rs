@@ -124,7 +124,7 @@ fn holder_below_a_matched_wrapper_needs_no_full_scan() {
 fn listening_server_sleeps() {
     let (proc, _) = start_listener("sleeps");
     let info = ProcessInfo::read(proc.pid()).unwrap();
-    assert_eq!(info.state, 'S');
+    assert_eq!(info.state.letter(), 'S');
     assert!(!info.blocked_reading_stdin());
     let cmdline = info.cmdline_str();
     assert!(
@@ -224,7 +224,7 @@ fn stopped_process_shows_t() {
     kill(Pid::from_raw(proc.pid()), Signal::SIGSTOP).unwrap();
     let info = wait_until("state T", || {
         let info = ProcessInfo::read(proc.pid()).ok()?;
-        (info.state == 'T').then_some(info)
+        info.state.is_stopped().then_some(info)
     });
     assert!(!info.blocked_reading_stdin());
 }

@@ -9,11 +9,7 @@ use crate::check::port_holder::HolderView;
 use crate::sys::signal::{Handle, Identity, Lost};
 
 pub fn plan(holder: &HolderView) -> Plan {
-    let stopped: Vec<_> = holder
-        .all
-        .iter()
-        .filter(|p| matches!(p.state, 'T' | 't'))
-        .collect();
+    let stopped: Vec<_> = holder.all.iter().filter(|p| p.state.is_stopped()).collect();
     let mut lines = vec!["send SIGCONT to the stopped process(es), then re-check:".to_string()];
     for p in &stopped {
         lines.push(format!(

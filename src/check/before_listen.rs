@@ -100,7 +100,7 @@ fn candidates(backend: &BackendSpec) -> Vec<ProcessInfo> {
     pids.into_iter()
         .filter(|p| *p != me && !lineage.contains(p))
         .filter_map(|p| ProcessInfo::read(p).ok())
-        .filter(|p| p.state != 'Z' && !p.kernel_thread)
+        .filter(|p| !p.state.is_gone() && !p.kernel_thread)
         .collect()
 }
 

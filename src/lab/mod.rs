@@ -355,7 +355,7 @@ impl Lab {
         net::poll(
             std::time::Duration::from_secs(5),
             "the backend to stop",
-            || Ok(procfs::stat(p.pid).is_some_and(|s| s.state == 'T')),
+            || Ok(procfs::stat(p.pid).is_some_and(|s| s.state.is_stopped())),
         )
     }
 

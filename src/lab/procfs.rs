@@ -29,7 +29,7 @@ pub fn start_ticks(pid: i32) -> io::Result<u64> {
 pub fn alive(pid: i32, start_ticks: u64) -> bool {
     match stat(pid) {
         Some(s) if s.start_ticks == start_ticks => {
-            if matches!(s.state, 'Z' | 'X') {
+            if s.state.is_gone() {
                 reap(pid);
                 false
             } else {

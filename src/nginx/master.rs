@@ -101,7 +101,7 @@ pub fn list() -> Vec<Master> {
     let infos: Vec<ProcessInfo> = pids
         .into_iter()
         .filter_map(|p| ProcessInfo::read(p).ok())
-        .filter(|p| p.state != 'Z')
+        .filter(|p| !p.state.is_gone())
         .collect();
     // A worker keeps its master's title for a moment after the fork: it is not a master.
     let forked: Vec<i32> = infos

@@ -23,7 +23,7 @@ pub use cgroup::{parse_cgroup, CgroupPlace};
 pub use fd::read_fd;
 pub use members::pids_in_unit;
 pub(crate) use scan::{par_map, read_into, ProcRoot};
-pub use stat::{parse_btime, parse_stat, parse_status_uid, Stat, PF_KTHREAD};
+pub use stat::{parse_btime, parse_stat, parse_status_uid, ProcState, Stat, PF_KTHREAD};
 pub use syscall::{parse_syscall, syscall_name, Arch};
 pub use wait::{describe_waited, waited_children, Waited};
 
@@ -66,7 +66,7 @@ pub struct ProcessInfo {
     pub comm: String,
     pub cmdline: Vec<String>,
     /// The /proc state letter: R, S, D, T, t, Z, I, ...
-    pub state: char,
+    pub state: ProcState,
     pub uid: u32,
     pub user: String,
     /// Start time in clock ticks since boot (stat field 22): with the pid, the identity.
@@ -199,7 +199,7 @@ impl ProcessInfo {
     /// readline-style prompts wait. Without the system call (not root), the kernel function
     /// the process sleeps in is used, together with stdin being something that can block.
     pub fn blocked_reading_stdin(&self) -> bool {
-        if !matches!(self.state, 'S' | 'D') {
+        if !self.state.is_waiting() {
             return false;
         }
         match self.syscall.as_ref().map(|s| (s.name.as_str(), s.arg0)) {

@@ -40,7 +40,7 @@ pub fn recheck(id: &Identity) -> Recheck {
     match ProcessInfo::read(id.pid) {
         Err(ProcError::Gone(_)) => Recheck::Gone,
         Err(e) => Recheck::Changed(e.to_string()),
-        Ok(p) if p.state == 'Z' => Recheck::Gone,
+        Ok(p) if p.state.is_gone() => Recheck::Gone,
         Ok(p) if p.start_ticks != id.start_ticks => Recheck::Changed(format!(
             "PID {} now belongs to a process started later ({})",
             id.pid,

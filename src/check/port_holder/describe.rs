@@ -4,19 +4,6 @@ type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::process::ProcessInfo;
 use crate::target::BackendSpec;
 
-pub(super) fn state_word(state: char) -> &'static str {
-    match state {
-        'R' => "running",
-        'S' => "sleeping",
-        'D' => "in uninterruptible I/O",
-        'T' => "stopped",
-        't' => "stopped by a debugger",
-        'Z' => "zombie",
-        'I' => "idle",
-        _ => "unknown state",
-    }
-}
-
 pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backend: &BackendSpec) {
     let role = if p.pid == main.pid {
         String::new()
@@ -30,7 +17,7 @@ pub(super) fn process(rec: &mut Rec, p: &ProcessInfo, main: &ProcessInfo, backen
         p.pid,
         p.user,
         p.state,
-        state_word(p.state),
+        p.state.word(),
         crate::format::clock_time(p.started_unix),
         crate::format::age(p.age_secs()),
         p.cmdline_str()

@@ -157,7 +157,7 @@ fn socket_state(
     held: &std::collections::BTreeMap<i32, std::collections::HashSet<u64>>,
     probe: &Result<Response, Failure>,
 ) -> Socket {
-    if l.holders.iter().any(|p| matches!(p.state, 'T' | 't')) {
+    if l.holders.iter().any(|p| p.state.is_stopped()) {
         return Socket::Stopped;
     }
     if l.holders.iter().any(|p| p.blocked_reading_stdin()) {

@@ -136,7 +136,7 @@ pub fn gather(target: &Target, listening: &Listening) -> Gathered {
         .iter()
         .filter_map(|&p| ProcessInfo::read(p).ok())
         .collect();
-    let (zombies, living): (Vec<_>, Vec<_>) = procs.into_iter().partition(|p| p.state == 'Z');
+    let (zombies, living): (Vec<_>, Vec<_>) = procs.into_iter().partition(|p| p.state.is_gone());
     for z in &zombies {
         rec.see(format!(
             "PID {} is a zombie (state Z) and cannot serve the socket",

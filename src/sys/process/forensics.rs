@@ -69,7 +69,7 @@ fn thread_line(pid: i32, tid: i32, dir: &Path) -> String {
         "PID {pid} thread {tid} ({}): state {}, wchan {}, {}",
         stat.as_ref()
             .map_or("?".into(), |s| crate::sanitize::clean(&s.comm)),
-        stat.as_ref().map_or('?', |s| s.state),
+        stat.as_ref().map_or('?', |s| s.state.letter()),
         wchan.as_deref().unwrap_or("-"),
         syscall.map_or("no system call".into(), |s| format!("in {}()", s.name))
     )

@@ -19,7 +19,7 @@ use super::stat::{parse_stat, PF_KTHREAD};
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub ppid: i32,
-    pub state: char,
+    pub state: super::ProcState,
     pub kernel_thread: bool,
 }
 
@@ -84,7 +84,7 @@ impl Table {
             let users: Vec<i32> = self
                 .entries
                 .iter()
-                .filter(|(_, e)| !e.kernel_thread && e.state != 'Z')
+                .filter(|(_, e)| !e.kernel_thread && !e.state.is_gone())
                 .map(|(p, _)| *p)
                 .collect();
             par_map(&users, |pid, buf| {

@@ -5,7 +5,7 @@
 pub struct Stat {
     pub pid: i32,
     pub comm: String,
-    pub state: char,
+    pub state: ProcState,
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
@@ -17,6 +17,94 @@ pub struct Stat {
 
 /// `PF_KTHREAD`: the task is a kernel thread.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// A process's state, from the letter in `/proc/PID/stat`, with the questions fixer asks of it
+/// answered in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    Running,
+    Sleeping,
+    DiskSleep,
+    Stopped,
+    Traced,
+    Zombie,
+    Dead,
+    Idle,
+    Other(char),
+}
+
+impl ProcState {
+    pub fn from_letter(c: char) -> ProcState {
+        match c {
+            'R' => ProcState::Running,
+            'S' => ProcState::Sleeping,
+            'D' => ProcState::DiskSleep,
+            'T' => ProcState::Stopped,
+            't' => ProcState::Traced,
+            'Z' => ProcState::Zombie,
+            'X' | 'x' => ProcState::Dead,
+            'I' => ProcState::Idle,
+            other => ProcState::Other(other),
+        }
+    }
+
+    /// The letter as /proc and `ps` show it.
+    pub fn letter(self) -> char {
+        match self {
+            ProcState::Running => 'R',
+            ProcState::Sleeping => 'S',
+            ProcState::DiskSleep => 'D',
+            ProcState::Stopped => 'T',
+            ProcState::Traced => 't',
+            ProcState::Zombie => 'Z',
+            ProcState::Dead => 'X',
+            ProcState::Idle => 'I',
+            ProcState::Other(c) => c,
+        }
+    }
+
+    /// Exited (a zombie or dead): it holds no sockets and serves nothing.
+    pub fn is_gone(self) -> bool {
+        matches!(self, ProcState::Zombie | ProcState::Dead)
+    }
+
+    /// Stopped by a signal or a debugger: it serves nothing until continued.
+    pub fn is_stopped(self) -> bool {
+        matches!(self, ProcState::Stopped | ProcState::Traced)
+    }
+
+    /// Asleep in the kernel (so its wchan and system call say what it waits for).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, ProcState::Sleeping | ProcState::DiskSleep)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            ProcState::Running => "running",
+            ProcState::Sleeping => "sleeping",
+            ProcState::DiskSleep => "in uninterruptible I/O",
+            ProcState::Stopped => "stopped",
+            ProcState::Traced => "stopped by a debugger",
+            ProcState::Zombie => "zombie",
+            ProcState::Dead => "dead",
+            ProcState::Idle => "idle",
+            ProcState::Other(_) => "unknown state",
+        }
+    }
+}
+
+/// Serialised as the letter, as before it was a type.
+impl serde::Serialize for ProcState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_char(self.letter())
+    }
+}
+
+impl std::fmt::Display for ProcState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.letter())
+    }
+}
 
 /// Parses one stat line. The comm is in parentheses and may itself contain spaces and ')'
 /// (any process can name itself `x) R 1 (y`), so the split is at the *last* ')'.
@@ -34,7 +122,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     Some(Stat {
         pid,
         comm,
-        state: field(3)?.chars().next()?,
+        state: ProcState::from_letter(field(3)?.chars().next()?),
         ppid: field(4)?.parse().ok()?,
         pgid: field(5)?.parse().ok()?,
         sid: field(6)?.parse().ok()?,
@@ -68,7 +156,10 @@ mod tests {
     #[test]
     fn python_server() {
         let s = parse_stat(fixture!("stat_python_http_server.txt")).unwrap();
-        assert_eq!((s.pid, s.comm.as_str(), s.state), (9745, "python3", 'S'));
+        assert_eq!(
+            (s.pid, s.comm.as_str(), s.state.letter()),
+            (9745, "python3", 'S')
+        );
         assert_eq!((s.ppid, s.pgid, s.sid), (9742, 9742, 4187));
         assert_eq!(s.start_ticks, 51738);
         assert_eq!(s.flags & PF_KTHREAD, 0);
@@ -78,7 +169,7 @@ mod tests {
     fn comm_with_space_and_paren() {
         let s = parse_stat(fixture!("stat_comm_space_paren.txt")).unwrap();
         assert_eq!(
-            (s.pid, s.comm.as_str(), s.state, s.ppid),
+            (s.pid, s.comm.as_str(), s.state.letter(), s.ppid),
             (9747, "a b)", 'S', 9742)
         );
         assert_eq!(s.start_ticks, 51738);
@@ -88,7 +179,7 @@ mod tests {
     fn comm_that_imitates_fields() {
         let s = parse_stat(fixture!("stat_comm_evil.txt")).unwrap();
         assert_eq!(
-            (s.pid, s.comm.as_str(), s.state, s.ppid),
+            (s.pid, s.comm.as_str(), s.state.letter(), s.ppid),
             (9749, "evil) R 1 (x", 'S', 9742)
         );
         assert_eq!(s.start_ticks, 51739);

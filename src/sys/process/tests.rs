@@ -13,7 +13,7 @@ fn sample(
         sid: 4242,
         comm: "python3".into(),
         cmdline: vec!["python3".into(), "app.py".into()],
-        state,
+        state: ProcState::from_letter(state),
         uid: 0,
         user: "root".into(),
         start_ticks: 100,
@@ -152,7 +152,7 @@ fn reads_itself() {
     let me = std::process::id() as i32;
     let p = ProcessInfo::read(me).unwrap();
     assert!(
-        "RS".contains(p.state),
+        "RS".contains(p.state.letter()),
         "the leader thread runs or waits for the test threads"
     );
     assert!(!p.kernel_thread);
