@@ -123,7 +123,13 @@ fn holder_below_a_matched_wrapper_needs_no_full_scan() {
 #[test]
 fn listening_server_sleeps() {
     let (proc, _) = start_listener("sleeps");
-    let info = ProcessInfo::read(proc.pid()).unwrap();
+    // Just after it printed its port it may still be running on a busy machine: it goes to
+    // sleep in accept() soon after, and that is the state this test is about.
+    let info = wait_until("the listener asleep in accept()", || {
+        ProcessInfo::read(proc.pid())
+            .ok()
+            .filter(|i| i.state.letter() == 'S')
+    });
     assert_eq!(info.state.letter(), 'S');
     assert!(!info.blocked_reading_stdin());
     let cmdline = info.cmdline_str();
