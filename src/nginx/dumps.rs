@@ -7,41 +7,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::Dump;
+use crate::sys::run_slot::{Installed, RunSlot};
 
-static KEPT: Mutex<Option<HashMap<String, Dump>>> = Mutex::new(None);
+static KEPT: RunSlot<Mutex<HashMap<String, Dump>>> = RunSlot::new();
 
 /// Keeps dumps (by the command that made them) until the guard is dropped; nested installs
 /// share the outer one.
-pub fn install() -> Installed {
-    let Ok(mut kept) = KEPT.lock() else {
-        return Installed(false);
-    };
-    if kept.is_some() {
-        return Installed(false);
-    }
-    *kept = Some(HashMap::new());
-    Installed(true)
-}
-
-pub struct Installed(bool);
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        if self.0 {
-            if let Ok(mut kept) = KEPT.lock() {
-                *kept = None;
-            }
-        }
-    }
+pub fn install() -> Installed<Mutex<HashMap<String, Dump>>> {
+    KEPT.install(|| Mutex::new(HashMap::new()))
 }
 
 pub(super) fn cached(command: &str) -> Option<Dump> {
-    KEPT.lock().ok()?.as_ref()?.get(command).cloned()
+    KEPT.get()?.lock().ok()?.get(command).cloned()
 }
 
 pub(super) fn keep(command: &str, dump: &Dump) {
-    if let Ok(mut kept) = KEPT.lock() {
-        if let Some(map) = kept.as_mut() {
+    if let Some(kept) = KEPT.get() {
+        if let Ok(mut map) = kept.lock() {
             map.insert(command.to_string(), dump.clone());
         }
     }

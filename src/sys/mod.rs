@@ -16,6 +16,7 @@ pub(crate) mod probe;
 pub mod process;
 pub(crate) mod regular_file;
 pub(crate) mod resolve;
+pub(crate) mod run_slot;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod systemd;

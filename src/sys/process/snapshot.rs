@@ -9,11 +9,12 @@
 //! every pid it names is still re-read before fixer acts on it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use super::scan::{par_map, read_into, ProcRoot};
 use super::split_cmdline;
 use super::stat::{parse_stat, PF_KTHREAD};
+use crate::sys::run_slot::{Installed, RunSlot};
 
 /// What the snapshot keeps of one `stat` line.
 #[derive(Debug, Clone)]
@@ -98,37 +99,17 @@ impl Table {
     }
 }
 
-static CURRENT: RwLock<Option<Arc<Table>>> = RwLock::new(None);
+static CURRENT: RunSlot<Table> = RunSlot::new();
 
 /// Takes the snapshot and answers process-table questions from it until the guard is dropped.
 /// Nested installs share the outer snapshot.
-pub fn install() -> Installed {
-    let Ok(mut current) = CURRENT.write() else {
-        return Installed(false);
-    };
-    if current.is_some() {
-        return Installed(false);
-    }
-    *current = Some(Arc::new(Table::read()));
-    Installed(true)
-}
-
-/// Removes the snapshot when dropped (if this guard installed it).
-pub struct Installed(bool);
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        if self.0 {
-            if let Ok(mut current) = CURRENT.write() {
-                *current = None;
-            }
-        }
-    }
+pub(crate) fn install() -> Installed<Table> {
+    CURRENT.install(Table::read)
 }
 
 /// The installed snapshot, if a diagnosis is running.
 pub(crate) fn current() -> Option<Arc<Table>> {
-    CURRENT.read().ok()?.clone()
+    CURRENT.get()
 }
 
 #[cfg(test)]
