@@ -22,6 +22,7 @@ pub mod lab;
 pub mod limits;
 pub(crate) mod lock;
 pub(crate) mod nginx;
+pub(crate) mod pace;
 pub(crate) mod plan;
 pub mod playbook;
 pub mod report;

@@ -243,15 +243,14 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
         Ok(w) => w,
         Err(c) => return c,
     };
-    let deadline = std::time::Instant::now() + wait;
+    let mut pace = crate::pace::Pace::every(Duration::from_millis(500), wait);
     let target = crate::check::upstream::resolve_protocol(&target);
     let step = loop {
         let step = crate::check::recurl::run(&target);
         let healthy = step.verdict != crate::step::Verdict::Fail && step.error.is_none();
-        if healthy || std::time::Instant::now() >= deadline {
+        if healthy || !pace.wait() {
             break step;
         }
-        std::thread::sleep(Duration::from_millis(500));
     };
     let code = if step.error.is_some() {
         ExitCode::CheckFailed

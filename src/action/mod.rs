@@ -250,15 +250,6 @@ pub fn apply(plan: &Plan, ctx: &mut Ctx<'_>) -> Applied {
 
 /// Polls `done` until it holds or `within` passes; every wait in an action is bounded, and
 /// ends early when fixer is interrupted (the caller then reports what it left).
-pub fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if done() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline || interrupted() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+pub fn poll_until(within: Duration, done: impl FnMut() -> bool) -> bool {
+    crate::pace::until(Duration::from_millis(50), within, interrupted, done)
 }

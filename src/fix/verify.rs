@@ -1,11 +1,12 @@
 //! Verification after the actions: the verify URLs polled until they pass, the wait ends, a
 //! backend this run started dies, or fixer is interrupted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::FixReport;
 use crate::action;
 use crate::check::recurl::{self, Route};
+use crate::pace::Pace;
 use crate::step::StepResult;
 use crate::target::Target;
 
@@ -18,7 +19,7 @@ pub(super) fn verify_poll(
     started: &mut [action::Started],
     out: &mut dyn FixReport,
 ) -> (StepResult, bool, Option<String>) {
-    let deadline = Instant::now() + wait;
+    let mut pace = Pace::every(Duration::from_millis(500), wait);
     out.verifying(wait);
     let mut attempts = 0;
     loop {
@@ -33,14 +34,13 @@ pub(super) fn verify_poll(
             out.verifying_done();
             return (step, false, Some(why));
         }
-        if Instant::now() >= deadline || action::interrupted() {
+        if pace.passed() || action::interrupted() {
             out.verifying_done();
             return (step, false, None);
         }
         out.verify_attempt(attempts, &step, backend_ok_nginx_not(&step));
-        std::thread::sleep(
-            Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())),
-        );
+        // The last look comes at the deadline; the check above then ends the loop.
+        pace.wait();
     }
 }
 

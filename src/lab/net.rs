@@ -3,8 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
@@ -49,18 +48,17 @@ fn parse_status(head: &[u8]) -> Option<u16> {
 
 /// Calls `ready` every 20 ms until it returns true, fails, or `timeout` passes.
 pub fn poll(timeout: Duration, what: &str, mut ready: impl FnMut() -> Result<bool>) -> Result<()> {
-    let deadline = Instant::now() + timeout;
+    let mut pace = crate::pace::Pace::every(Duration::from_millis(20), timeout);
     loop {
         if ready()? {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if !pace.wait() {
             bail!(
                 "timed out after {:.1} s waiting for {what}",
                 timeout.as_secs_f64()
             );
         }
-        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::pace::Pace;
+
 use super::net::{self, TcpSocket, TcpState};
 
 /// How often /proc/net/tcp is re-read while waiting for an accept.
@@ -90,7 +92,7 @@ pub fn probe(
         }
     }
     let mut mine: HashSet<SocketAddr> = open.iter().map(|(_, _, l)| canonical(*l)).collect();
-    let deadline = started + window;
+    let mut pace = Pace::until(POLL, POLL, started + window);
     let mut seen = read(target.port())?;
     loop {
         let accepted: Vec<(usize, u64)> = open
@@ -113,10 +115,9 @@ pub fn probe(
             }
             open.retain(|(i, _, _)| !accepted.iter().any(|(a, _)| a == i));
         }
-        if open.is_empty() || Instant::now() >= deadline {
+        if open.is_empty() || !pace.wait() {
             break;
         }
-        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
         seen = read(target.port())?;
     }
     let waited = started.elapsed();

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::pace::Pace;
+
 #[derive(Debug, Clone)]
 pub struct Output {
     /// None when the program was killed at the deadline or by a signal.
@@ -32,19 +34,18 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Output> {
         .with_context(|| format!("running {program}"))?;
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
-    let deadline = Instant::now() + timeout;
+    let mut pace = Pace::backoff(Duration::from_millis(1), Duration::from_millis(5), timeout);
     let mut timed_out = false;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
-        if Instant::now() >= deadline {
+        if !pace.wait() {
             let _ = child.kill();
             let _ = child.wait();
             timed_out = true;
             break None;
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
     // A daemon the program started may keep the pipes open forever (e.g. `systemctl` starting
     // something that inherits stdout): take what arrived, never wait on it.

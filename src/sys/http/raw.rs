@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{canonical_reason, connect_timeout, is_local, Failure, FailureKind, Response};
 use crate::format::{io_message, secs};
+use crate::pace::Pace;
 use crate::target::BackendAddr;
 
 /// The response head is read up to this size; a backend's status line and headers fit.
@@ -104,7 +105,7 @@ pub(crate) fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> Result<TcpStr
 pub(crate) fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, Fail> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let limit = connect_timeout(timeout);
-    let deadline = Instant::now() + limit;
+    let mut pace = Pace::backoff(Duration::from_millis(5), Duration::from_millis(100), limit);
     let io = |e: rustix::io::Errno| std::io::Error::from(e);
     let local = |e: rustix::io::Errno| {
         (
@@ -116,14 +117,10 @@ pub(crate) fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream,
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
         .map_err(local)?;
-    let mut pause = Duration::from_millis(5);
     loop {
         match rustix::net::connect(&fd, &addr) {
             Ok(()) => break,
-            Err(rustix::io::Errno::AGAIN) if Instant::now() < deadline => {
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
+            Err(rustix::io::Errno::AGAIN) if pace.wait() => {}
             Err(rustix::io::Errno::AGAIN) => {
                 return Err((
                     FailureKind::ConnectTimeout,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::format::secs;
+use crate::pace::Pace;
 use crate::sys::http::raw::{connect_any, connect_unix, Fail};
 use crate::sys::http::FailureKind;
 use crate::target::{BackendAddr, Protocol};
@@ -42,12 +43,16 @@ pub(super) fn connect_only(
             }
         }
     };
-    let mut pause = Duration::from_millis(5);
+    let mut pace = Pace::until(
+        Duration::from_millis(5),
+        Duration::from_millis(100),
+        deadline,
+    );
     loop {
         match accepted(&stream) {
             Some(true) => return not_spoken("connected and accepted"),
             None => return not_spoken("connected"),
-            Some(false) if Instant::now() >= deadline => {
+            Some(false) if !pace.wait() => {
                 return (
                     FailureKind::ResponseTimeout,
                     format!(
@@ -56,10 +61,7 @@ pub(super) fn connect_only(
                     ),
                 )
             }
-            Some(false) => {
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
+            Some(false) => {}
         }
     }
 }
