@@ -3,44 +3,32 @@
 //! inodes (by the nginx and port_holder steps, for each backend) is answered from it.
 
 use std::collections::BTreeSet;
-use std::sync::RwLock;
 
 use super::HolderScan;
+use crate::sys::run_slot::RunSlot;
 
-struct Snapshot {
+/// Empties the snapshot when dropped, so nothing outside the run sees stale holders.
+pub type Installed = crate::sys::run_slot::Installed<Snapshot>;
+
+pub struct Snapshot {
     /// Every inode the scan looked for (found or not: an inode nobody holds is an answer too).
     searched: BTreeSet<u64>,
     scan: HolderScan,
 }
 
-static CURRENT: RwLock<Option<Snapshot>> = RwLock::new(None);
+static CURRENT: RunSlot<Snapshot> = RunSlot::new();
 
 /// Answers later lookups from `scan` until the returned guard is dropped.
 pub fn install(searched: &[u64], scan: HolderScan) -> Installed {
-    if let Ok(mut s) = CURRENT.write() {
-        *s = Some(Snapshot {
-            searched: searched.iter().copied().collect(),
-            scan,
-        });
-    }
-    Installed(())
-}
-
-/// Removes the snapshot when dropped, so nothing outside the run sees stale holders.
-pub struct Installed(());
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        if let Ok(mut s) = CURRENT.write() {
-            *s = None;
-        }
-    }
+    CURRENT.install(|| Snapshot {
+        searched: searched.iter().copied().collect(),
+        scan,
+    })
 }
 
 /// The holders of `inodes` from the snapshot, when it looked for all of them.
 pub(super) fn lookup(inodes: &[u64]) -> Option<HolderScan> {
-    let guard = CURRENT.read().ok()?;
-    let snap = guard.as_ref()?;
+    let snap = CURRENT.get()?;
     if !inodes.iter().all(|i| snap.searched.contains(i)) {
         return None;
     }
