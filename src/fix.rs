@@ -53,6 +53,7 @@ pub fn fix(target: &Target, opts: &Options, out: &mut dyn FixReport) -> FixRun {
     let mut started = Vec::new();
     let mut first = None;
     for round in 0..MAX_ROUNDS {
+        out.round(round);
         let d = chain::diagnose(target, out.progress());
         out.diagnosis_done(&d);
         let first_d = first.get_or_insert_with(|| d.clone()).clone();
@@ -274,7 +275,7 @@ fn run_one(
         consent: &opts.consent,
         grace: opts.grace,
         timeout: target.timeout,
-        wait: opts.wait,
+        listen_wait: opts.wait,
         say: &mut say,
         started: Vec::new(),
         core: opts.core.as_deref(),

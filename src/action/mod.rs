@@ -134,7 +134,9 @@ pub struct Ctx<'a> {
     pub consent: &'a Consent,
     pub grace: Duration,
     pub timeout: Duration,
-    pub wait: Duration,
+    /// How long a started or restarted backend may take to listen before the action fails.
+    /// It is the operator's `--wait`: the bound they gave for the site to come back.
+    pub listen_wait: Duration,
     pub say: &'a mut dyn FnMut(&str),
     /// Where core files of a holder go before it is killed (`fix --core DIR`).
     pub core: Option<&'a std::path::Path>,

@@ -231,7 +231,7 @@ fn systemd_restarted_it(unit: &str, out: &mut Applied, ctx: &mut Ctx<'_>) -> boo
         ),
         _ => return false,
     }
-    poll_until(ctx.wait, || {
+    poll_until(ctx.listen_wait, || {
         systemd::show(unit, &KEYS).is_ok_and(|p| !p.restarting())
     });
     let now = systemd::show(unit, &KEYS).unwrap_or_default();
@@ -306,7 +306,7 @@ fn wait_healthy(
 ) -> Applied {
     let Some(address) = address else { return out };
     let timeout = ctx.timeout;
-    if poll_until(ctx.wait, || {
+    if poll_until(ctx.listen_wait, || {
         listening(address) && health.answers(address, timeout)
     }) {
         out.note(ctx, format!("{address} listens and {health} answers"));
@@ -322,7 +322,7 @@ fn wait_healthy(
             ctx,
             format!(
                 "{address} did not answer {health} within {} s",
-                ctx.wait.as_secs()
+                ctx.listen_wait.as_secs()
             ),
         );
         out.end(Outcome::Failed)

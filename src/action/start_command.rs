@@ -32,7 +32,7 @@ pub fn apply(
     );
     let mut exited = None;
     let timeout = ctx.timeout;
-    let wait = ctx.wait;
+    let wait = ctx.listen_wait;
     let up = poll_until(wait, || {
         if exited.is_none() {
             exited = child.try_wait().ok().flatten();
@@ -73,7 +73,7 @@ pub fn apply(
             }
             None => format!(
                 "{address} did not answer {health} within {} s",
-                ctx.wait.as_secs()
+                ctx.listen_wait.as_secs()
             ),
         };
         out.note(ctx, why);

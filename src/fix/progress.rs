@@ -10,6 +10,9 @@ use crate::step::StepResult;
 
 /// The fix loop reports through this, so the loop itself never prints.
 pub trait FixReport {
+    /// A diagnosis round begins (round 0 is the first; later ones re-check after actions).
+    fn round(&mut self, round: usize);
+    /// Where the chain reports its steps; a plain getter.
     fn progress(&mut self) -> &mut dyn Progress;
     fn diagnosis_done(&mut self, d: &Diagnosis);
     fn message(&mut self, msg: &str);

@@ -20,7 +20,6 @@ pub struct HumanFix {
     human: Human,
     style: Style,
     spinner: Option<ProgressBar>,
-    rounds: usize,
 }
 
 impl HumanFix {
@@ -29,7 +28,6 @@ impl HumanFix {
             human: Human::new(style),
             style,
             spinner: None,
-            rounds: 0,
         }
     }
 
@@ -43,9 +41,8 @@ impl HumanFix {
 }
 
 impl FixReport for HumanFix {
-    fn progress(&mut self) -> &mut dyn Progress {
-        self.rounds += 1;
-        if self.rounds > 1 {
+    fn round(&mut self, round: usize) {
+        if round > 0 {
             println!();
             println!(
                 "{}",
@@ -53,6 +50,9 @@ impl FixReport for HumanFix {
                     .apply_to("Re-checking the chain")
             );
         }
+    }
+
+    fn progress(&mut self) -> &mut dyn Progress {
         &mut self.human
     }
 
@@ -212,6 +212,7 @@ impl Default for SilentFix {
 }
 
 impl FixReport for SilentFix {
+    fn round(&mut self, _: usize) {}
     fn progress(&mut self) -> &mut dyn Progress {
         &mut self.quiet
     }
