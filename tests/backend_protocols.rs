@@ -37,6 +37,17 @@ fn diagnose_json(lab: &Lab) -> (i32, Value) {
     diagnose_with(&lab.playbook)
 }
 
+/// The port_holder step shows a line starting with `probe` (the probe as fixer sent it).
+fn assert_holder_evidence(doc: &Value, probe: &str) {
+    assert!(
+        evidence(doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(probe)),
+        "{:#}",
+        step(doc, "port_holder")
+    );
+}
+
 fn evidence(doc: &Value, name: &str) -> Vec<String> {
     step(doc, name)["evidence"]
         .as_array()
@@ -91,12 +102,7 @@ fn healthy_php_fpm_is_healthy_and_nothing_is_planned() {
         "FastCGI GET /ping (php-fpm ping) straight to 127.0.0.1:{} → 200 OK",
         lab.backend_port
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{holder:#}"
-    );
+    assert_holder_evidence(&doc, &probe);
     // The direct verify URL is asked in FastCGI too: a management record, no script run.
     let direct = &step(&doc, "recurl")["details"]["urls"][0];
     assert_eq!(direct["route"], "backend");
@@ -194,13 +200,7 @@ fn healthy_uwsgi_is_healthy_and_a_stopped_one_is_found() {
         "uwsgi GET /api/health straight to 127.0.0.1:{} → 200 OK",
         lab.backend_port
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{:#}",
-        step(&doc, "port_holder")
-    );
+    assert_holder_evidence(&doc, &probe);
     let (code, out) = run(&lab, &["fix", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to fix"), "{out}");
@@ -231,12 +231,7 @@ fn https_backend_is_probed_over_tls_and_healthy() {
         "HTTPS GET /api/health straight to 127.0.0.1:{} → 200 OK",
         lab.backend_port
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{holder:#}"
-    );
+    assert_holder_evidence(&doc, &probe);
     let (code, out) = run(&lab, &["fix", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to fix"), "{out}");
@@ -278,12 +273,7 @@ fn a_protocol_fixer_does_not_speak_is_never_evidence_of_stuck() {
         "gRPC connect straight to 127.0.0.1:{} → connected and accepted; fixer does not speak gRPC, so the answer was not judged",
         lab.backend_port
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{holder:#}"
-    );
+    assert_holder_evidence(&doc, &probe);
     // The playbook and nginx disagree; the upstream step says so.
     assert!(
         evidence(&doc, "upstream")
@@ -306,13 +296,7 @@ fn a_holder_that_never_accepts_is_found_whatever_the_protocol() {
         "gRPC connect straight to 127.0.0.1:{} → connected, but the holder did not accept the connection in 1 s",
         lab.backend_port
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{:#}",
-        step(&doc, "port_holder")
-    );
+    assert_holder_evidence(&doc, &probe);
     assert_eq!(doc["root_cause_code"], "holder-stuck", "{doc:#}");
     assert_eq!(code, 1);
 }
@@ -409,10 +393,5 @@ fn php_fpm_on_a_unix_socket_is_probed_in_fastcgi() {
         "FastCGI GET /fpm-ping (php-fpm ping) straight to unix:{} → 200 OK",
         fpm.socket.display()
     );
-    assert!(
-        evidence(&doc, "port_holder")
-            .iter()
-            .any(|e| e.starts_with(&probe)),
-        "{holder:#}"
-    );
+    assert_holder_evidence(&doc, &probe);
 }

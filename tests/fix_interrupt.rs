@@ -83,19 +83,7 @@ fn sigterm_after_the_kill_says_the_backend_is_not_running() {
     assert!(rest.contains("to start it."), "{rest}");
     assert!(gone(holder));
     assert!(lab_backends(&lab).is_empty());
-    let phases: Vec<String> = run
-        .audit_summary()
-        .into_iter()
-        .map(|(a, p, r)| format!("{a} {p} {r}"))
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            "kill-holder start -",
-            "kill-holder end done",
-            "restart-backend end interrupted"
-        ]
-    );
+    assert_killed_then_restart(&run, "interrupted");
 }
 
 /// Unattended (`--yes`, no terminal): SIGTERM from a supervisor or `timeout` in the grace
@@ -241,19 +229,7 @@ fn type_ahead_does_not_answer_the_next_question() {
         "the type-ahead started a backend"
     );
     assert!(port_free(port));
-    let phases: Vec<String> = run
-        .audit_summary()
-        .into_iter()
-        .map(|(a, p, r)| format!("{a} {p} {r}"))
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            "kill-holder start -",
-            "kill-holder end done",
-            "restart-backend end declined"
-        ]
-    );
+    assert_killed_then_restart(&run, "declined");
 }
 
 /// A lone keypress is not an answer: only Enter ends it, and a word like `yes` counts.
@@ -334,4 +310,16 @@ fn ctrl_c_while_the_started_backend_comes_up() {
     if let Some(id) = started.0.take() {
         fix_support::signal_exact(id, Signal::KILL);
     }
+}
+
+/// The audit log shows the holder killed and the restart that followed ending as `restart`.
+fn assert_killed_then_restart(run: &Run, restart: &str) {
+    assert_eq!(
+        run.audit_phases(),
+        [
+            "kill-holder start -".to_string(),
+            "kill-holder end done".to_string(),
+            format!("restart-backend end {restart}"),
+        ]
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 mod fix_support;
 
 use common::{deadline, gone, identity, lab, proc_state, status, wait_until};
-use fix_support::{audit_of, cmdline, lab_backends, listeners, silent_listener, Pty, Run};
+use fix_support::{audit_of, cmdline, lab_backends, listeners, silent_listener, Owned, Pty, Run};
 use fixer::lab::{Fault, Lab, Role};
 use rustix::process::Signal;
 
@@ -56,13 +56,8 @@ fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
     assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
 
     let log = run.audit();
-    let phases: Vec<_> = run
-        .audit_summary()
-        .into_iter()
-        .map(|(a, p, r)| format!("{a} {p} {r}"))
-        .collect();
     assert_eq!(
-        phases,
+        run.audit_phases(),
         [
             "kill-holder start -",
             "kill-holder end done",
@@ -141,16 +136,21 @@ fn stubborn_fix(run: &Run, lab: &Lab) -> std::process::Command {
     cmd
 }
 
+/// The lab with its backend down and, on the backend's port, a holder that ignores SIGTERM.
+fn stubborn_lab() -> (tempfile::TempDir, Lab, Run, Owned, (i32, u64)) {
+    let (dir, lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    let stubborn = silent_listener(&run, "stubborn-holder.py", lab.backend_port, true);
+    let id = identity(stubborn.pid()).unwrap();
+    (dir, lab, run, stubborn, id)
+}
+
 /// A holder that ignores SIGTERM, run with flags only (no playbook) against the lab's nginx:
 /// SIGTERM, the grace period, a second prompt, SIGKILL.
 #[test]
 fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes() {
-    let (_dir, lab) = lab(Fault::BackendDown);
+    let (_dir, lab, run, _stubborn, id) = stubborn_lab();
     let port = lab.backend_port;
-    let run = Run::new();
-    let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
-    let id = identity(stubborn.pid()).unwrap();
-
     let cmd = stubborn_fix(&run, &lab);
     let mut t = Pty::spawn(&cmd);
     t.expect("fixer fix — playbook command-line");
@@ -184,11 +184,8 @@ fn holder_ignoring_sigterm_gets_sigkill_after_the_grace_period_and_a_second_yes(
 /// Declining the SIGKILL leaves the holder running, starts nothing, and exits 4.
 #[test]
 fn declining_sigkill_leaves_the_stubborn_holder_alone() {
-    let (_dir, lab) = lab(Fault::BackendDown);
+    let (_dir, lab, run, _stubborn, id) = stubborn_lab();
     let port = lab.backend_port;
-    let run = Run::new();
-    let stubborn = silent_listener(&run, "stubborn-holder.py", port, true);
-    let id = identity(stubborn.pid()).unwrap();
     let cmd = stubborn_fix(&run, &lab);
     let mut t = Pty::spawn(&cmd);
     t.expect(&format!("(SIGTERM to PID {})?", id.0));

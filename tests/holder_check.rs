@@ -82,23 +82,9 @@ fn a_healthy_holder_is_ok() {
 
 #[test]
 fn a_unix_socket_whose_queue_stays_full_is_stuck_and_one_that_accepts_slowly_is_not() {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("full.sock");
-    let addr = SocketAddrUnix::new(&path).unwrap();
-    let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&fd, &addr).unwrap();
-    rustix::net::listen(&fd, 0).unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-        let s =
-            rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None).unwrap();
-        if rustix::net::connect(&s, &addr).is_err() {
-            break;
-        }
-        fillers.push(s);
-    }
+    let full = FullUnixSocket::new(dir.path());
+    let path = full.path.clone();
     let mut t = target("127.0.0.1:1".parse().unwrap(), "/");
     if let Some(b) = t.backend.as_mut() {
         b.address = BackendAddr::Unix(path.clone());
@@ -114,8 +100,7 @@ fn a_unix_socket_whose_queue_stays_full_is_stuck_and_one_that_accepts_slowly_is_
         "{}",
         f.cause
     );
-    drop(fillers);
-    drop(fd);
+    drop(full);
 
     // A unix backend that takes the connection and answers late is slow, not stuck.
     let slow = UnixListenerThatHolds::start(dir.path());

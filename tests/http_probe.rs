@@ -300,23 +300,9 @@ fn a_full_accept_queue_is_a_connect_timeout() {
 
 #[test]
 fn a_full_unix_accept_queue_is_a_connect_timeout() {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("full.sock");
-    let addr = SocketAddrUnix::new(&path).unwrap();
-    let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&fd, &addr).unwrap();
-    rustix::net::listen(&fd, 0).unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-        let s =
-            rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None).unwrap();
-        if rustix::net::connect(&s, &addr).is_err() {
-            break;
-        }
-        fillers.push(s);
-    }
+    let full = FullUnixSocket::new(dir.path());
+    let path = full.path.clone();
     let started = Instant::now();
     let f = http::raw_get(&BackendAddr::Unix(path), "/", T).unwrap_err();
     assert!(
@@ -326,5 +312,5 @@ fn a_full_unix_accept_queue_is_a_connect_timeout() {
     );
     assert_eq!(f.kind, FailureKind::ConnectTimeout, "{f:?}");
     assert!(f.message.contains("accept queue full"), "{}", f.message);
-    drop(fd);
+    drop(full);
 }

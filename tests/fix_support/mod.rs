@@ -93,6 +93,14 @@ impl Run {
             .map(|e| (s(&e["action"]), s(&e["phase"]), s(&e["result"])))
             .collect()
     }
+
+    /// The audit log as "action phase result" lines, the way a reader scans it.
+    pub fn audit_phases(&self) -> Vec<String> {
+        self.audit_summary()
+            .into_iter()
+            .map(|(a, p, r)| format!("{a} {p} {r}"))
+            .collect()
+    }
 }
 
 /// What a non-interactive run printed.

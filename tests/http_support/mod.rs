@@ -145,6 +145,41 @@ impl Drop for SilentServer {
 }
 
 /// A loopback port nothing listens on (bound, then released).
+/// A unix socket that listens with a backlog of 0 and whose accept queue is filled by
+/// connections nobody accepts: the next connect fails with EAGAIN until it is dropped.
+pub struct FullUnixSocket {
+    pub path: PathBuf,
+    _listener: rustix::fd::OwnedFd,
+    _fillers: Vec<rustix::fd::OwnedFd>,
+}
+
+impl FullUnixSocket {
+    pub fn new(dir: &Path) -> FullUnixSocket {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let path = dir.join("full.sock");
+        let addr = SocketAddrUnix::new(&path).unwrap();
+        let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&fd, &addr).unwrap();
+        rustix::net::listen(&fd, 0).unwrap();
+        let mut fillers = Vec::new();
+        // Bounded: the queue of a backlog-0 listener fills after one or two connections.
+        for _ in 0..8 {
+            let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+            let s = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
+                .unwrap();
+            if rustix::net::connect(&s, &addr).is_err() {
+                break;
+            }
+            fillers.push(s);
+        }
+        FullUnixSocket {
+            path,
+            _listener: fd,
+            _fillers: fillers,
+        }
+    }
+}
+
 pub fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
