@@ -16,6 +16,22 @@ fn fix_with(run: &Run, lab: &Lab, cmd: &str) -> fix_support::Output {
     output(c)
 }
 
+/// `fix_with` a command built around the lab's own backend command (`python3 …/lab-backend.py
+/// --port P`); it must succeed and leave exactly one process on the port, which is returned.
+fn fixed_by(wrap: impl Fn(&str) -> String) -> (tempfile::TempDir, Lab, fix_support::Output, i32) {
+    let (dir, lab) = lab(Fault::BackendDown);
+    let backend = format!(
+        "python3 {}/lab-backend.py --port {}",
+        lab.dir.display(),
+        lab.backend_port
+    );
+    let out = fix_with(&Run::new(), &lab, &wrap(&backend));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let pids = listeners(lab.backend_port);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    (dir, lab, out, pids[0])
+}
+
 /// A directory inside the lab with the health path as a file, served by `http.server`; the
 /// lab's teardown stops what runs from inside its directory.
 fn site(lab: &Lab) -> std::path::PathBuf {
@@ -67,24 +83,13 @@ fn cd_and_exec_run_as_a_shell_would() {
 
 #[test]
 fn an_environment_assignment_reaches_the_backend() {
-    let (_dir, lab) = lab(Fault::BackendDown);
-    let port = lab.backend_port;
-    let cmd = format!(
-        "FIXER_TEST_GREETING=1 python3 {}/lab-backend.py --port {port}",
-        lab.dir.display()
-    );
-    let run = Run::new();
-    let out = fix_with(&run, &lab, &cmd);
-    assert_eq!(out.code, 0, "{}", out.all());
-    let pids = listeners(port);
-    assert_eq!(pids.len(), 1, "{pids:?}");
-    let environ = std::fs::read(format!("/proc/{}/environ", pids[0])).unwrap();
+    let (_dir, _lab, _out, pid) = fixed_by(|backend| format!("FIXER_TEST_GREETING=1 {backend}"));
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     assert!(
         environ
             .split(|b| *b == 0)
             .any(|v| v == b"FIXER_TEST_GREETING=1"),
-        "the assignment did not reach PID {}",
-        pids[0]
+        "the assignment did not reach PID {pid}"
     );
 }
 
@@ -124,27 +129,13 @@ fn a_command_that_fails_at_once_is_quoted() {
 /// does): the backend is the process that then holds the port, not the shell.
 #[test]
 fn a_backend_left_behind_by_the_command_is_tracked_by_its_port() {
-    let (_dir, lab) = lab(Fault::BackendDown);
-    let port = lab.backend_port;
-    let cmd = format!(
-        "python3 {}/lab-backend.py --port {port} &",
-        lab.dir.display()
-    );
-    let run = Run::new();
-    let out = fix_with(&run, &lab, &cmd);
-    assert_eq!(out.code, 0, "{}", out.all());
-    let pids = listeners(port);
-    assert_eq!(pids.len(), 1, "{pids:?}");
+    let (_dir, lab, out, pid) = fixed_by(|backend| format!("{backend} &"));
     let text = &out.stdout;
     let exited = text
         .find("the command exited (exit status: 0); waiting for a process it left behind")
         .unwrap_or_else(|| panic!("{}", out.all()));
     let named = text
-        .find(&format!(
-            "the backend is PID {} ({})",
-            pids[0],
-            cmdline(pids[0])
-        ))
+        .find(&format!("the backend is PID {pid} ({})", cmdline(pid)))
         .unwrap_or_else(|| panic!("{}", out.all()));
     assert!(exited < named, "{}", out.all());
     assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
