@@ -29,6 +29,15 @@ fn json(r: &Ran) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr))
 }
 
+/// Two sites (one backend live, one not) in an isolated namespace, and `runs` of fixer there.
+fn run_two_sites(runs: &[Vec<String>]) -> (u16, Vec<Ran>) {
+    let iso = Isolated::new();
+    let live = free_ports(1)[0];
+    two_sites(&iso, live);
+    let ran = iso.run(&http_backend(live), true, runs);
+    (live, ran)
+}
+
 fn row<'a>(doc: &'a Value, server: &str) -> (usize, &'a Value) {
     doc["rows"]
         .as_array()
@@ -41,17 +50,10 @@ fn row<'a>(doc: &'a Value, server: &str) -> (usize, &'a Value) {
 
 #[test]
 fn diagnose_with_nothing_lists_every_server_block_broken_first() {
-    let iso = Isolated::new();
-    let live = free_ports(1)[0];
-    two_sites(&iso, live);
-    let ran = iso.run(
-        &http_backend(live),
-        true,
-        &[
-            args(&["diagnose", "--json", "--timeout", "2"]),
-            args(&["diagnose", "--timeout", "2"]),
-        ],
-    );
+    let (live, ran) = run_two_sites(&[
+        args(&["diagnose", "--json", "--timeout", "2"]),
+        args(&["diagnose", "--timeout", "2"]),
+    ]);
     assert_eq!(ran[0].code, 1, "{}\n{}", ran[0].stdout, ran[0].stderr);
     let doc = json(&ran[0]);
     let (bad_i, bad) = row(&doc, "bad.test");
@@ -75,18 +77,11 @@ fn diagnose_with_nothing_lists_every_server_block_broken_first() {
 
 #[test]
 fn verify_and_fix_with_nothing_work_over_what_was_found() {
-    let iso = Isolated::new();
-    let live = free_ports(1)[0];
-    two_sites(&iso, live);
-    let ran = iso.run(
-        &http_backend(live),
-        true,
-        &[
-            args(&["verify", "--json", "--timeout", "2"]),
-            args(&["fix", "--dry-run", "--timeout", "2"]),
-            args(&["diagnose", "--report", "r.md"]),
-        ],
-    );
+    let (_, ran) = run_two_sites(&[
+        args(&["verify", "--json", "--timeout", "2"]),
+        args(&["fix", "--dry-run", "--timeout", "2"]),
+        args(&["diagnose", "--report", "r.md"]),
+    ]);
     assert_eq!(ran[0].code, 1, "{}", ran[0].stdout);
     let doc = json(&ran[0]);
     assert_eq!(row(&doc, "good.test").1["verdict"], "ok");
