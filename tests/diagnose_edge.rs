@@ -8,23 +8,7 @@ use std::os::unix::process::CommandExt;
 
 use common::{fixer, step};
 use serde_json::Value;
-use sys_support::{marker, Spawned};
-
-/// Listens on ADDR, prints the port, forks WORKERS children; every process answers HTTP 200.
-const PREFORK: &str = r#"
-import os, socket, sys
-family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-s = socket.socket(family); s.bind((sys.argv[1], 0)); s.listen(64)
-print(s.getsockname()[1], flush=True)
-for _ in range(int(sys.argv[2])):
-    if os.fork() == 0:
-        break
-while True:
-    c, _ = s.accept()
-    c.recv(4096)
-    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-    c.close()
-"#;
+use sys_support::{marker, Listen, Spawned};
 
 fn diagnose(args: &[&str], as_nobody: bool) -> Value {
     // As nobody, from a copy anyone can run (the checkout may sit under a 0700 directory).
@@ -54,7 +38,14 @@ fn diagnose(args: &[&str], as_nobody: bool) -> Value {
 #[test]
 fn every_process_of_a_prefork_server_is_listed_with_the_master_first() {
     let tag = marker("prefork");
-    let server = Spawned::python(PREFORK, &["127.0.0.1", "2", &tag]);
+    let server = Spawned::ok_listener(
+        "127.0.0.1",
+        Listen {
+            forks: 2,
+            tag: &tag,
+            ..Default::default()
+        },
+    );
     let port = server.line();
     let backend = format!("127.0.0.1:{port}");
     let doc = diagnose(&["--backend", &backend, "--match", &tag], false);
@@ -74,7 +65,7 @@ fn every_process_of_a_prefork_server_is_listed_with_the_master_first() {
 
 #[test]
 fn a_backend_bound_to_another_interface_is_named() {
-    let server = Spawned::python(PREFORK, &["::1", "0"]);
+    let server = Spawned::ok_listener("::1", Listen::default());
     let port = server.line();
     let doc = diagnose(&["--backend", &format!("127.0.0.1:{port}")], false);
     let s = step(&doc, "backend_port");
@@ -92,7 +83,7 @@ fn a_backend_bound_to_another_interface_is_named() {
 
 #[test]
 fn a_holder_fixer_cannot_inspect_is_never_called_free() {
-    let server = Spawned::python(PREFORK, &["127.0.0.1", "0"]);
+    let server = Spawned::ok_listener("127.0.0.1", Listen::default());
     let port = server.line();
     let doc = diagnose(&["--backend", &format!("127.0.0.1:{port}")], true);
     assert_eq!(step(&doc, "backend_port")["verdict"], "ok");

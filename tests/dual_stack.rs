@@ -7,21 +7,7 @@ mod sys_support;
 
 use common::{fixer, step};
 use serde_json::Value;
-use sys_support::{marker, Spawned};
-
-/// Listens on [::]:0 with IPV6_V6ONLY = argv[1], prints the port, answers 200.
-const WILDCARD6: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET6)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(sys.argv[1]))
-s.bind(("::", 0)); s.listen(16)
-print(s.getsockname()[1], flush=True)
-while True:
-    c, _ = s.accept()
-    c.recv(4096)
-    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-    c.close()
-"#;
+use sys_support::{marker, Listen, Spawned};
 
 fn diagnose(port: &str, tag: &str) -> Value {
     let out = fixer()
@@ -43,7 +29,14 @@ fn an_ipv6_only_wildcard_is_not_the_ipv4_backend() {
         return;
     }
     let tag = marker("v6only");
-    let server = Spawned::python(WILDCARD6, &["1", &tag]);
+    let server = Spawned::ok_listener(
+        "::",
+        Listen {
+            v6only: Some(true),
+            tag: &tag,
+            ..Default::default()
+        },
+    );
     let port = server.line();
     let doc = diagnose(&port, &tag);
     let s = step(&doc, "backend_port");
@@ -75,7 +68,14 @@ fn a_dual_stack_wildcard_serves_ipv4() {
         return;
     }
     let tag = marker("dual");
-    let server = Spawned::python(WILDCARD6, &["0", &tag]);
+    let server = Spawned::ok_listener(
+        "::",
+        Listen {
+            v6only: Some(false),
+            tag: &tag,
+            ..Default::default()
+        },
+    );
     let port = server.line();
     let doc = diagnose(&port, &tag);
     let s = step(&doc, "backend_port");

@@ -16,23 +16,9 @@ use std::process::Command;
 use common::{deadline, lab, status, step, wait_until};
 use fixer::lab::{Fault, Lab, Role};
 use serde_json::Value;
-use sys_support::{marker, Spawned};
+use sys_support::{marker, Listen, Spawned};
 
 const DEBIAN_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n";
-
-/// Answers every request with 200 on [::1]:PORT only; prints the port once listening.
-const V6_BACKEND: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET6)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::1", int(sys.argv[1]))); s.listen(64)
-print(s.getsockname()[1], flush=True)
-while True:
-    c, _ = s.accept()
-    c.recv(4096)
-    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-    c.close()
-"#;
 
 /// `program args…` in a new mount namespace where `hosts` is /etc/hosts.
 fn with_hosts(hosts: &Path, program: &str) -> Command {
@@ -169,7 +155,14 @@ fn a_backend_on_ipv6_loopback_behind_localhost_is_healthy_with_a_warning() {
     let (_dir, mut lab) = lab(Fault::BackendDown);
     let tag = marker("v6only");
     let port = lab.backend_port.to_string();
-    let backend = Spawned::python(V6_BACKEND, &[&port, &tag]);
+    let backend = Spawned::ok_listener(
+        "::1",
+        Listen {
+            port: lab.backend_port,
+            tag: &tag,
+            ..Default::default()
+        },
+    );
     assert_eq!(backend.line(), port);
     nginx_on_localhost(&lab, &hosts);
 

@@ -21,7 +21,50 @@ pub struct Spawned {
     pub also_kill: Vec<i32>,
 }
 
+/// Answers every request with 200 on argv: ADDRESS PORT V6ONLY(0|1|-) FORKS [TAG]; prints the
+/// port once listening. FORKS children share the socket (a pre-fork server); TAG only marks
+/// the command line so a test can find its own process.
+const OK_LISTENER: &str = r#"
+import os, socket, sys
+addr, port, v6only, forks = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if v6only != "-":
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+s.bind((addr, port)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+for _ in range(forks):
+    if os.fork() == 0:
+        break
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c.close()
+"#;
+
+/// Options of `Spawned::ok_listener`.
+#[derive(Default)]
+pub struct Listen<'a> {
+    /// 0 picks a free port (printed on the first line).
+    pub port: u16,
+    pub v6only: Option<bool>,
+    pub forks: u32,
+    pub tag: &'a str,
+}
+
 impl Spawned {
+    /// A server on `addr` answering 200 to everything (see `OK_LISTENER`).
+    pub fn ok_listener(addr: &str, o: Listen) -> Spawned {
+        let v6only = match o.v6only {
+            None => "-",
+            Some(true) => "1",
+            Some(false) => "0",
+        };
+        let (port, forks) = (o.port.to_string(), o.forks.to_string());
+        Self::python(OK_LISTENER, &[addr, &port, v6only, &forks, o.tag])
+    }
+
     /// Runs `python3 -c script args...` in a new process group with piped stdin and stdout.
     pub fn python(script: &str, args: &[&str]) -> Spawned {
         Self::python_with_stdin(script, args, Stdio::piped())
