@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use common::{deadline, gone, identity, lab, port_free, wait_until};
-use fix_support::{audit_of, lab_backends, silent_listener, Pty, Run};
-use fixer::lab::{Fault, Role};
+use fix_support::{audit_of, lab_backends, silent_listener, stuck_lab, Pty, Run};
+use fixer::lab::Fault;
 use rustix::process::{kill_process, Pid, Signal};
 
 /// Ctrl-C in the grace period after SIGTERM: the holder ignores SIGTERM, so fixer is waiting.
@@ -57,10 +57,8 @@ fn ctrl_c_in_the_grace_period_stops_and_says_what_is_left() {
 /// started. That state is what the operator must be told.
 #[test]
 fn sigterm_after_the_kill_says_the_backend_is_not_running() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
+    let (_dir, lab, holder, run) = stuck_lab();
     let port = lab.backend_port;
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
     let mut t = Pty::spawn(&run.fix(&lab));
     t.expect("? [y/N]");
     t.line("y");
@@ -201,10 +199,8 @@ fn libc_sigint() -> u32 {
 /// before the next question, which waits for its own answer.
 #[test]
 fn type_ahead_does_not_answer_the_next_question() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
+    let (_dir, lab, holder, run) = stuck_lab();
     let port = lab.backend_port;
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
     let mut t = Pty::spawn(&run.fix(&lab));
     t.expect("? [y/N]");
     t.key("y\ny\n");

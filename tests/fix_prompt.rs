@@ -6,17 +6,17 @@ mod common;
 mod fix_support;
 
 use common::{deadline, gone, identity, lab, proc_state, status, wait_until};
-use fix_support::{audit_of, cmdline, lab_backends, listeners, silent_listener, Owned, Pty, Run};
-use fixer::lab::{Fault, Lab, Role};
+use fix_support::{
+    audit_of, cmdline, lab_backends, listeners, silent_listener, stuck_lab, Owned, Pty, Run,
+};
+use fixer::lab::{Fault, Lab};
 use rustix::process::Signal;
 
 #[test]
 fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
+    let (_dir, lab, holder, run) = stuck_lab();
     let port = lab.backend_port;
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
     let holder_cmd = cmdline(holder.0);
-    let run = Run::new();
 
     let mut t = Pty::spawn(&run.fix(&lab));
     // The summary table is readable even on a terminal that reports no size.
@@ -87,9 +87,7 @@ fn stuck_holder_answered_yes_is_killed_restarted_and_verified() {
 
 #[test]
 fn stuck_holder_answered_no_is_left_alone() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
+    let (_dir, lab, holder, run) = stuck_lab();
 
     let mut t = Pty::spawn(&run.fix(&lab));
     t.expect("Plan: kill-holder");
@@ -223,10 +221,8 @@ fn declining_sigkill_leaves_the_stubborn_holder_alone() {
 /// port: fixer must notice, signal nothing, and leave the newcomer alone.
 #[test]
 fn holder_replaced_between_plan_and_yes_is_not_signalled() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
+    let (_dir, lab, old, run) = stuck_lab();
     let port = lab.backend_port;
-    let old = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
 
     let mut t = Pty::spawn(&run.fix(&lab));
     t.expect(&format!("(SIGTERM to PID {})? [y/N]", old.0));
@@ -251,9 +247,7 @@ fn holder_replaced_between_plan_and_yes_is_not_signalled() {
 
 #[test]
 fn second_fix_while_the_first_waits_at_its_prompt_is_refused_with_the_holders_pid() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
+    let (_dir, lab, holder, run) = stuck_lab();
 
     let mut first = Pty::spawn(&run.fix(&lab));
     first.expect("Kill the holder of");
@@ -288,9 +282,7 @@ fn second_fix_while_the_first_waits_at_its_prompt_is_refused_with_the_holders_pi
 /// plan (on stderr) before being asked.
 #[test]
 fn fix_json_at_a_terminal_shows_the_plan_before_asking() {
-    let (_dir, lab) = lab(Fault::StuckHolder);
-    let holder = identity(lab.pid(Role::Backend).unwrap()).unwrap();
-    let run = Run::new();
+    let (_dir, lab, holder, run) = stuck_lab();
     let mut cmd = run.fix(&lab);
     cmd.arg("--json");
 

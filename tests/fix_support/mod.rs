@@ -103,6 +103,13 @@ impl Run {
     }
 }
 
+/// The stuck-holder lab, its holder's identity (pid, start time) and a fresh fixer run.
+pub fn stuck_lab() -> (tempfile::TempDir, Lab, (i32, u64), Run) {
+    let (dir, lab) = crate::common::lab(fixer::lab::Fault::StuckHolder);
+    let holder = identity(lab.pid(fixer::lab::Role::Backend).unwrap()).unwrap();
+    (dir, lab, holder, Run::new())
+}
+
 /// What a non-interactive run printed.
 pub struct Output {
     pub code: i32,
