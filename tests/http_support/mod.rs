@@ -46,11 +46,60 @@ pub fn response(status_line: &str, headers: &[(&str, &str)]) -> String {
 
 type Handler = Box<dyn Fn(&str) -> String + Send + 'static>;
 
+/// A thread taking connections from `accept` until dropped: then the stop flag is set and
+/// `wake` makes one connection, so the blocked accept() returns and the thread sees the flag.
+struct Serving {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+impl Serving {
+    fn start<C>(
+        mut accept: impl FnMut() -> std::io::Result<C> + Send + 'static,
+        wake: impl Fn() + Send + 'static,
+        mut each: impl FnMut(C) + Send + 'static,
+    ) -> Serving {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || loop {
+            let conn = accept();
+            if s.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Ok(conn) = conn {
+                each(conn);
+            }
+        });
+        Serving {
+            stop,
+            thread: Some(thread),
+            wake: Box::new(wake),
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Wakes a TCP server's accept() with one connection.
+fn wake_tcp(addr: SocketAddr) -> impl Fn() + Send {
+    move || {
+        let _ = TcpStream::connect(addr);
+    }
+}
+
 pub struct HttpServer {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _serving: Serving,
 }
 
 impl HttpServer {
@@ -59,27 +108,23 @@ impl HttpServer {
         let handler: Handler = Box::new(handler);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (s, r) = (stop.clone(), requests.clone());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut stream) = stream else { continue };
+        let r = requests.clone();
+        let serving = Serving::start(
+            move || listener.accept().map(|(s, _)| s),
+            wake_tcp(addr),
+            move |mut stream: TcpStream| {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let head = read_head(&mut stream);
                 let answer = handler(&head);
                 r.lock().unwrap().push(head);
                 let _ = stream.write_all(answer.as_bytes());
-            }
-        });
+            },
+        );
         HttpServer {
             addr,
             requests,
-            stop,
-            thread: Some(thread),
+            _serving: serving,
         }
     }
 
@@ -94,57 +139,29 @@ impl HttpServer {
     }
 }
 
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Accepts connections and never answers, like a backend stuck at a prompt.
 pub struct SilentServer {
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _serving: Serving,
 }
 
 impl SilentServer {
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                held.extend(stream.ok());
-            }
-        });
+        let mut held = Vec::new();
+        let serving = Serving::start(
+            move || listener.accept().map(|(s, _)| s),
+            wake_tcp(addr),
+            move |stream| held.push(stream),
+        );
         SilentServer {
             addr,
-            stop,
-            thread: Some(thread),
+            _serving: serving,
         }
     }
 }
 
-impl Drop for SilentServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A loopback port nothing listens on (bound, then released).
 /// A unix socket that listens with a backlog of 0 and whose accept queue is filled by
 /// connections nobody accepts: the next connect fails with EAGAIN until it is dropped.
 pub struct FullUnixSocket {
@@ -180,6 +197,7 @@ impl FullUnixSocket {
     }
 }
 
+/// A loopback port nothing listens on (bound, then released).
 pub fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
@@ -188,41 +206,28 @@ pub fn closed_port() -> SocketAddr {
 /// A unix-socket server answering every request with the same response.
 pub struct UnixServer {
     pub path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _serving: Serving,
 }
 
 impl UnixServer {
     pub fn start(dir: &Path, answer: String) -> Self {
         let path = dir.join("app.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut stream) = stream else { continue };
+        let wake = path.clone();
+        let serving = Serving::start(
+            move || listener.accept().map(|(s, _)| s),
+            move || {
+                let _ = UnixStream::connect(&wake);
+            },
+            move |mut stream: UnixStream| {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 read_head(&mut stream);
                 let _ = stream.write_all(answer.as_bytes());
-            }
-        });
+            },
+        );
         UnixServer {
             path,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for UnixServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = UnixStream::connect(&self.path);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            _serving: serving,
         }
     }
 }
