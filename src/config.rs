@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::TargetArgs;
 use crate::playbook::{self, validate, PlaybookError};
-use crate::target::{BackendAddr, BackendSpec, RestartSpec, Target, VerifySpec};
+use crate::target::{BackendAddr, BackendSpec, RestartSpec, StartCommand, Target, VerifySpec};
 
 /// Flags that describe a target, so their presence means "no playbook needed".
 fn describes_target(args: &TargetArgs) -> bool {
@@ -172,12 +172,10 @@ fn apply_backend(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError>
             ))
         }
         (Some(cmd), None) => {
-            b.restart = Some(RestartSpec::Command {
+            b.restart = Some(RestartSpec::Command(StartCommand {
                 command: cmd.clone(),
-                cwd: None,
-                log: None,
-                env: Default::default(),
-            })
+                ..Default::default()
+            }))
         }
         (None, Some(unit)) => b.restart = Some(RestartSpec::Systemd { unit: unit.clone() }),
         (None, None) => {}

@@ -293,15 +293,18 @@ impl fmt::Display for Protocol {
 
 #[derive(Debug, Clone)]
 pub enum RestartSpec {
-    Systemd {
-        unit: String,
-    },
-    Command {
-        command: String,
-        cwd: Option<PathBuf>,
-        log: Option<PathBuf>,
-        env: BTreeMap<String, String>,
-    },
+    Systemd { unit: String },
+    Command(StartCommand),
+}
+
+/// A backend started by a shell command line (no unit): what runs, where, with which
+/// environment, and where its output goes.
+#[derive(Debug, Clone, Default)]
+pub struct StartCommand {
+    pub command: String,
+    pub cwd: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use super::target::{ActionTarget, RestartCommandTarget, RestartUnitTarget};
 use super::{poll_until, ActionCode, Applied, Ctx, Outcome, Plan, Work};
 use crate::sys::http::FailureKind;
 use crate::sys::{command, net, probe, spawn, systemd};
-use crate::target::{BackendAddr, BackendSpec, Protocol, RestartSpec};
+use crate::target::{BackendAddr, BackendSpec, Protocol, RestartSpec, StartCommand};
 
 /// What "the backend answers" means after a start: its health path, asked in the protocol nginx
 /// speaks to it (a restarted php-fpm never answers HTTP).
@@ -79,12 +79,12 @@ pub fn plan(backend: &BackendSpec, unit_from_holder: Option<&str>) -> Result<Pla
             },
         });
     }
-    let Some(RestartSpec::Command {
+    let Some(RestartSpec::Command(StartCommand {
         command,
         cwd,
         log,
         env,
-    }) = &backend.restart
+    })) = &backend.restart
     else {
         return Err("no way to start the backend is configured: add [backend] restart to the playbook, or pass --restart-cmd or --restart-unit".into());
     };

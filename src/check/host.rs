@@ -107,7 +107,7 @@ pub fn explained(mut step: StepResult, target: &Target) -> StepResult {
 /// The playbook's log for a backend started by command.
 fn backend_log(target: &Target) -> Option<PathBuf> {
     match target.backend.as_ref()?.restart.as_ref()? {
-        RestartSpec::Command { log, .. } => log.clone(),
+        RestartSpec::Command(c) => c.log.clone(),
         RestartSpec::Systemd { .. } => None,
     }
 }

@@ -16,8 +16,8 @@ pub use super::values::{
 use crate::limits;
 use crate::sanitize::{quoted, shorten};
 use crate::target::{
-    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, Protocol, RestartSpec, Target,
-    VerifySpec,
+    AuthSpec, BackendAddr, BackendSpec, NginxSpec, PasswordSource, Protocol, RestartSpec,
+    StartCommand, Target, VerifySpec,
 };
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -218,12 +218,12 @@ impl Validator<'_> {
     fn restart(&self, r: RawRestart) -> Result<RestartSpec, PlaybookError> {
         match (r.systemd, r.command) {
             (Some(unit), None) => Ok(RestartSpec::Systemd { unit }),
-            (None, Some(command)) => Ok(RestartSpec::Command {
+            (None, Some(command)) => Ok(RestartSpec::Command(StartCommand {
                 command,
                 cwd: r.cwd.map(PathBuf::from),
                 log: r.log.map(PathBuf::from),
                 env: r.env,
-            }),
+            })),
             _ => Err(self.invalid_key(
                 "backend.restart",
                 "give exactly one of `systemd = \"UNIT\"` or `command = \"...\"`",

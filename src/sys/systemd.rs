@@ -109,10 +109,11 @@ pub fn start_limit_in_journal(lines: &[String]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
+    /// A unit file or `systemctl show` output captured from systemd 252.
+    pub(crate) fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
             "{}/tests/fixtures/systemd/{name}",
             env!("CARGO_MANIFEST_DIR")

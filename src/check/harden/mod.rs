@@ -96,9 +96,7 @@ pub fn gather(target: &Target) -> Hardening {
             ));
             existing_unit(&mut h, &unit)
         }
-        (Some(RestartSpec::Command { .. }), None) => {
-            no_unit::command_backend(&mut h, target, backend)
-        }
+        (Some(RestartSpec::Command(_)), None) => no_unit::command_backend(&mut h, target, backend),
         (None, None) => match &running {
             Some(p) => no_unit::by_hand(&mut h, target, backend, p),
             None => {

@@ -7,7 +7,7 @@ use super::{existing_unit, new_unit, read_unit, Change, Hardening, Item, UNIT_DI
 use crate::finding::{Finding, FindingCode};
 use crate::sys::command;
 use crate::sys::process::{self, ProcessInfo};
-use crate::target::{BackendSpec, RestartSpec, Target};
+use crate::target::{BackendSpec, RestartSpec, StartCommand, Target};
 
 /// A backend the playbook starts by command: a unit file for it, or — once one was written
 /// under the name fixer gives it — that unit's checks.
@@ -16,15 +16,15 @@ pub(super) fn command_backend(
     target: &Target,
     backend: &BackendSpec,
 ) -> Option<PathBuf> {
-    let Some(RestartSpec::Command {
+    let Some(RestartSpec::Command(start)) = &backend.restart else {
+        return None;
+    };
+    let StartCommand {
         command,
         cwd,
         log,
         env,
-    }) = &backend.restart
-    else {
-        return None;
-    };
+    } = start;
     let unit = new_unit::unit_name(&target.name);
     if read_unit(&unit).is_ok() {
         h.evidence.push(format!(

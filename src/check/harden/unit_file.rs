@@ -187,13 +187,7 @@ pub fn span_ms(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/systemd/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::sys::systemd::tests::fixture;
 
     #[test]
     fn cat_output_merges_drop_ins_in_order() {
