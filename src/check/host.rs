@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::step::details::{HostDetails, HostDisk, HostMemory, StepDetails};
+use crate::step::details::{HostDetails, HostDisk, StepDetails};
 
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
@@ -74,14 +74,7 @@ pub fn explain(step: &mut StepResult, target: &Target) {
         }
     }
     let host = HostDetails {
-        memory: memory.map(|m| HostMemory {
-            total: m.total,
-            available: m.available,
-            swap_total: m.swap_total,
-            swap_free: m.swap_free,
-            load: m.load,
-            cpus: m.cpus,
-        }),
+        memory,
         disk: disk.map(|d| HostDisk {
             path: d.path.display().to_string(),
             total: d.total,

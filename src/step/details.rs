@@ -169,16 +169,7 @@ pub struct HostDetails {
     pub findings: Vec<crate::finding::Finding>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct HostMemory {
-    pub total: u64,
-    pub available: u64,
-    pub swap_total: u64,
-    pub swap_free: u64,
-    pub load: [f64; 3],
-    pub cpus: usize,
-}
+pub type HostMemory = crate::sys::host::Memory;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]

@@ -6,8 +6,9 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Memory, swap and load, in bytes and run-queue lengths.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Memory, swap and load, in bytes and run-queue lengths; shown as is in the step details.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "HostMemory")]
 pub struct Memory {
     pub total: u64,
     pub available: u64,
