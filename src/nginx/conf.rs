@@ -22,6 +22,16 @@ impl Directive {
     fn children(&self) -> &[Directive] {
         self.block.as_deref().unwrap_or(&[])
     }
+
+    /// Every argument of every `name` directive directly inside this block (`server_name a b;
+    /// server_name c;` gives a, b, c).
+    fn args_of(&self, name: &str) -> Vec<String> {
+        self.children()
+            .iter()
+            .filter(|c| c.name == name)
+            .flat_map(|c| c.args.clone())
+            .collect()
+    }
 }
 
 /// Splits a `nginx -T` dump into its files and parses each one.
@@ -197,12 +207,7 @@ pub fn servers(tree: &[Directive]) -> Vec<Server> {
                 .filter(|c| c.name == "listen")
                 .filter_map(|c| c.args.first().cloned())
                 .collect(),
-            names: d
-                .children()
-                .iter()
-                .filter(|c| c.name == "server_name")
-                .flat_map(|c| c.args.clone())
-                .collect(),
+            names: d.args_of("server_name"),
             proxies: proxies_in(d.children(), "/"),
             at: d.at(),
         })

@@ -110,12 +110,7 @@ fn block(d: &Directive) -> ServerBlock {
     let mut routes = Vec::new();
     collect_routes(d.children(), "/", &mut routes);
     ServerBlock {
-        names: d
-            .children()
-            .iter()
-            .filter(|c| c.name == "server_name")
-            .flat_map(|c| c.args.clone())
-            .collect(),
+        names: d.args_of("server_name"),
         listens,
         routes,
         at: d.at(),
