@@ -27,6 +27,22 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target that checks nothing yet: no domains, nginx found by its ports' defaults, no
+    /// backend, no verify URLs. Callers fill in what they know.
+    pub fn new(name: &str, source: &str, timeout: Duration) -> Target {
+        Target {
+            name: name.into(),
+            source: source.into(),
+            domains: vec![],
+            expected_ips: vec![],
+            dns_server: None,
+            nginx: NginxSpec::default(),
+            backend: None,
+            verify: vec![],
+            timeout,
+        }
+    }
+
     /// The key under which fixer remembers this site in its state directory: the playbook's
     /// name and the backend it checks.
     pub fn site_key(&self) -> String {
@@ -217,6 +233,18 @@ pub struct BackendSpec {
 }
 
 impl BackendSpec {
+    /// A backend known only by its address: health path `/`, no way to recognise or start it,
+    /// protocol from nginx's config.
+    pub fn new(address: BackendAddr) -> BackendSpec {
+        BackendSpec {
+            address,
+            matcher: None,
+            health_path: "/".into(),
+            restart: None,
+            protocol: None,
+        }
+    }
+
     /// The protocol the direct probe speaks: the playbook's, else nginx's, else HTTP.
     pub fn protocol(&self) -> Protocol {
         self.protocol.unwrap_or_default()

@@ -2,6 +2,7 @@
 //! throwaway container (its own mount namespace, so a tiny full filesystem is easy to make; see
 //! tests/container_support and docs/testing.md).
 
+mod common;
 mod container_support;
 
 use container_support::{Container, APP_PY};
@@ -17,12 +18,7 @@ restart = { command = "python3 /opt/app/app.py", log = "/var/log/app/app.log" }
 "#;
 
 fn backend_port(doc: &Value) -> &Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "backend_port")
-        .unwrap()
+    common::step(doc, "backend_port")
 }
 
 /// The backend died after its log filled a 1 MB filesystem: nothing listens, and the

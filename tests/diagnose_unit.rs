@@ -1,6 +1,7 @@
 //! Why the backend died, read from systemd and its journal, against real systemd as PID 1 in a
 //! throwaway container (see tests/container_support and docs/testing.md).
 
+mod common;
 mod container_support;
 
 use container_support::{AppUnit, Container, Out, APP_UNIT};
@@ -15,12 +16,7 @@ fn diagnose(c: &Container) -> (Value, Out) {
 }
 
 fn backend_port(doc: &Value) -> &Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "backend_port")
-        .unwrap()
+    common::step(doc, "backend_port")
 }
 
 fn evidence(doc: &Value) -> Vec<String> {

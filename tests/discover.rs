@@ -174,12 +174,7 @@ fn a_fastcgi_backend_is_never_probed_over_http_nor_planned_for_a_kill() {
     let doc = json(&ran[0]);
     let backend = &doc["backends"][0];
     assert_eq!(backend["address"], format!("127.0.0.1:{fcgi}"), "{doc:#}");
-    let holder = backend["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "port_holder")
-        .unwrap();
+    let holder = common::step(backend, "port_holder");
     assert_eq!(holder["verdict"], "skip", "{holder:#}");
     assert!(!doc.to_string().contains("holder-stuck"), "{doc:#}");
     let out = &ran[1].stdout;

@@ -4,20 +4,13 @@ use std::time::Duration;
 
 use fixer::check::dns;
 use fixer::step::Verdict;
-use fixer::target::{NginxSpec, Target};
+use fixer::target::Target;
 
 fn target(domains: &[&str], expected: &[&str]) -> Target {
-    Target {
-        name: "test".into(),
-        source: "test".into(),
-        domains: domains.iter().map(|d| d.to_string()).collect(),
-        expected_ips: expected.iter().map(|ip| ip.parse().unwrap()).collect(),
-        dns_server: None,
-        nginx: NginxSpec::default(),
-        backend: None,
-        verify: vec![],
-        timeout: Duration::from_secs(2),
-    }
+    let mut t = Target::new("test", "test", Duration::from_secs(2));
+    t.domains = domains.iter().map(|d| d.to_string()).collect();
+    t.expected_ips = expected.iter().map(|ip| ip.parse().unwrap()).collect();
+    t
 }
 
 #[test]

@@ -14,23 +14,11 @@ use fixer::target::*;
 use http_support::*;
 
 fn target(addr: SocketAddr, health_path: &str) -> Target {
-    Target {
-        name: "test".into(),
-        source: "test".into(),
-        domains: vec![],
-        expected_ips: vec![],
-        dns_server: None,
-        nginx: NginxSpec::default(),
-        backend: Some(BackendSpec {
-            address: BackendAddr::Tcp(addr),
-            matcher: None,
-            health_path: health_path.into(),
-            restart: None,
-            protocol: None,
-        }),
-        verify: vec![],
-        timeout: Duration::from_secs(1),
-    }
+    let mut t = Target::new("test", "test", Duration::from_secs(1));
+    let mut backend = BackendSpec::new(BackendAddr::Tcp(addr));
+    backend.health_path = health_path.into();
+    t.backend = Some(backend);
+    t
 }
 
 fn holder_step(t: &Target) -> fixer::step::StepResult {

@@ -1,5 +1,6 @@
 //! The `recurl` step against real servers on loopback.
 
+mod common;
 mod http_support;
 
 use std::net::SocketAddr;
@@ -14,23 +15,10 @@ use http_support::*;
 const T: Duration = Duration::from_secs(1);
 
 fn target(backend: Option<SocketAddr>, verify: Vec<VerifySpec>) -> Target {
-    Target {
-        name: "test".into(),
-        source: "test".into(),
-        domains: vec![],
-        expected_ips: vec![],
-        dns_server: None,
-        nginx: NginxSpec::default(),
-        backend: backend.map(|a| BackendSpec {
-            address: BackendAddr::Tcp(a),
-            matcher: None,
-            health_path: "/".into(),
-            restart: None,
-            protocol: None,
-        }),
-        verify,
-        timeout: T,
-    }
+    let mut t = Target::new("test", "test", T);
+    t.backend = backend.map(|a| BackendSpec::new(BackendAddr::Tcp(a)));
+    t.verify = verify;
+    t
 }
 
 fn spec(url: &str, expect: &[u16]) -> VerifySpec {
@@ -246,12 +234,7 @@ fn a_whole_diagnose_with_stuck_urls_costs_one_timeout() {
         "diagnose took {took:?}, as long as {n} timeouts"
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let recurl = doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "recurl")
-        .unwrap();
+    let recurl = common::step(&doc, "recurl");
     assert_eq!(recurl["finding"]["code"], "http-timeout", "{recurl:#}");
     assert_eq!(
         recurl["details"]["urls"].as_array().unwrap().len(),
