@@ -106,12 +106,7 @@ fn exit_status_and_last_words_are_shown() {
 #[test]
 fn crash_loop_into_the_start_limit() {
     let c = Container::boot();
-    c.site(AppUnit {
-        unit: &["StartLimitIntervalSec=300", "StartLimitBurst=3"],
-        service: &["Restart=on-failure", "RestartSec=100ms"],
-    });
-    c.sh_ok("mkdir -p /etc/app && touch /etc/app/broken && systemctl kill -s KILL app.service");
-    c.wait_for(30, "app.service to hit its start limit", |c| {
+    c.crash_loop(|c| {
         c.prop(APP_UNIT, "ActiveState") == "failed" && c.prop(APP_UNIT, "NRestarts") == "3"
     });
 

@@ -99,6 +99,19 @@ impl Container {
         });
     }
 
+    /// The site with a start limit of 3 starts in 300 s, then a config that makes app.py exit at
+    /// once: systemd restarts it until the start limit stops it. Returns when `limit_hit` holds.
+    pub fn crash_loop(&self, limit_hit: impl Fn(&Container) -> bool) {
+        self.site(AppUnit {
+            unit: &["StartLimitIntervalSec=300", "StartLimitBurst=3"],
+            service: &["Restart=on-failure", "RestartSec=100ms"],
+        });
+        self.sh_ok(
+            "mkdir -p /etc/app && touch /etc/app/broken && systemctl kill -s KILL app.service",
+        );
+        self.wait_for(30, "app.service to hit its start limit", limit_hit);
+    }
+
     /// The status of GET `url` from inside the container (curl; 0 when nothing answered).
     pub fn http(&self, url: &str) -> u16 {
         let out = self.run(&[
