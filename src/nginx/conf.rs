@@ -4,12 +4,15 @@
 
 pub mod servers;
 
+use std::sync::Arc;
+
 /// One directive with its arguments, where it was written, and its block if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
     pub name: String,
     pub args: Vec<String>,
-    pub file: String,
+    /// Shared by every directive of the file: one allocation per file, not per directive.
+    pub file: Arc<str>,
     pub line: usize,
     pub block: Option<Vec<Directive>>,
 }
@@ -34,108 +37,120 @@ impl Directive {
     }
 }
 
-/// Splits a `nginx -T` dump into its files and parses each one.
+/// Splits a `nginx -T` dump into its files and parses each one, straight from the dump's text
+/// (no copy of a file's text, no token list: a 3 000-server-block dump is parsed in one pass).
 pub fn parse_dump(dump: &str) -> Vec<Directive> {
     let mut out = Vec::new();
-    let mut file = String::from("nginx.conf");
-    let mut chunk = String::new();
-    for line in dump.lines() {
-        if let Some(path) = line
+    let mut file: Arc<str> = Arc::from("nginx.conf");
+    let (mut start, mut at) = (0, 0);
+    for line in dump.split_inclusive('\n') {
+        let header = line
+            .trim_end_matches(['\n', '\r'])
             .strip_prefix("# configuration file ")
-            .and_then(|l| l.strip_suffix(':'))
-        {
-            out.extend(parse_file(&chunk, &file, 1));
-            file = path.to_string();
-            chunk.clear();
-            continue;
+            .and_then(|l| l.strip_suffix(':'));
+        if let Some(path) = header {
+            out.extend(parse_text(&dump[start..at], &file, 1));
+            file = Arc::from(path);
+            start = at + line.len();
         }
-        chunk.push_str(line);
-        chunk.push('\n');
+        at += line.len();
     }
-    out.extend(parse_file(&chunk, &file, 1));
+    out.extend(parse_text(&dump[start..], &file, 1));
     out
 }
 
 #[derive(Debug, PartialEq)]
 enum Token {
     Word(String, usize),
-    Open(usize),
-    Close(usize),
-    Semi(usize),
+    Open,
+    Close,
+    Semi,
 }
 
-fn tokenize(text: &str, first_line: usize) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut line = first_line;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => line += 1,
-            c if c.is_whitespace() => {}
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
-                        break;
-                    }
-                }
-            }
-            '{' => tokens.push(Token::Open(line)),
-            '}' => tokens.push(Token::Close(line)),
-            ';' => tokens.push(Token::Semi(line)),
-            '"' | '\'' => {
-                let start = line;
-                let mut word = String::new();
-                while let Some(d) = chars.next() {
-                    match d {
-                        '\\' => word.extend(chars.next()),
-                        d if d == c => break,
-                        '\n' => {
-                            line += 1;
-                            word.push(d)
+/// The tokens of one file's text, read as the parser asks for them.
+struct Tokens<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    line: usize,
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        while let Some(c) = self.chars.next() {
+            match c {
+                '\n' => self.line += 1,
+                c if c.is_whitespace() => {}
+                '#' => {
+                    for c in self.chars.by_ref() {
+                        if c == '\n' {
+                            self.line += 1;
+                            break;
                         }
-                        d => word.push(d),
                     }
                 }
-                tokens.push(Token::Word(word, start));
-            }
-            c => {
-                let mut word = String::from(c);
-                while let Some(&d) = chars.peek() {
-                    if d.is_whitespace() || matches!(d, '{' | '}' | ';') {
-                        break;
+                '{' => return Some(Token::Open),
+                '}' => return Some(Token::Close),
+                ';' => return Some(Token::Semi),
+                '"' | '\'' => {
+                    let start = self.line;
+                    let mut word = String::new();
+                    while let Some(d) = self.chars.next() {
+                        match d {
+                            '\\' => word.extend(self.chars.next()),
+                            d if d == c => break,
+                            '\n' => {
+                                self.line += 1;
+                                word.push(d)
+                            }
+                            d => word.push(d),
+                        }
                     }
-                    word.push(d);
-                    chars.next();
+                    return Some(Token::Word(word, start));
                 }
-                tokens.push(Token::Word(word, line));
+                c => {
+                    let mut word = String::from(c);
+                    while let Some(&d) = self.chars.peek() {
+                        if d.is_whitespace() || matches!(d, '{' | '}' | ';') {
+                            break;
+                        }
+                        word.push(d);
+                        self.chars.next();
+                    }
+                    return Some(Token::Word(word, self.line));
+                }
             }
         }
+        None
     }
-    tokens
 }
 
 /// Parses one file's text; unbalanced braces end the block quietly (nginx -t reports those).
+#[cfg(test)]
 pub fn parse_file(text: &str, file: &str, first_line: usize) -> Vec<Directive> {
-    let tokens = tokenize(text, first_line);
-    let mut pos = 0;
-    parse_block(&tokens, &mut pos, file)
+    parse_text(text, &Arc::from(file), first_line)
 }
 
-fn parse_block(tokens: &[Token], pos: &mut usize, file: &str) -> Vec<Directive> {
+fn parse_text(text: &str, file: &Arc<str>, first_line: usize) -> Vec<Directive> {
+    let mut tokens = Tokens {
+        chars: text.chars().peekable(),
+        line: first_line,
+    };
+    parse_block(&mut tokens, file)
+}
+
+fn parse_block(tokens: &mut Tokens<'_>, file: &Arc<str>) -> Vec<Directive> {
     let mut out = Vec::new();
     let mut words: Vec<(String, usize)> = Vec::new();
-    while *pos < tokens.len() {
-        let token = &tokens[*pos];
-        *pos += 1;
+    while let Some(token) = tokens.next() {
         match token {
-            Token::Word(w, l) => words.push((w.clone(), *l)),
-            Token::Semi(_) => out.extend(directive(std::mem::take(&mut words), file, None)),
-            Token::Open(_) => {
-                let block = parse_block(tokens, pos, file);
+            Token::Word(w, l) => words.push((w, l)),
+            Token::Semi => out.extend(directive(std::mem::take(&mut words), file, None)),
+            Token::Open => {
+                let block = parse_block(tokens, file);
                 out.extend(directive(std::mem::take(&mut words), file, Some(block)));
             }
-            Token::Close(_) => return out,
+            Token::Close => return out,
         }
     }
     out
@@ -143,7 +158,7 @@ fn parse_block(tokens: &[Token], pos: &mut usize, file: &str) -> Vec<Directive> 
 
 fn directive(
     words: Vec<(String, usize)>,
-    file: &str,
+    file: &Arc<str>,
     block: Option<Vec<Directive>>,
 ) -> Option<Directive> {
     let mut it = words.into_iter();
@@ -151,7 +166,7 @@ fn directive(
     Some(Directive {
         name,
         args: it.map(|(w, _)| w).collect(),
-        file: file.to_string(),
+        file: Arc::clone(file),
         line,
         block,
     })
