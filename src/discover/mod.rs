@@ -149,10 +149,7 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
 
 fn add_sites(out: &mut Discovery, source: usize, tree: &[Directive]) {
     // Only the upstream blocks, so resolving each pass does not walk the whole tree again.
-    let upstreams: Vec<Directive> = conf::find_all(tree, "upstream")
-        .into_iter()
-        .cloned()
-        .collect();
+    let upstreams: Vec<Directive> = conf::upstreams(tree).cloned().collect();
     for block in servers::server_blocks(tree) {
         let server = std::sync::Arc::new(block);
         if server.routes.is_empty() {

@@ -172,6 +172,19 @@ fn directive(
     })
 }
 
+/// The `upstream` blocks: nginx allows them only directly inside `http { }` and `stream { }`,
+/// which in a `nginx -T` dump is either inside those blocks or at the top of an included file.
+/// So this looks there and not through every server block (a lookup per proxy_pass over a
+/// hosting-size config would otherwise walk the whole tree each time).
+pub fn upstreams(tree: &[Directive]) -> impl Iterator<Item = &Directive> {
+    tree.iter()
+        .flat_map(|d| match d.name.as_str() {
+            "http" | "stream" => d.children(),
+            _ => std::slice::from_ref(d),
+        })
+        .filter(|d| d.name == "upstream")
+}
+
 /// Every directive named `name`, at any depth.
 pub fn find_all<'a>(tree: &'a [Directive], name: &str) -> Vec<&'a Directive> {
     let mut out = Vec::new();
@@ -303,9 +316,7 @@ pub fn endpoints(tree: &[Directive], pass: &Directive) -> Vec<(Endpoint, String)
         return vec![(Endpoint::Unix(path.to_string()), pass.at())];
     }
     let authority = rest.split('/').next().unwrap_or(rest);
-    let upstream = find_all(tree, "upstream")
-        .into_iter()
-        .find(|u| u.args.first().map(String::as_str) == Some(authority));
+    let upstream = upstreams(tree).find(|u| u.args.first().map(String::as_str) == Some(authority));
     match upstream {
         Some(u) => u
             .children()

@@ -2,7 +2,7 @@
 //! `https://`, `fastcgi_pass`, `uwsgi_pass`, `scgi_pass`, `grpc_pass`, and a scheme-less
 //! `proxy_pass` inside `stream { }` (a raw TCP stream).
 
-use super::{find_all, Directive};
+use super::Directive;
 use crate::target::Protocol;
 
 /// The protocol `pass` speaks; `tree` tells whether it sits inside a `stream` block.
@@ -24,9 +24,10 @@ pub fn protocol(tree: &[Directive], pass: &Directive) -> Protocol {
     }
 }
 
+/// `stream { }` is a top-level block only.
 fn in_stream(tree: &[Directive], pass: &Directive) -> bool {
-    find_all(tree, "stream")
-        .into_iter()
+    tree.iter()
+        .filter(|d| d.name == "stream")
         .any(|s| contains(s.block.as_deref().unwrap_or(&[]), pass))
 }
 
@@ -39,7 +40,7 @@ fn contains(block: &[Directive], wanted: &Directive) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{endpoints, parse_dump, servers, Endpoint};
+    use super::super::{endpoints, find_all, parse_dump, servers, Endpoint};
     use super::*;
 
     const FPM: &str = include_str!("../../../tests/fixtures/nginx/php-fpm-T.txt");
