@@ -7,7 +7,7 @@
 use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
-use crate::finding::{Finding, FindingCode};
+use crate::finding::Finding;
 use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::details::{ErrorGroup, ErrorLogCounts, ErrorLogDetails};
 use crate::step::{Recorder, StepName, StepResult};
@@ -18,10 +18,13 @@ use crate::target::Target;
 
 mod fallback;
 mod files;
+mod root;
 mod whose;
 
+pub use root::explain_root;
+
 use fallback::{fallback_finding, fell_back, Now};
-use files::{log_paths, tail};
+use files::log_paths;
 use whose::{Owner, Whose};
 
 /// How far back the log is read: long enough to cover the page that woke the operator.
@@ -45,27 +48,11 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
     let mut rec = Rec::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
     let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut read_any = false;
-    for path in &paths {
-        match tail(path) {
-            Ok(text) => {
-                read_any = true;
-                let found = errlog::parse(&text, window_start);
-                rec.see(format!(
-                    "{}: {} upstream error line(s) in the last {WINDOW_MINUTES} min",
-                    path.display(),
-                    found.len()
-                ));
-                entries.extend(found);
-            }
-            Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
-        }
-    }
-    rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
-    if !read_any {
+    let Some(entries) = files::read_all(&mut rec, &paths, window_start) else {
+        rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
         return rec.skip("no nginx error log could be read");
-    }
+    };
+    rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
     let verified = crate::state::last_verified(&target.site_key());
     let cut = verified.and_then(local_second);
     let tree = nginx.dump.as_ref().map(|d| d.tree());
@@ -201,7 +188,9 @@ fn groups_details(groups: &[Group]) -> Vec<ErrorGroup> {
     groups
         .iter()
         .map(|g| ErrorGroup {
+            code: g.code(),
             cause: format!("{:?}", g.cause),
+            oldest: g.oldest.to_string(),
             count: g.count,
             newest: g.newest.to_string(),
             upstreams: g.upstreams.clone(),
@@ -222,20 +211,27 @@ fn verdict(
         0 => String::new(),
         n => format!("; {n} before it"),
     };
-    if let Some(g) = errlog::group(&sorted.since).first() {
+    let groups = errlog::group(&sorted.since);
+    if let Some(g) = errlog::explaining(&groups) {
         let n = sorted.since.len();
-        return rec.warn(
+        let finding = Finding::new(
+            g.code(),
             format!(
-                "{n}× upstream errors about {label} {when}, newest: {}",
+                "nginx logged {n} upstream error(s) about {label} {when}{before}; the newest explaining them: {}× '{}' — {}",
+                g.count,
+                g.cause.words(),
                 g.cause.meaning()
             ),
-            Some(Finding::new(
-                FindingCode::UpstreamErrorsLogged,
-                format!(
-                    "nginx logged {n} upstream error(s) about {label} {when}{before}; newest: {}",
-                    g.cause.meaning()
-                ),
-            )),
+        )
+        .with_action(root::action(g.cause));
+        return rec.warn(
+            format!(
+                "{n}× upstream errors about {label} {when}; {}× '{}': {}",
+                g.count,
+                g.cause.words(),
+                g.cause.meaning()
+            ),
+            Some(finding),
         );
     }
     if !sorted.fell_back.is_empty() {
