@@ -18,6 +18,7 @@ use crate::target::Target;
 
 mod fallback;
 mod files;
+mod limits;
 mod root;
 mod whose;
 
@@ -81,6 +82,16 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
         }
     };
     report_groups(&mut rec, &sorted);
+    let limits = sorted
+        .since
+        .iter()
+        .any(|e| e.cause.nginx_wide())
+        .then(|| limits::read(nginx))
+        .flatten();
+    if let Some(l) = &limits {
+        rec.see(limits::sentence(l));
+    }
+    rec.details.nginx_limits = limits;
     verdict(rec, &sorted, &label, &when, target, tcp)
 }
 
@@ -224,6 +235,13 @@ fn verdict(
             ),
         )
         .with_action(root::action(g.cause));
+        let finding = match &rec.details.nginx_limits {
+            Some(l) if g.cause.nginx_wide() => Finding {
+                cause: format!("{}; {}", finding.cause, limits::sentence(l)),
+                ..finding
+            },
+            _ => finding,
+        };
         return rec.warn(
             format!(
                 "{n}× upstream errors about {label} {when}; {}× '{}': {}",

@@ -5,7 +5,7 @@
 
 use crate::finding::{Finding, FindingCode};
 use crate::nginx::errlog::Cause;
-use crate::step::details::ErrorGroup;
+use crate::step::details::{ErrorGroup, StepDetails};
 use crate::step::{StepName, StepResult, Verdict};
 
 /// Symptoms through nginx that the error log explains better.
@@ -55,8 +55,18 @@ pub fn explain_root(steps: &mut [StepResult]) {
         .map(|f| format!("{} [{}]", f.cause, f.code))
         .unwrap_or_default();
     let step = &mut steps[log];
-    let finding = Finding::new(cause.code(), format!("{} ({quoted})", cause.sentence()))
-        .with_action(action(cause));
+    let limits = match &step.details {
+        StepDetails::ErrorLog(d) if cause.nginx_wide() => d.nginx_limits.as_ref(),
+        _ => None,
+    };
+    let limits = limits.map_or(String::new(), |l| {
+        format!("; {}", super::limits::sentence(l))
+    });
+    let finding = Finding::new(
+        cause.code(),
+        format!("{} ({quoted}){limits}", cause.sentence()),
+    )
+    .with_action(action(cause));
     step.evidence.push(format!(
         "the probes through nginx fail and nothing else explains it; the error log does: {seen}"
     ));
