@@ -23,6 +23,7 @@ pub enum Fault {
     HttpsBackend,
     PromptBeforeListen,
     SlowBackend,
+    #[serde(rename = "backend-500")]
     Backend500,
     CrashMidRequest,
     TlsUpstream,
