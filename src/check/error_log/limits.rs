@@ -55,3 +55,25 @@ pub(super) fn sentence(l: &NginxLimits) -> String {
             .map_or(String::new(), |w| format!(" per worker ({w} worker_processes)"))
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn says_when_the_open_files_limit_is_below_twice_worker_connections() {
+        let mut l = NginxLimits {
+            master_pid: 812,
+            open_files_soft: Some(1024),
+            open_files_hard: Some(524288),
+            worker_connections: 4096,
+            worker_processes: Some("auto".into()),
+        };
+        let s = sentence(&l);
+        assert!(s.starts_with("nginx's master (PID 812) may open 1024 files (hard limit 524288); worker_connections is 4096 per worker (auto worker_processes)"), "{s}");
+        assert!(s.ends_with("1024 is less than twice worker_connections (8192), so nginx runs out of descriptors before connections"), "{s}");
+        l.open_files_soft = None;
+        assert!(sentence(&l).contains("may open unlimited files"));
+        assert!(!sentence(&l).contains("less than twice"));
+    }
+}

@@ -15,6 +15,9 @@ const SYMPTOMS: &[FindingCode] = &[
     FindingCode::HttpTimeout,
 ];
 
+/// Steps whose root cause the log's count backs up.
+const BACKEND_STEPS: &[StepName] = &[StepName::BackendPort, StepName::PortHolder];
+
 /// Called once the chain has run every step.
 pub fn explain_root(steps: &mut [StepResult]) {
     let Some(log) = steps.iter().position(|s| s.name == StepName::ErrorLog) else {
@@ -40,6 +43,10 @@ pub fn explain_root(steps: &mut [StepResult]) {
         return;
     }
     if !symptom {
+        // The log speaks about the backend: it backs a backend finding, not a DNS or nginx one.
+        if !BACKEND_STEPS.contains(&root_step.name) {
+            return;
+        }
         if let Some(f) = root_step.finding.as_mut() {
             let same = root_step.summary == f.cause;
             f.cause = format!("{} ({quoted})", f.cause);
