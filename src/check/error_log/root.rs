@@ -127,3 +127,77 @@ pub(super) fn action(cause: Cause) -> &'static str {
         Cause::Other => "read the quoted line in nginx's error log",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::details::{BackendPortDetails, ErrorLogDetails, RecurlDetails};
+    use crate::step::Recorder;
+
+    fn log_step(code: FindingCode, count: usize) -> StepResult {
+        let mut rec = Recorder::<ErrorLogDetails>::start(StepName::ErrorLog);
+        rec.details.groups = Some(vec![ErrorGroup {
+            code,
+            cause: String::new(),
+            count,
+            oldest: "2026-11-26 03:12:04".into(),
+            newest: "2026-11-26 03:20:00".into(),
+            upstreams: Vec::new(),
+            example: String::new(),
+        }]);
+        rec.warn("logged", Some(Finding::new(code, "logged")))
+    }
+
+    fn failing<D: Default + Into<StepDetails>>(name: StepName, code: FindingCode) -> StepResult {
+        Recorder::<D>::start(name).fail(Finding::new(code, "it broke"))
+    }
+
+    #[test]
+    fn a_backend_root_cause_quotes_the_log() {
+        let mut steps = vec![
+            log_step(FindingCode::LogConnectionRefused, 37),
+            failing::<BackendPortDetails>(StepName::BackendPort, FindingCode::BackendNotListening),
+        ];
+        explain_root(&mut steps);
+        let f = steps[1].finding.as_ref().unwrap();
+        assert_eq!(
+            f.cause,
+            "it broke (37 'connection refused' in nginx's error log since 03:12)"
+        );
+        assert_eq!(steps[1].summary, f.cause);
+        assert_eq!(steps[0].verdict, Verdict::Warn);
+    }
+
+    #[test]
+    fn when_only_the_probes_through_nginx_fail_the_log_is_the_root_cause() {
+        let mut steps = vec![
+            log_step(FindingCode::LogWorkerConnections, 12),
+            failing::<RecurlDetails>(StepName::Recurl, FindingCode::HttpConnectFailed),
+        ];
+        explain_root(&mut steps);
+        assert_eq!(steps[0].verdict, Verdict::Fail);
+        let f = steps[0].finding.as_ref().unwrap();
+        assert_eq!(f.code, FindingCode::LogWorkerConnections);
+        assert!(
+            f.cause.starts_with("nginx itself is saturated"),
+            "{}",
+            f.cause
+        );
+        assert!(f
+            .action
+            .as_deref()
+            .unwrap()
+            .contains("do not restart the backend"));
+    }
+
+    #[test]
+    fn a_backend_error_status_is_left_to_the_backend() {
+        let mut steps = vec![
+            log_step(FindingCode::LogPrematureClose, 2),
+            failing::<RecurlDetails>(StepName::Recurl, FindingCode::HttpBackendError),
+        ];
+        explain_root(&mut steps);
+        assert_eq!(steps[0].verdict, Verdict::Warn);
+        assert_eq!(steps[1].finding.as_ref().unwrap().cause, "it broke");
+    }
+}
