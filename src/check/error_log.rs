@@ -49,11 +49,10 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
     let mut rec = Rec::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
     let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
+    rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
     let Some(entries) = files::read_all(&mut rec, &paths, window_start) else {
-        rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
         return rec.skip("no nginx error log could be read");
     };
-    rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
     let verified = crate::state::last_verified(&target.site_key());
     let cut = verified.and_then(local_second);
     let tree = nginx.dump.as_ref().map(|d| d.tree());

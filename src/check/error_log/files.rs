@@ -75,7 +75,8 @@ pub(super) fn read_all(
                 }
                 entries.extend(w.entries);
             }
-            Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
+            // The error names the file.
+            Err(e) => rec.see(format!("not readable: {e}")),
         }
     }
     read_any.then_some(entries)
