@@ -47,6 +47,15 @@ const RULES: &[(&[&str], Cause)] = &[
     (&["(24: Too many open files)"], Cause::TooManyOpenFiles),
     (&["upstream timed out"], Cause::TimedOut),
     (&["(111: Connection refused)"], Cause::Refused),
+    // A reset or close during the handshake is the handshake failing.
+    (
+        &[
+            "SSL_do_handshake() failed",
+            "upstream SSL certificate",
+            "while SSL handshaking to upstream",
+        ],
+        Cause::SslHandshake,
+    ),
     (&["(104: Connection reset by peer)"], Cause::Reset),
     (&["upstream prematurely closed"], Cause::ClosedEarly),
     (&["no live upstreams"], Cause::NoLiveUpstreams),
@@ -59,14 +68,6 @@ const RULES: &[(&[&str], Cause)] = &[
             "upstream sent invalid status",
         ],
         Cause::InvalidHeader,
-    ),
-    (
-        &[
-            "SSL_do_handshake() failed",
-            "upstream SSL certificate",
-            "while SSL handshaking to upstream",
-        ],
-        Cause::SslHandshake,
     ),
     (
         &[

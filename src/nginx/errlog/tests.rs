@@ -66,14 +66,16 @@ fn every_cause_of_the_issue_list_is_told_apart() {
             Cause::InvalidHeader,
             Cause::SslHandshake,
             Cause::SslHandshake,
+            Cause::SslHandshake,
             Cause::ResolveFailed,
             Cause::ResolveFailed,
             Cause::ResolveFailed,
             Cause::InvalidChunked,
             Cause::InvalidHeader,
-            // [info] client closed, client request reset, broken pipe to client: not upstream.
+            // Skipped: [info] client closed, a reset reading the client's request, a broken
+            // pipe to the client (not upstream failures).
             Cause::Other,
-            // [warn] buffered to a file: not a failure.
+            // Skipped: [warn] buffered to a file (not a failure); then the line cut at 2048.
             Cause::TimedOut,
         ]
     );
