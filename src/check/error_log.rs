@@ -224,10 +224,15 @@ fn verdict(
     let groups = errlog::group(&sorted.since);
     if let Some(g) = errlog::explaining(&groups) {
         let n = sorted.since.len();
+        // nginx's own limits are about every site it serves, not this backend alone.
+        let what = match g.cause.nginx_wide() {
+            true => format!("error(s) about nginx itself or {label}"),
+            false => format!("upstream error(s) about {label}"),
+        };
         let finding = Finding::new(
             g.code(),
             format!(
-                "nginx logged {n} upstream error(s) about {label} {when}{before}; the newest explaining them: {}× '{}' — {}",
+                "nginx logged {n} {what} {when}{before}; the newest explaining them: {}× '{}' — {}",
                 g.count,
                 g.cause.words(),
                 g.cause.meaning()
@@ -243,7 +248,7 @@ fn verdict(
         };
         return rec.warn(
             format!(
-                "{n}× upstream errors about {label} {when}; {}× '{}': {}",
+                "{n}× {what} {when}; {}× '{}': {}",
                 g.count,
                 g.cause.words(),
                 g.cause.meaning()
