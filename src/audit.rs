@@ -2,9 +2,7 @@
 //! fixer did survives even if it is killed halfway. An action whose start cannot be recorded
 //! does not run.
 
-use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -12,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::limits;
 use crate::sys::regular_file;
+use crate::sys::tail::LinesBack;
 
 pub struct AuditLog {
     pub path: PathBuf,
@@ -61,7 +60,12 @@ impl AuditLog {
 /// fatal. Read backwards from the end in chunks, so `-n 3` on a 1 GB log reads kilobytes.
 pub fn recent(path: &Path, n: usize) -> anyhow::Result<Vec<Value>> {
     let opened = regular_file::open("audit log", path, u64::MAX)?;
-    let mut tail = Tail::new(opened.file, opened.meta.len());
+    let mut tail = LinesBack::new(
+        opened.file,
+        opened.meta.len(),
+        limits::AUDIT_CHUNK_BYTES,
+        limits::AUDIT_LINE_MAX_BYTES,
+    );
     let mut entries = Vec::new();
     while entries.len() < n {
         let Some(line) = tail
@@ -77,71 +81,6 @@ pub fn recent(path: &Path, n: usize) -> anyhow::Result<Vec<Value>> {
     }
     entries.reverse();
     Ok(entries)
-}
-
-/// Lines of a file from the last to the first.
-struct Tail {
-    file: File,
-    /// Bytes before `buf` not read yet.
-    pos: u64,
-    /// Read but not yet returned: the start of the file's unread part, up to a line end.
-    buf: Vec<u8>,
-    /// Inside a line longer than the cap: its bytes are dropped as they are read.
-    skipping: bool,
-}
-
-impl Tail {
-    fn new(file: File, len: u64) -> Tail {
-        Tail {
-            file,
-            pos: len,
-            buf: Vec::new(),
-            skipping: false,
-        }
-    }
-
-    /// The previous line, without its newline; `None` at the start of the file. A line longer
-    /// than the cap comes back empty (and so is skipped as unreadable).
-    fn prev_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
-        loop {
-            if let Some(nl) = self.buf.iter().rposition(|&b| b == b'\n') {
-                let line = self.buf.split_off(nl + 1);
-                self.buf.pop();
-                if line.is_empty() {
-                    continue;
-                }
-                return Ok(Some(line));
-            }
-            if self.pos == 0 {
-                return Ok((!self.buf.is_empty()).then(|| std::mem::take(&mut self.buf)));
-            }
-            if self.buf.len() > limits::AUDIT_LINE_MAX_BYTES {
-                self.buf.clear();
-                self.skipping = true;
-            }
-            self.read_chunk()?;
-        }
-    }
-
-    fn read_chunk(&mut self) -> std::io::Result<()> {
-        let size = limits::AUDIT_CHUNK_BYTES.min(self.pos);
-        self.pos -= size;
-        let mut chunk = vec![0; size as usize];
-        self.file.read_exact_at(&mut chunk, self.pos)?;
-        if self.skipping {
-            // Keep what precedes the long line, and a stand-in for it that no parser accepts.
-            if let Some(nl) = chunk.iter().rposition(|&b| b == b'\n') {
-                chunk.truncate(nl + 1);
-                chunk.push(0);
-                self.skipping = false;
-                self.buf = chunk;
-            }
-            return Ok(());
-        }
-        chunk.extend_from_slice(&self.buf);
-        self.buf = chunk;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);
         crate::sys::holders::remembered::save();
+        error_log::explain_root(&mut steps);
 
         Diagnosis {
             subjects: Subjects::read(&listening),

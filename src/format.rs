@@ -35,6 +35,15 @@ pub fn secs(d: Duration) -> String {
     }
 }
 
+/// `512 B`, `64 KiB`, `16 MiB`: a size as an operator reads it (rounded down).
+pub fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
 /// An I/O error as an operator says it: "connection refused", not "Connection refused (os error 111)".
 pub fn io_message(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;

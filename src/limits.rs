@@ -38,3 +38,12 @@ pub const WAIT_MAX: Duration = Duration::from_secs(3600);
 pub const SHOWN_TEXT_MAX_CHARS: usize = 2000;
 /// Playbook error messages quote at most this much of the offending text.
 pub const QUOTED_INPUT_MAX_CHARS: usize = 80;
+
+/// nginx's error log is read back from its end until the window's start, at most this much: a
+/// busy log's 15 minutes fit, a flood is counted as far as this goes and said to be cut.
+pub const ERROR_LOG_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// The error log is read backwards in chunks of this size.
+pub const ERROR_LOG_CHUNK_BYTES: u64 = 256 * 1024;
+/// nginx cuts its lines at 2048 bytes; a longer line was written by something else and is
+/// skipped, so one huge line cannot hide the lines before it.
+pub const ERROR_LOG_LINE_MAX_BYTES: usize = 64 * 1024;

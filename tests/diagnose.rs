@@ -297,7 +297,11 @@ fn error_log_counts_what_users_hit() {
     let run = diagnose_json(&lab);
     let errors = step(&run.doc, "error_log");
     assert_eq!(errors["verdict"], "warn", "{errors:#}");
-    assert_eq!(errors["finding"]["code"], "upstream-errors-logged");
+    assert_eq!(errors["finding"]["code"], "log-connection-refused");
+    assert_eq!(
+        errors["details"]["groups"][0]["code"],
+        "log-connection-refused"
+    );
     let evidence = errors["evidence"].to_string();
     assert!(
         evidence
@@ -308,6 +312,13 @@ fn error_log_counts_what_users_hit() {
     let cause = errors["finding"]["cause"].as_str().unwrap();
     assert!(cause.contains(&about), "{cause}");
     assert_eq!(run.doc["root_cause_code"], "backend-not-listening");
+    // The root cause quotes the log: how many users hit it, and since when.
+    let root = run.doc["root_cause"].as_str().unwrap();
+    let said = format!(
+        "nothing listens on 127.0.0.1:{}, so nginx cannot reach the backend (502) (3 'connection refused' in nginx's error log since ",
+        lab.backend_port
+    );
+    assert!(root.starts_with(&said), "{root}");
 }
 
 #[test]

@@ -145,3 +145,50 @@ fn own_probes_are_left_out_and_a_verified_fix_ends_the_warning() {
     assert_eq!(after["exit_code"], 0, "{after:#}");
     common::down_and_check(&mut lab);
 }
+
+/// Appends `n` lines of users refused by the dead backend, stamped now, to the lab's error log.
+fn flood(lab: &Lab, n: usize) {
+    use std::io::Write;
+    let now = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
+    let line = format!(
+        "{now} [error] 7#7: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: localhost, request: \"GET /api/health HTTP/1.1\", upstream: \"http://127.0.0.1:{}/api/health\", host: \"localhost\"\n",
+        lab.backend_port
+    );
+    let mut log = fs::OpenOptions::new()
+        .append(true)
+        .open(lab.dir.join("logs/error.log"))
+        .unwrap();
+    log.write_all(line.repeat(n).as_bytes()).unwrap();
+}
+
+#[test]
+fn a_busy_log_is_counted_to_the_window_start_and_a_flood_is_said_to_be_cut() {
+    let (_dir, mut lab) = lab(Fault::BackendDown);
+    let run = Run::new();
+    // ~6 MiB: far past the old 512 KiB tail, within the byte bound: every line counted.
+    flood(&lab, 25_000);
+    let doc = diagnose(&run, &lab);
+    let log = step(&doc, "error_log");
+    assert_eq!(count(log, "since"), 25_000, "{:#}", log["evidence"]);
+    assert!(log["details"]["window_cut"].is_null(), "{log:#}");
+    assert_eq!(log["finding"]["code"], "log-connection-refused");
+    let root = doc["root_cause"].as_str().unwrap();
+    assert!(
+        root.contains("(25000 'connection refused' in nginx's error log since "),
+        "{root}"
+    );
+
+    // Past the 16 MiB bound: counted as far as it goes, and said so.
+    flood(&lab, 70_000);
+    let doc = diagnose(&run, &lab);
+    let log = step(&doc, "error_log");
+    let since = count(log, "since");
+    assert!((50_000..95_000).contains(&since), "{since}");
+    assert!(log["details"]["window_cut"].is_string(), "{log:#}");
+    let evidence = log["evidence"].to_string();
+    assert!(
+        evidence.contains("the window was cut: only the last 16 MiB were read"),
+        "{evidence}"
+    );
+    common::down_and_check(&mut lab);
+}

@@ -7,7 +7,7 @@
 use chrono::{Duration as Span, Local, NaiveDateTime};
 
 use crate::check::nginx::NginxView;
-use crate::finding::{Finding, FindingCode};
+use crate::finding::Finding;
 use crate::nginx::errlog::{self, Entry, Group};
 use crate::step::details::{ErrorGroup, ErrorLogCounts, ErrorLogDetails};
 use crate::step::{Recorder, StepName, StepResult};
@@ -18,10 +18,14 @@ use crate::target::Target;
 
 mod fallback;
 mod files;
+mod limits;
+mod root;
 mod whose;
 
+pub use root::explain_root;
+
 use fallback::{fallback_finding, fell_back, Now};
-use files::{log_paths, tail};
+use files::log_paths;
 use whose::{Owner, Whose};
 
 /// How far back the log is read: long enough to cover the page that woke the operator.
@@ -45,27 +49,10 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
     let mut rec = Rec::start(StepName::ErrorLog);
     let paths = log_paths(nginx);
     let window_start = (Local::now() - Span::minutes(WINDOW_MINUTES)).naive_local();
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut read_any = false;
-    for path in &paths {
-        match tail(path) {
-            Ok(text) => {
-                read_any = true;
-                let found = errlog::parse(&text, window_start);
-                rec.see(format!(
-                    "{}: {} upstream error line(s) in the last {WINDOW_MINUTES} min",
-                    path.display(),
-                    found.len()
-                ));
-                entries.extend(found);
-            }
-            Err(e) => rec.see(format!("{}: not readable ({e})", path.display())),
-        }
-    }
     rec.details.files = Some(paths.iter().map(|p| p.display().to_string()).collect());
-    if !read_any {
+    let Some(entries) = files::read_all(&mut rec, &paths, window_start) else {
         return rec.skip("no nginx error log could be read");
-    }
+    };
     let verified = crate::state::last_verified(&target.site_key());
     let cut = verified.and_then(local_second);
     let tree = nginx.dump.as_ref().map(|d| d.tree());
@@ -94,6 +81,16 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
         }
     };
     report_groups(&mut rec, &sorted);
+    let limits = sorted
+        .since
+        .iter()
+        .any(|e| e.cause.nginx_wide())
+        .then(|| limits::read(nginx))
+        .flatten();
+    if let Some(l) = &limits {
+        rec.see(limits::sentence(l));
+    }
+    rec.details.nginx_limits = limits;
     verdict(rec, &sorted, &label, &when, target, tcp)
 }
 
@@ -201,7 +198,9 @@ fn groups_details(groups: &[Group]) -> Vec<ErrorGroup> {
     groups
         .iter()
         .map(|g| ErrorGroup {
+            code: g.code(),
             cause: format!("{:?}", g.cause),
+            oldest: g.oldest.to_string(),
             count: g.count,
             newest: g.newest.to_string(),
             upstreams: g.upstreams.clone(),
@@ -222,20 +221,39 @@ fn verdict(
         0 => String::new(),
         n => format!("; {n} before it"),
     };
-    if let Some(g) = errlog::group(&sorted.since).first() {
+    let groups = errlog::group(&sorted.since);
+    if let Some(g) = errlog::explaining(&groups) {
         let n = sorted.since.len();
-        return rec.warn(
+        // nginx's own limits are about every site it serves, not this backend alone.
+        let what = match g.cause.nginx_wide() {
+            true => format!("error(s) about nginx itself or {label}"),
+            false => format!("upstream error(s) about {label}"),
+        };
+        let finding = Finding::new(
+            g.code(),
             format!(
-                "{n}× upstream errors about {label} {when}, newest: {}",
+                "nginx logged {n} {what} {when}{before}; the newest explaining them: {}× '{}' — {}",
+                g.count,
+                g.cause.words(),
                 g.cause.meaning()
             ),
-            Some(Finding::new(
-                FindingCode::UpstreamErrorsLogged,
-                format!(
-                    "nginx logged {n} upstream error(s) about {label} {when}{before}; newest: {}",
-                    g.cause.meaning()
-                ),
-            )),
+        )
+        .with_action(root::action(g.cause));
+        let finding = match &rec.details.nginx_limits {
+            Some(l) if g.cause.nginx_wide() => Finding {
+                cause: format!("{}; {}", finding.cause, limits::sentence(l)),
+                ..finding
+            },
+            _ => finding,
+        };
+        return rec.warn(
+            format!(
+                "{n}× {what} {when}; {}× '{}': {}",
+                g.count,
+                g.cause.words(),
+                g.cause.meaning()
+            ),
+            Some(finding),
         );
     }
     if !sorted.fell_back.is_empty() {

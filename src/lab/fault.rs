@@ -22,6 +22,13 @@ pub enum Fault {
     UwsgiBackend,
     HttpsBackend,
     PromptBeforeListen,
+    SlowBackend,
+    #[serde(rename = "backend-500")]
+    Backend500,
+    CrashMidRequest,
+    TlsUpstream,
+    TooBigHeader,
+    NginxSaturated,
 }
 
 impl Fault {
@@ -40,6 +47,12 @@ impl Fault {
         Fault::UwsgiBackend,
         Fault::HttpsBackend,
         Fault::PromptBeforeListen,
+        Fault::SlowBackend,
+        Fault::Backend500,
+        Fault::CrashMidRequest,
+        Fault::TlsUpstream,
+        Fault::TooBigHeader,
+        Fault::NginxSaturated,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -59,6 +72,12 @@ impl Fault {
             Fault::UwsgiBackend => "uwsgi-backend",
             Fault::HttpsBackend => "https-backend",
             Fault::PromptBeforeListen => "prompt-before-listen",
+            Fault::SlowBackend => "slow-backend",
+            Fault::Backend500 => "backend-500",
+            Fault::CrashMidRequest => "crash-mid-request",
+            Fault::TlsUpstream => "tls-upstream",
+            Fault::TooBigHeader => "too-big-header",
+            Fault::NginxSaturated => "nginx-saturated",
         }
     }
 
@@ -94,6 +113,22 @@ impl Fault {
             }
             Fault::PromptBeforeListen => {
                 "`python3 -m streamlit run app.py` waits at its first-run \"Email:\" prompt before opening its port: nothing listens, nginx answers 502"
+            }
+            Fault::SlowBackend => {
+                "the backend answers, but after 3 s while nginx waits 1 s: nginx answers 504 (upstream timed out); slow, not stuck"
+            }
+            Fault::Backend500 => "the backend itself answers 500 Internal Server Error; nginx passes it on",
+            Fault::CrashMidRequest => {
+                "the backend reads each request and closes the connection without answering: nginx answers 502 (upstream prematurely closed connection)"
+            }
+            Fault::TlsUpstream => {
+                "nginx proxies with proxy_pass http:// to a backend that speaks only TLS: nginx answers 502 (upstream sent no valid HTTP/1.0 header)"
+            }
+            Fault::TooBigHeader => {
+                "the backend answers with a 16 KiB Set-Cookie header, more than proxy_buffer_size: nginx answers 502 (upstream sent too big header)"
+            }
+            Fault::NginxSaturated => {
+                "nginx runs with worker_connections 4 and a crowd of clients holds them: nginx drops new requests (worker_connections are not enough); the backend is healthy"
             }
         }
     }

@@ -35,6 +35,7 @@ use state::{LabState, OWNED_MARKER};
 
 const BACKEND_SCRIPT: &str = include_str!("lab-backend.py");
 const SQUATTER_SCRIPT: &str = include_str!("squatter.py");
+const CROWD_SCRIPT: &str = include_str!("crowd.py");
 const WSGI_SCRIPT: &str = include_str!("lab-wsgi.py");
 const STREAMLIT_MAIN: &str = include_str!("streamlit-main.py");
 /// How often `up` tries fresh ports when one was taken between choosing and binding it.
@@ -154,6 +155,9 @@ impl Lab {
             let master = spawn::start_nginx(tools, &lab.dir, &[lab.http_port, lab.https_port])?;
             lab.record(Role::Nginx, master)?;
         }
+        if fault == Fault::NginxSaturated {
+            lab.start_crowd(tools)?;
+        }
         Ok(lab)
     }
 
@@ -161,6 +165,9 @@ impl Lab {
         let d = &self.dir;
         write(&d.join("lab-backend.py"), BACKEND_SCRIPT)?;
         write(&d.join("squatter.py"), SQUATTER_SCRIPT)?;
+        if self.fault == Fault::NginxSaturated {
+            write(&d.join("crowd.py"), CROWD_SCRIPT)?;
+        }
         if self.fault == Fault::PromptBeforeListen {
             fs::create_dir_all(d.join("streamlit"))?;
             write(&d.join("streamlit/__main__.py"), STREAMLIT_MAIN)?;
@@ -179,6 +186,11 @@ impl Lab {
             workers_as_root: rustix::process::geteuid().is_root(),
             broken: self.fault == Fault::NginxConfigBroken,
             protocol: self.fault.protocol(),
+            worker_connections: if self.fault == Fault::NginxSaturated {
+                4
+            } else {
+                64
+            },
         });
         write(&self.nginx_conf, &conf)?;
         if self.fault == Fault::FastcgiBackend {
@@ -233,7 +245,26 @@ impl Lab {
                 let args = spawn::uwsgi_args(&self.dir, port);
                 self.start_program(tools.uwsgi()?, &args)
             }
-            Fault::HttpsBackend => {
+            Fault::SlowBackend
+            | Fault::Backend500
+            | Fault::CrashMidRequest
+            | Fault::TooBigHeader => {
+                let mode = match self.fault {
+                    Fault::SlowBackend => "slow",
+                    Fault::Backend500 => "error500",
+                    Fault::CrashMidRequest => "crash",
+                    _ => "big-header",
+                };
+                let ready = Ready::Listening(port);
+                self.start_script(
+                    tools,
+                    Role::Backend,
+                    &["--mode", mode],
+                    Stdio::null(),
+                    ready,
+                )
+            }
+            Fault::HttpsBackend | Fault::TlsUpstream => {
                 let (cert, key) = (self.dir.join("cert.pem"), self.dir.join("key.pem"));
                 let args = [
                     "--tls-cert",
@@ -242,7 +273,10 @@ impl Lab {
                     &key.display().to_string(),
                 ]
                 .map(String::from);
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if self.fault == Fault::TlsUpstream {
+                    args.push("--plain-text-alert");
+                }
                 let ready = Ready::Listening(port);
                 self.start_script(tools, Role::Backend, &args, Stdio::null(), ready)
             }
@@ -265,6 +299,20 @@ impl Lab {
                 Ready::Healthy(port),
             ),
         }
+    }
+
+    /// `python3 DIR/crowd.py --port HTTP`: clients that take nginx's last free connections; ready
+    /// once it says it holds them.
+    fn start_crowd(&mut self, tools: &Tools) -> Result<()> {
+        let args = [
+            self.dir.join("crowd.py").display().to_string(),
+            "--port".into(),
+            self.http_port.to_string(),
+        ];
+        let mut child =
+            spawn::spawn_detached(&tools.python, &args, &self.dir, Stdio::null(), "crowd")?;
+        self.record(Role::Crowd, child.id() as i32)?;
+        spawn::wait_ready(&mut child, &self.dir, "crowd", Ready::Said("crowd holding"))
     }
 
     /// `python3 -m streamlit run app.py --server.port P` from the lab dir (the stand-in

@@ -28,6 +28,9 @@ pub struct ConfParams<'a> {
     pub broken: bool,
     /// How nginx talks to the backend: HTTP, HTTPS or FastCGI.
     pub protocol: Protocol,
+    /// 64, or 4 for a saturated nginx (its two listening sockets and its channel to the master
+    /// take three of them).
+    pub worker_connections: u32,
 }
 
 /// Characters that would need quoting or mean something else in an nginx config.
@@ -63,7 +66,8 @@ pub fn render(p: &ConfParams) -> String {
     let _ = writeln!(
         c,
         "worker_processes 1;\ndaemon on;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\n\
-         events {{\n    worker_connections 64;\n}}\n"
+         events {{\n    worker_connections {};\n}}\n",
+        p.worker_connections
     );
     let _ = writeln!(
         c,
@@ -238,6 +242,7 @@ mod tests {
             workers_as_root: true,
             broken,
             protocol: Protocol::Http,
+            worker_connections: 64,
         }
     }
 

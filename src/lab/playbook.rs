@@ -141,6 +141,9 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 Fault::HttpsBackend => {
                     format!(" --tls-cert {dir}/cert.pem --tls-key {dir}/key.pem")
                 }
+                Fault::TlsUpstream => {
+                    format!(" --tls-cert {dir}/cert.pem --tls-key {dir}/key.pem --plain-text-alert")
+                }
                 _ => String::new(),
             };
             Backend {

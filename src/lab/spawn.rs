@@ -161,6 +161,8 @@ pub enum Ready {
     ListeningReadingStdin(u16),
     /// Asleep in read() on stdin with nothing listening on the port.
     ReadingStdinNotListening(u16),
+    /// Its log holds this text.
+    Said(&'static str),
 }
 
 /// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
@@ -210,6 +212,7 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
         Ready::ReadingStdinNotListening(port) => {
             format!("{log} to block reading stdin before listening on 127.0.0.1:{port}")
         }
+        Ready::Said(text) => format!("{log} to say {text:?}"),
     };
     poll(START_TIMEOUT, &what, || {
         check_running(child, dir, log)?;
@@ -224,6 +227,8 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
             Ready::ReadingStdinNotListening(port) => {
                 procfs::reading_stdin(pid) && !procfs::listening(port)
             }
+            Ready::Said(text) => crate::sys::tail::read_tail(&log_path(dir, log), 0, 4096)
+                .is_ok_and(|(_, b)| String::from_utf8_lossy(&b).contains(text)),
         })
     })
 }

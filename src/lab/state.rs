@@ -24,6 +24,8 @@ pub enum Role {
     Backend,
     /// `squatter.py`: the foreign program holding the backend's port.
     Squatter,
+    /// `crowd.py`: clients holding nginx's connections (nginx-saturated).
+    Crowd,
 }
 
 impl Role {
@@ -32,6 +34,7 @@ impl Role {
             Role::Nginx => "nginx",
             Role::Backend => "backend",
             Role::Squatter => "squatter",
+            Role::Crowd => "crowd",
         }
     }
 }

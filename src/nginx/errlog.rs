@@ -1,96 +1,82 @@
-//! nginx's error log, reduced to what explains a 502/504: upstream errors grouped by cause.
-//! Pure functions over text, tested on captured lines.
+//! nginx's error log, reduced to what explains a 502/504: upstream errors grouped by cause, each
+//! cause with a stable finding code. Pure functions over text, tested on captured lines; the
+//! bounded walk back through a file is in `window`.
+//!
+//! The format, as nginx writes it: `2026/11/26 03:12:04 [error] 812#812: *7 connect() failed
+//! (111: Connection refused) while connecting to upstream, client: …, server: …, request: "…",
+//! upstream: "http://127.0.0.1:8080/", host: "…", referrer: "…"`, in local time; `*7` (the
+//! connection) is missing on lines about no connection; nginx cuts a line at 2048 bytes, so the
+//! trailing fields may be missing or cut.
 
 use std::net::SocketAddr;
 
 use chrono::NaiveDateTime;
 
-/// Why nginx could not get an answer from the upstream, as its error log says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Cause {
-    Refused,
-    TimedOut,
-    Reset,
-    ClosedEarly,
-    PermissionDenied,
-    SocketMissing,
-    NoLiveUpstreams,
-    TooBigHeader,
-}
+use crate::finding::FindingCode;
 
-impl Cause {
-    /// What the cause means for the backend, in the operator's terms.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Cause::Refused => "nothing listened on the backend address (backend down) → 502",
-            Cause::TimedOut => {
-                "the backend accepted but did not answer in time (stuck or slow) → 504"
-            }
-            Cause::Reset => "the backend reset the connection (crashing or restarting) → 502",
-            Cause::ClosedEarly => "the backend closed the connection without a response → 502",
-            Cause::PermissionDenied => {
-                "nginx may not connect (SELinux, or unix socket permissions) → 502"
-            }
-            Cause::SocketMissing => "the backend's unix socket does not exist → 502",
-            Cause::NoLiveUpstreams => "every upstream server is marked failed (fail_timeout) → 502",
-            Cause::TooBigHeader => "the backend's response headers exceed proxy_buffer_size → 502",
-        }
-    }
+mod cause;
+pub mod window;
 
-    fn classify(message: &str) -> Option<Cause> {
-        let m = message;
-        let cause = if m.contains("(111: Connection refused)") {
-            Cause::Refused
-        } else if m.contains("upstream timed out") {
-            Cause::TimedOut
-        } else if m.contains("(104: Connection reset by peer)") {
-            Cause::Reset
-        } else if m.contains("upstream prematurely closed") {
-            Cause::ClosedEarly
-        } else if m.contains("(13: Permission denied)") && m.contains("upstream") {
-            Cause::PermissionDenied
-        } else if m.contains("(2: No such file or directory) while connecting to upstream") {
-            Cause::SocketMissing
-        } else if m.contains("no live upstreams") {
-            Cause::NoLiveUpstreams
-        } else if m.contains("upstream sent too big header") {
-            Cause::TooBigHeader
-        } else {
-            return None;
-        };
-        Some(cause)
-    }
-}
+pub use cause::Cause;
+
+/// The levels that report a failure; `warn` and below (`upstream server temporarily disabled`,
+/// a client that went away) are not upstream errors.
+const FAILURE_LEVELS: &[&str] = &["error", "crit", "alert", "emerg"];
 
 /// One upstream error line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub time: NaiveDateTime,
     pub cause: Cause,
-    /// The `upstream: "..."` field, when present.
+    /// The `upstream: "..."` field, when present and whole.
     pub upstream: Option<String>,
     /// The `server: NAME` field: the server block's first `server_name`.
     pub server: Option<String>,
     /// The `referrer: "..."` field: the request's Referer header, which marks fixer's probes.
     pub referrer: Option<String>,
+    /// The line after its timestamp (`[error] 812#812: *7 connect() failed …`).
     pub message: String,
 }
 
+/// The line's local time, when it starts with one.
+pub fn line_time(line: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(line.get(..19)?, "%Y/%m/%d %H:%M:%S").ok()
+}
+
 pub fn parse_line(line: &str) -> Option<Entry> {
-    let time = NaiveDateTime::parse_from_str(line.get(..19)?, "%Y/%m/%d %H:%M:%S").ok()?;
-    let message = line.get(20..)?.to_string();
-    let cause = Cause::classify(&message)?;
+    let time = line_time(line)?;
+    let message = line.get(20..)?;
+    let (level, rest) = message.strip_prefix('[')?.split_once("] ")?;
+    if !FAILURE_LEVELS.contains(&level) {
+        return None;
+    }
+    // `812#812: ` (pid#tid), then `*7 ` when the line is about a connection.
+    let text = rest.split_once(": ").map_or(rest, |(_, t)| t);
+    let text = match text.strip_prefix('*') {
+        Some(t) => t
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start(),
+        None => text,
+    };
+    let cause = Cause::classify(head(text))?;
     Some(Entry {
         time,
         cause,
-        upstream: field(&message, "upstream"),
-        server: field(&message, "server"),
-        referrer: field(&message, "referrer"),
-        message,
+        upstream: field(message, "upstream"),
+        server: field(message, "server"),
+        referrer: field(message, "referrer"),
+        message: message.to_string(),
     })
 }
 
+/// The part of a message that names the cause: up to nginx's context (`, client: …`), so a
+/// request line quoting an error text cannot pass for one.
+pub fn head(text: &str) -> &str {
+    text.split(", client: ").next().unwrap_or(text)
+}
+
 /// Every upstream error line of `text` at or after `since`, oldest first.
+#[cfg(test)]
 pub fn parse(text: &str, since: NaiveDateTime) -> Vec<Entry> {
     text.lines()
         .filter_map(parse_line)
@@ -99,8 +85,9 @@ pub fn parse(text: &str, since: NaiveDateTime) -> Vec<Entry> {
 }
 
 /// One `, key: value` field of nginx's error line context (`client`, `server`, `request`,
-/// `upstream`, `host`, `referrer`, in that order); quoted values lose their quotes. `referrer`
-/// is nginx's last field, so it is taken from the end of the line: text in a request line that
+/// `upstream`, `host`, `referrer`, in that order); quoted values lose their quotes, and a
+/// quoted value the 2048-byte cut left without its closing quote is no value. `referrer` is
+/// nginx's last field, so it is taken from the end of the line: text in a request line that
 /// looks like one does not override the real one.
 fn field(message: &str, key: &str) -> Option<String> {
     let needle = format!(", {key}: ");
@@ -109,10 +96,9 @@ fn field(message: &str, key: &str) -> Option<String> {
     } else {
         message.find(&needle)?
     };
-    let start = at + needle.len();
-    let rest = &message[start..];
+    let rest = &message[at + needle.len()..];
     let value = match rest.strip_prefix('"') {
-        Some(quoted) => quoted.split('"').next()?,
+        Some(quoted) => quoted.split_once('"')?.0,
         None => rest.split(", ").next()?,
     };
     Some(value.to_string())
@@ -133,7 +119,7 @@ pub enum Peer {
 
 impl Peer {
     /// `http://127.0.0.1:8080/api`, `http://[::1]:8080/`, `fastcgi://unix:/run/php.sock:`,
-    /// `http://lab_backend/api`.
+    /// `http://unix:/run/app.sock:/api`, `http://lab_backend/api`.
     pub fn parse(upstream: &str) -> Option<Peer> {
         let rest = upstream.split_once("://").map_or(upstream, |(_, r)| r);
         if let Some(path) = rest.strip_prefix("unix:") {
@@ -154,23 +140,32 @@ impl Peer {
     }
 }
 
-/// Upstream errors grouped by cause, newest first.
+/// Upstream errors of one cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub cause: Cause,
     pub count: usize,
+    pub oldest: NaiveDateTime,
     pub newest: NaiveDateTime,
     pub upstreams: Vec<String>,
     /// The newest line of this kind, to quote.
     pub example: String,
 }
 
+impl Group {
+    pub fn code(&self) -> FindingCode {
+        self.cause.code()
+    }
+}
+
+/// Upstream errors grouped by cause, newest first; ties by count.
 pub fn group<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for e in entries {
         match groups.iter_mut().find(|g| g.cause == e.cause) {
             Some(g) => {
                 g.count += 1;
+                g.oldest = g.oldest.min(e.time);
                 if e.time >= g.newest {
                     g.newest = e.time;
                     g.example = e.message.clone();
@@ -182,6 +177,7 @@ pub fn group<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Group> {
             None => groups.push(Group {
                 cause: e.cause,
                 count: 1,
+                oldest: e.time,
                 newest: e.time,
                 upstreams: e.upstream.iter().cloned().collect(),
                 example: e.message.clone(),
@@ -192,93 +188,14 @@ pub fn group<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Group> {
     groups
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LAB: &str = include_str!("../../tests/fixtures/nginx/error-lab.log");
-    const OTHER: &str = include_str!("../../tests/fixtures/nginx/error-other-synthetic.log");
-    const ATTRIBUTION: &str = include_str!("../../tests/fixtures/nginx/error-attribution.log");
-
-    fn at(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, "%Y/%m/%d %H:%M:%S").unwrap()
-    }
-
-    #[test]
-    fn groups_real_lab_lines() {
-        let g = group(&parse(LAB, at("2026/11/25 00:00:00")));
-        assert_eq!(g.len(), 2);
-        assert_eq!(g[0].cause, Cause::TimedOut);
-        assert_eq!(g[1].cause, Cause::Refused);
-        assert_eq!(g[1].count, 3);
-        assert_eq!(g[1].upstreams, vec!["http://127.0.0.1:34069/api/health"]);
-    }
-
-    #[test]
-    fn the_window_drops_old_lines() {
-        assert!(parse(LAB, at("2026/11/25 15:46:00")).is_empty());
-        assert_eq!(group(&parse(LAB, at("2026/11/25 15:45:56"))).len(), 1);
-    }
-
-    #[test]
-    fn knows_every_upstream_cause_and_ignores_the_rest() {
-        let causes: Vec<Cause> = OTHER
-            .lines()
-            .filter_map(parse_line)
-            .map(|e| e.cause)
-            .collect();
-        assert_eq!(
-            causes,
-            [
-                Cause::SocketMissing,
-                Cause::PermissionDenied,
-                Cause::TooBigHeader,
-                Cause::NoLiveUpstreams,
-                Cause::Reset,
-                Cause::ClosedEarly
-            ]
-        );
-    }
-
-    #[test]
-    fn reads_the_context_fields_of_real_lines() {
-        let e = parse(ATTRIBUTION, at("2026/11/26 00:00:00"));
-        assert_eq!(e.len(), 6, "the [warn] line is no upstream error");
-        assert_eq!(e[0].referrer.as_deref(), Some("fixer:probe"));
-        assert_eq!(e[1].referrer, None);
-        assert_eq!(e[1].server.as_deref(), Some("site.test"));
-        assert_eq!(
-            e[1].upstream.as_deref(),
-            Some("http://127.0.0.1:53673/grp?x=1")
-        );
-        assert_eq!(e[5].cause, Cause::NoLiveUpstreams);
-    }
-
-    #[test]
-    fn names_the_peer_of_every_upstream_form() {
-        let peers: Vec<Option<Peer>> = parse(ATTRIBUTION, at("2026/11/26 00:00:00"))
-            .iter()
-            .map(|e| e.upstream.as_deref().and_then(Peer::parse))
-            .collect();
-        let addr = |s: &str| Some(Peer::Addr(s.parse().unwrap()));
-        let sock = Some(Peer::Unix("/tmp/cap/none.sock".into()));
-        assert_eq!(peers[0], addr("127.0.0.1:53673"));
-        assert_eq!(peers[2], addr("[::1]:53673"));
-        assert_eq!(peers[3], sock);
-        assert_eq!(peers[4], sock, "fastcgi_pass unix:");
-        assert_eq!(
-            peers[5],
-            Some(Peer::Name {
-                host: "app_one".into(),
-                port: None
-            })
-        );
-        assert_eq!(
-            Peer::parse("http://localhost:8080/x"),
-            Some(Peer::Name {
-                host: "localhost".into(),
-                port: Some(8080)
-            })
-        );
-    }
+/// The group that explains the failure: the newest of a known cause (ties by count), and an
+/// unrecognised line only when nothing else was logged.
+pub fn explaining(groups: &[Group]) -> Option<&Group> {
+    groups
+        .iter()
+        .find(|g| g.cause != Cause::Other)
+        .or(groups.first())
 }
+
+#[cfg(test)]
+mod tests;

@@ -108,6 +108,16 @@ pub struct ErrorLogDetails {
     pub files: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<String>,
+    /// Set when the byte bound stopped the walk back through a log before the window's start:
+    /// the local time from which lines were counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_cut: Option<String>,
+    /// Why the window was cut, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_cut_reason: Option<String>,
+    /// nginx's own limits, read when it logged `(24: Too many open files)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx_limits: Option<NginxLimits>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<ErrorLogCounts>,
     /// Upstream errors since fixer last verified the site healthy (or in the whole window).
@@ -116,6 +126,20 @@ pub struct ErrorLogDetails {
     /// Upstream errors before that time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Vec<ErrorGroup>>,
+}
+
+/// The nginx master's open-files limit (`/proc/PID/limits`) next to its `worker_connections`:
+/// each connection to a client and to an upstream costs a descriptor.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct NginxLimits {
+    pub master_pid: i32,
+    /// The soft `Max open files`, `None` when unlimited.
+    pub open_files_soft: Option<u64>,
+    pub open_files_hard: Option<u64>,
+    /// `worker_connections` from the effective config (512 when not set).
+    pub worker_connections: u64,
+    pub worker_processes: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -131,9 +155,14 @@ pub struct ErrorLogCounts {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ErrorGroup {
-    /// The cause's name, e.g. `Refused`, `TimedOut`.
+    /// The cause's stable code, e.g. `log-connection-refused` (see docs/findings.md).
+    pub code: crate::finding::FindingCode,
+    /// The cause's internal name, e.g. `Refused`, `TimedOut` (kept for older scripts; match on
+    /// `code`).
     pub cause: String,
     pub count: usize,
+    /// Local time of the oldest line.
+    pub oldest: String,
     /// Local time of the newest line.
     pub newest: String,
     pub upstreams: Vec<String>,

@@ -13,6 +13,7 @@ pub(crate) mod ifaddr;
 pub(crate) mod interrupt;
 pub mod net;
 pub(crate) mod probe;
+pub(crate) mod proc_limits;
 pub mod process;
 pub(crate) mod regular_file;
 pub(crate) mod resolve;

@@ -102,7 +102,8 @@ impl<'a> Owner<'a> {
         if e.referrer.as_deref() == Some(crate::sys::http::PROBE_REFERER) {
             return Whose::OwnProbe;
         }
-        if self.target.backend.is_none() {
+        // nginx's own limits (worker_connections, open files) hold for every site it serves.
+        if self.target.backend.is_none() || e.cause.nginx_wide() {
             return Whose::Backend;
         }
         let Some(upstream) = e.upstream.as_deref() else {

@@ -299,7 +299,10 @@ fn verdict(
             ));
         }
         (Condition::Slow | Condition::Unconfirmed, Some(false)) => foreign(),
-        (Condition::Slow, _) => return unproven::slow(rec, target, backend, v, &reading, ctx),
+        (Condition::Slow, _) => {
+            let accepts = matches!(socket, Socket::Accepting(_));
+            return unproven::slow(rec, target, backend, v, &reading, ctx, accepts);
+        }
         (Condition::Unconfirmed, _) => return unproven::unconfirmed(rec, backend, v, &reading),
         (_, Some(false)) => foreign(),
         (Condition::Stopped, _) => Finding::new(

@@ -151,7 +151,9 @@ pub(super) fn gave_up(
     // each group is about this backend.
     for g in groups {
         let newest = local_unix(&g.newest);
-        if g.cause == "TimedOut" && newest.is_some_and(|t| t >= started) {
+        if g.code == crate::finding::FindingCode::LogUpstreamTimeout
+            && newest.is_some_and(|t| t >= started)
+        {
             out.push(format!(
                 "nginx's error log: {}× \"upstream timed out\" for {address}, newest {}, after the holder started",
                 g.count, g.newest

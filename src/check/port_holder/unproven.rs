@@ -15,7 +15,9 @@ use super::nginx_wait::{self, ReadTimeout};
 use super::{Context, HolderView};
 use crate::sys::http::{Failure, FailureKind, Response};
 
-/// Took the request, no answer within fixer's timeout. Stuck only if nginx gives up too.
+/// Took the request, no answer within fixer's timeout. Stuck only if nginx gives up too, and
+/// not when the holder accepted fixer's connections: then nginx's giving up shows it slower
+/// than nginx waits, not stuck, and a restart would not make it faster.
 pub(super) fn slow(
     rec: Rec,
     target: &Target,
@@ -23,6 +25,7 @@ pub(super) fn slow(
     v: &HolderView,
     reading: &Direct<'_>,
     ctx: &Context<'_>,
+    accepts: bool,
 ) -> StepResult {
     let mut rec = rec;
     let timeout = ctx
@@ -49,6 +52,17 @@ pub(super) fn slow(
         v.main.cmdline_str(),
         backend.address
     );
+    if !gave_up.is_empty() && accepts {
+        for g in &gave_up {
+            rec.see(g.clone());
+        }
+        let finding = Finding::new(
+            FindingCode::HolderSlow,
+            format!("{who}, accepts connections and took fixer's request, but answers slower than nginx waits: nginx gives up on it ({}), so users get 504; it accepts, so it is slow, not shown stuck", gave_up[0]),
+        )
+        .with_action("fixer does not kill or restart a holder that accepts; find out why it is slow (its own log, load), or raise proxy_read_timeout");
+        return rec.warn(finding.cause.clone(), Some(finding));
+    }
     if !gave_up.is_empty() {
         for g in &gave_up {
             rec.see(g.clone());
