@@ -64,6 +64,16 @@ codes! {
     BackendOomKilled => "backend-oom-killed",
     BackendPartlyListening => "backend-partly-listening",
     BackendBlockedBeforeListen => "backend-blocked-before-listen",
+    TlsExpired => "tls-expired",
+    TlsExpiring => "tls-expiring",
+    TlsNameMismatch => "tls-name-mismatch",
+    TlsSelfSigned => "tls-self-signed",
+    TlsHandshakeFailed => "tls-handshake-failed",
+    HeadersMissing => "headers-missing",
+    AuthRejected => "auth-rejected",
+    AuthNotRequired => "auth-not-required",
+    DnsAnsweredByOtherServer => "dns-answered-by-other-server",
+    NoServerBlock => "no-server-block",
 }
 
 impl std::fmt::Display for FindingCode {

@@ -13,6 +13,7 @@ fn target(domains: &[&str], expected: &[&str]) -> Target {
         domains: domains.iter().map(|d| d.to_string()).collect(),
         expected_ips: expected.iter().map(|ip| ip.parse().unwrap()).collect(),
         dns_server: None,
+        offline: false,
         nginx: NginxSpec::default(),
         backend: None,
         verify: vec![],

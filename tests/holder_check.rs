@@ -20,6 +20,7 @@ fn target(addr: SocketAddr, health_path: &str) -> Target {
         domains: vec![],
         expected_ips: vec![],
         dns_server: None,
+        offline: false,
         nginx: NginxSpec::default(),
         backend: Some(BackendSpec {
             address: BackendAddr::Tcp(addr),

@@ -20,6 +20,7 @@ fn target(backend: Option<SocketAddr>, verify: Vec<VerifySpec>) -> Target {
         domains: vec![],
         expected_ips: vec![],
         dns_server: None,
+        offline: false,
         nginx: NginxSpec::default(),
         backend: backend.map(|a| BackendSpec {
             address: BackendAddr::Tcp(a),

@@ -12,3 +12,6 @@ pub mod port_holder;
 pub mod recurl;
 pub(crate) mod unit_history;
 pub(crate) mod upstream;
+pub(crate) mod auth;
+pub(crate) mod tls;
+pub(crate) mod server_block;

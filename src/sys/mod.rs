@@ -9,6 +9,7 @@ pub mod dns_query;
 pub mod holders;
 pub mod host;
 pub mod http;
+pub(crate) mod tls;
 pub(crate) mod ifaddr;
 pub(crate) mod interrupt;
 pub mod net;
