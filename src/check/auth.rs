@@ -108,7 +108,9 @@ fn judge(u: &AuthUrl, password: &PasswordSource) -> Option<Finding> {
     if u.with.status == Some(401) {
         let from = match password {
             PasswordSource::Env(var) => format!("the password in ${}", clean(var)),
-            PasswordSource::File(path) => format!("the password in {}", clean(&path.display().to_string())),
+            PasswordSource::File(path) => {
+                format!("the password in {}", clean(&path.display().to_string()))
+            }
         };
         let cause = format!(
             "{url} refuses {user} with 401: the htpasswd entry and the operator's credentials differ ({from} is not the one nginx's auth_basic_user_file holds for {user})"
@@ -150,7 +152,9 @@ mod tests {
         let env = PasswordSource::Env("APP_PASSWORD".into());
         let f = judge(&url(Some(401), Some(401)), &env).unwrap();
         assert_eq!(f.code, FindingCode::AuthRejected);
-        assert!(f.cause.contains("the htpasswd entry and the operator's credentials differ"));
+        assert!(f
+            .cause
+            .contains("the htpasswd entry and the operator's credentials differ"));
         assert!(f.cause.contains("$APP_PASSWORD"));
         let f = judge(&url(Some(200), Some(200)), &env).unwrap();
         assert_eq!(f.code, FindingCode::AuthNotRequired);

@@ -35,7 +35,7 @@ fn falls_to_default_on(domains: &[String], ports: &[u16], tree: &[Directive]) ->
             }
             let default = on_port
                 .iter()
-                .find(|s| listens(s, port).any(|l| is_default(l)))
+                .find(|s| listens(s, port).any(is_default))
                 .unwrap_or(first);
             return Some(finding(domain, port, default, on_port.len()));
         }
@@ -44,7 +44,10 @@ fn falls_to_default_on(domains: &[String], ports: &[u16], tree: &[Directive]) ->
 }
 
 fn finding(domain: &str, port: u16, default: &Directive, count: usize) -> Finding {
-    let name = names(default).first().cloned().unwrap_or_else(|| "\"\"".into());
+    let name = names(default)
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "\"\"".into());
     let cause = format!(
         "no server block on port {port} has server_name {}: nginx answers it from the port's default server (server_name {}, {}), one of {count} there",
         clean(domain),
@@ -123,8 +126,18 @@ mod tests {
         let tree = conf::parse_file(CONF, "nginx.conf", 1);
         let f = falls("app.example", &tree).unwrap();
         assert_eq!(f.code, FindingCode::NoServerBlock);
-        assert!(f.cause.contains("server_name _, nginx.conf:3"), "{}", f.cause);
-        for named in ["other.example", "a.shop.example", "www.app.io", "blog.example", "x.blog.example"] {
+        assert!(
+            f.cause.contains("server_name _, nginx.conf:3"),
+            "{}",
+            f.cause
+        );
+        for named in [
+            "other.example",
+            "a.shop.example",
+            "www.app.io",
+            "blog.example",
+            "x.blog.example",
+        ] {
             assert!(falls(named, &tree).is_none(), "{named}");
         }
         assert!(falls("127.0.0.1", &tree).is_none());

@@ -115,7 +115,8 @@ fn read_headers(target: &Target, spec: &VerifySpec, site: &mut TlsSite) {
         }
         Err(f) if f.kind == FailureKind::Local => {}
         Err(f) => {
-            site.error.get_or_insert(format!("GET: {}", clean(&f.message)));
+            site.error
+                .get_or_insert(format!("GET: {}", clean(&f.message)));
         }
     }
 }
@@ -156,7 +157,10 @@ mod tests {
         let csp = missing(&[
             h("strict-transport-security", "max-age=63072000"),
             h("x-content-type-options", "nosniff"),
-            h("content-security-policy", "default-src 'self'; frame-ancestors 'none'"),
+            h(
+                "content-security-policy",
+                "default-src 'self'; frame-ancestors 'none'",
+            ),
         ]);
         assert!(csp.is_empty(), "{csp:?}");
         let no_frame = missing(&[h("content-security-policy", "default-src 'self'")]);

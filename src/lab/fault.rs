@@ -22,6 +22,9 @@ pub enum Fault {
     UwsgiBackend,
     HttpsBackend,
     PromptBeforeListen,
+    TlsExpired,
+    AuthMismatch,
+    NoServerBlock,
 }
 
 impl Fault {
@@ -40,6 +43,9 @@ impl Fault {
         Fault::UwsgiBackend,
         Fault::HttpsBackend,
         Fault::PromptBeforeListen,
+        Fault::TlsExpired,
+        Fault::AuthMismatch,
+        Fault::NoServerBlock,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -59,6 +65,9 @@ impl Fault {
             Fault::UwsgiBackend => "uwsgi-backend",
             Fault::HttpsBackend => "https-backend",
             Fault::PromptBeforeListen => "prompt-before-listen",
+            Fault::TlsExpired => "tls-expired",
+            Fault::AuthMismatch => "auth-mismatch",
+            Fault::NoServerBlock => "no-server-block",
         }
     }
 
@@ -94,6 +103,15 @@ impl Fault {
             }
             Fault::PromptBeforeListen => {
                 "`python3 -m streamlit run app.py` waits at its first-run \"Email:\" prompt before opening its port: nothing listens, nginx answers 502"
+            }
+            Fault::TlsExpired => {
+                "nginx serves an HTTPS certificate that expired in February 2025: clients refuse the connection"
+            }
+            Fault::AuthMismatch => {
+                "nginx's htpasswd holds another password for admin than the operator's password file: 401 with credentials"
+            }
+            Fault::NoServerBlock => {
+                "no server block names localhost: nginx answers it from a default server that returns 404"
             }
         }
     }

@@ -8,6 +8,7 @@
 //! `logs/` (nginx's error and access logs, one log per started process), `temp/` (nginx).
 
 pub mod command;
+mod expired_cert;
 mod fault;
 mod net;
 mod nginx_conf;
@@ -169,8 +170,16 @@ impl Lab {
                 "# the app `streamlit run app.py` would serve\n",
             )?;
         }
-        nginx_conf::write_auth(d, "admin", &nginx_conf::new_password()?)?;
+        let password = nginx_conf::new_password()?;
+        let served = match self.fault {
+            Fault::AuthMismatch => nginx_conf::new_password()?,
+            _ => password.clone(),
+        };
+        nginx_conf::write_auth_pair(d, "admin", &password, &served)?;
         nginx_conf::write_cert(&tools.openssl, d)?;
+        if self.fault == Fault::TlsExpired {
+            expired_cert::write(&tools.openssl, d)?;
+        }
         let conf = nginx_conf::render(&nginx_conf::ConfParams {
             dir: d,
             http_port: self.http_port,
@@ -179,6 +188,7 @@ impl Lab {
             workers_as_root: rustix::process::geteuid().is_root(),
             broken: self.fault == Fault::NginxConfigBroken,
             protocol: self.fault.protocol(),
+            misnamed: self.fault == Fault::NoServerBlock,
         });
         write(&self.nginx_conf, &conf)?;
         if self.fault == Fault::FastcgiBackend {

@@ -28,6 +28,9 @@ pub struct ConfParams<'a> {
     pub broken: bool,
     /// How nginx talks to the backend: HTTP, HTTPS or FastCGI.
     pub protocol: Protocol,
+    /// The site's block names `app.localhost`, not `localhost`, behind a default server that
+    /// answers 404 (`no-server-block`).
+    pub misnamed: bool,
 }
 
 /// Characters that would need quoting or mean something else in an nginx config.
@@ -81,10 +84,26 @@ pub fn render(p: &ConfParams) -> String {
         Protocol::Https => "proxy_pass https://lab_backend",
         _ => "proxy_pass http://lab_backend",
     };
+    if p.misnamed {
+        let _ = writeln!(
+            c,
+            "    server {{\n        listen 127.0.0.1:{http} default_server;\n        \
+             listen 127.0.0.1:{https} ssl default_server;\n        server_name _;\n        \
+             ssl_certificate {d}/cert.pem;\n        ssl_certificate_key {d}/key.pem;\n        \
+             return 404;\n    }}\n",
+            http = p.http_port,
+            https = p.https_port,
+        );
+    }
+    let server_name = if p.misnamed {
+        "app.localhost"
+    } else {
+        "localhost"
+    };
     let _ = writeln!(
         c,
         "    server {{\n        listen 127.0.0.1:{http};\n        listen 127.0.0.1:{https} ssl;\n        \
-         server_name localhost;\n        ssl_certificate {d}/cert.pem;\n        \
+         server_name {server_name};\n        ssl_certificate {d}/cert.pem;\n        \
          ssl_certificate_key {d}/key.pem;\n        \
          add_header Strict-Transport-Security \"max-age=31536000\" always;\n        \
          add_header X-Content-Type-Options nosniff always;\n        \
@@ -206,13 +225,14 @@ pub fn new_password() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// `DIR/lab-password` (the password alone, mode 600, for the playbook's `password_file`) and
-/// `DIR/htpasswd` (nginx's `{PLAIN}` scheme, read by the worker).
-pub fn write_auth(dir: &Path, user: &str, password: &str) -> Result<()> {
-    write_private(&dir.join("lab-password"), &format!("{password}\n"))?;
+/// `DIR/lab-password` (the `operator`'s password alone, mode 600, for the playbook's
+/// `password_file`) and `DIR/htpasswd` (`served`, in nginx's `{PLAIN}` scheme, read by the
+/// worker). The two differ only in the `auth-mismatch` lab.
+pub fn write_auth_pair(dir: &Path, user: &str, operator: &str, served: &str) -> Result<()> {
+    write_private(&dir.join("lab-password"), &format!("{operator}\n"))?;
     write_private(
         &dir.join("htpasswd"),
-        &format!("{user}:{{PLAIN}}{password}\n"),
+        &format!("{user}:{{PLAIN}}{served}\n"),
     )
 }
 
@@ -241,6 +261,7 @@ mod tests {
             workers_as_root: true,
             broken,
             protocol: Protocol::Http,
+            misnamed: false,
         }
     }
 

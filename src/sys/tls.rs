@@ -87,7 +87,10 @@ fn handshake(
         }
         match conn.complete_io(&mut tcp) {
             Ok((0, 0)) if conn.wants_read() => {
-                return Err((FailureKind::Tls, "the server closed the connection during the TLS handshake".into()))
+                return Err((
+                    FailureKind::Tls,
+                    "the server closed the connection during the TLS handshake".into(),
+                ))
             }
             Ok(_) => {}
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
@@ -99,7 +102,12 @@ fn handshake(
     conn.send_close_notify();
     let _ = conn.write_tls(&mut tcp);
     let _ = tcp.flush();
-    let chain = std::mem::take(&mut *recorder.chain.lock().unwrap_or_else(PoisonError::into_inner));
+    let chain = std::mem::take(
+        &mut *recorder
+            .chain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
     Ok(Served {
         addr,
         chain,

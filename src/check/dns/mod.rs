@@ -133,7 +133,10 @@ fn status_and_server(a: &Answered) -> String {
             let server = a.server.as_deref().map(clean);
             format!("{status} (Server: {})", server.as_deref().unwrap_or("none"))
         }
-        None => format!("nothing: {}", clean(a.error.as_deref().unwrap_or("no answer"))),
+        None => format!(
+            "nothing: {}",
+            clean(a.error.as_deref().unwrap_or("no answer"))
+        ),
     }
 }
 

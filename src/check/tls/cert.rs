@@ -62,7 +62,10 @@ impl Cert {
             return self.ips.contains(&ip);
         }
         if self.dns_names.is_empty() && self.ips.is_empty() {
-            return self.common_name.as_deref().is_some_and(|cn| matches(cn, host));
+            return self
+                .common_name
+                .as_deref()
+                .is_some_and(|cn| matches(cn, host));
         }
         self.dns_names.iter().any(|n| matches(n, host))
     }

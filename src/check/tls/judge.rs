@@ -152,10 +152,7 @@ fn judge(site: &TlsSite, fails: &mut Vec<(u8, Finding)>, warns: &mut Vec<(u8, Fi
             "serve a certificate from a trusted CA (e.g. Let's Encrypt), or set insecure = true on this verify URL if self-signed is intended")));
     }
     if let Some(missing) = site.headers_missing.as_ref().filter(|m| !m.is_empty()) {
-        let cause = format!(
-            "{url} answers without {}",
-            missing.join(", ")
-        );
+        let cause = format!("{url} answers without {}", missing.join(", "));
         warns.push((3, finding(FindingCode::HeadersMissing, cause,
             "add them in nginx's server block, e.g. `add_header Strict-Transport-Security \"max-age=31536000\" always;`")));
     }
