@@ -25,6 +25,7 @@ pub enum Fault {
     TlsExpired,
     AuthMismatch,
     NoServerBlock,
+    LocalhostV6,
 }
 
 impl Fault {
@@ -46,6 +47,7 @@ impl Fault {
         Fault::TlsExpired,
         Fault::AuthMismatch,
         Fault::NoServerBlock,
+        Fault::LocalhostV6,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -68,6 +70,7 @@ impl Fault {
             Fault::TlsExpired => "tls-expired",
             Fault::AuthMismatch => "auth-mismatch",
             Fault::NoServerBlock => "no-server-block",
+            Fault::LocalhostV6 => "localhost-v6",
         }
     }
 
@@ -112,6 +115,9 @@ impl Fault {
             }
             Fault::NoServerBlock => {
                 "no server block names localhost: nginx answers it from a default server that returns 404"
+            }
+            Fault::LocalhostV6 => {
+                "the backend binds localhost's IPv6 address [::1] only, while nginx proxies to 127.0.0.1: 502"
             }
         }
     }

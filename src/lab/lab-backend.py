@@ -15,6 +15,7 @@ With --tls-cert and --tls-key it serves HTTPS instead (for nginx's `proxy_pass h
 
 import argparse
 import json
+import socket
 import ssl
 import sys
 import time
@@ -46,6 +47,10 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
 def ask_email():
     try:
         email = input("Email: ")
@@ -59,6 +64,7 @@ def ask_email():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--mode", choices=["serve", "stuck", "prompt", "prompt-first"], default="serve")
@@ -66,14 +72,15 @@ def main():
 
     if args.mode == "prompt-first" and ask_email() is None:
         return 1
-    server = Server(("127.0.0.1", args.port), Handler)
+    server = (Server6 if ":" in args.host else Server)((args.host, args.port), Handler)
     scheme = "http"
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    print(f"lab-backend listening on {scheme}://127.0.0.1:{args.port} (mode {args.mode})", flush=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"lab-backend listening on {scheme}://{host}:{args.port} (mode {args.mode})", flush=True)
     if args.mode == "stuck":
         while True:
             time.sleep(3600)

@@ -267,6 +267,11 @@ impl Lab {
                 self.stop_backend()
             }
             Fault::PromptBeforeListen => self.start_streamlit(tools),
+            Fault::LocalhostV6 => {
+                let args = ["--host", "::1"];
+                let ready = Ready::Listening(port);
+                self.start_script(tools, Role::Backend, &args, Stdio::null(), ready)
+            }
             _ => self.start_script(
                 tools,
                 Role::Backend,

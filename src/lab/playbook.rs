@@ -141,6 +141,7 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 Fault::HttpsBackend => {
                     format!(" --tls-cert {dir}/cert.pem --tls-key {dir}/key.pem")
                 }
+                Fault::LocalhostV6 => " --host ::1".to_string(),
                 _ => String::new(),
             };
             Backend {
