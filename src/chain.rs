@@ -91,8 +91,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             move || recurl::run(&target)
         });
         let tls = background(s, {
-            let target = target.clone();
-            move || tls::run(&target)
+            let (target, nginx) = (target.clone(), nginx_view.clone());
+            move || tls::run(&target, &nginx)
         });
         let auth = background(s, {
             let target = target.clone();

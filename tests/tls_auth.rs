@@ -242,3 +242,50 @@ fn a_certificate_for_another_name_is_a_mismatch() {
     );
     drop(nginx);
 }
+
+/// A playbook that probes no HTTPS URL still gets its certificate read: nginx's config says
+/// the port is `listen ... ssl`.
+#[test]
+fn an_ssl_port_in_nginx_config_is_inspected_without_a_verify_url() {
+    let certs = tempfile::tempdir().unwrap();
+    fixer::lab::make_cert(
+        std::path::Path::new("openssl"),
+        certs.path(),
+        "localhost",
+        "DNS:localhost",
+    )
+    .unwrap();
+    let port = free_ports(1)[0];
+    let nginx = PlainNginx::start(
+        "nginx",
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:{port} ssl; server_name localhost; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; add_header Strict-Transport-Security max-age=600 always; add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; return 200 \"ok\\n\"; }}",
+            d = certs.path().display()
+        ),
+    );
+    let book = certs.path().join("site.toml");
+    fs::write(
+        &book,
+        format!("name = \"ports\"\n[site]\ndomains = [\"localhost\"]\n[nginx]\nports = [{port}]\n"),
+    )
+    .unwrap();
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(&book)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tls = step(&doc, "tls");
+    assert_eq!(tls["verdict"], "warn", "{tls:#}");
+    assert_eq!(tls["finding"]["code"], "tls-self-signed", "{tls:#}");
+    let site = &tls["details"]["sites"][0];
+    assert_eq!(
+        site["url"],
+        format!("https://localhost:{port}/"),
+        "{site:#}"
+    );
+    assert_eq!(site["address"], format!("127.0.0.1:{port}"), "{site:#}");
+    assert_eq!(site["headers_missing"], serde_json::json!([]), "{site:#}");
+    drop(nginx);
+}

@@ -2,6 +2,7 @@
 //! name (SNI), whether it names the host, how long it is valid, who issued it, the protocol and
 //! ALPN — and whether the HTTPS answer carries the usual security headers.
 
+use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
 use crate::step::details::{Route, TlsDetails, TlsSite};
@@ -12,6 +13,7 @@ use crate::target::{Target, VerifySpec};
 
 mod cert;
 mod judge;
+mod ports;
 
 use cert::Cert;
 
@@ -29,16 +31,18 @@ const HEADERS: &[&str] = &[
     "content-security-policy",
 ];
 
-pub fn run(target: &Target) -> StepResult {
+pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
     let mut rec = Rec::start(StepName::Tls);
-    let specs: Vec<&VerifySpec> = target
+    let mut specs: Vec<&VerifySpec> = target
         .verify
         .iter()
         .filter(|s| s.url.starts_with("https://"))
         .filter(|s| crate::check::recurl::route(target, s) == Route::Nginx)
         .collect();
+    let from_config = ports::uncovered(target, nginx, &specs);
+    specs.extend(from_config.iter());
     if specs.is_empty() {
-        return rec.skip("no HTTPS verify URL through nginx");
+        return rec.skip("no HTTPS verify URL through nginx, and no `listen ... ssl` on its ports");
     }
     let now = chrono::Utc::now().timestamp();
     let sites: Vec<TlsSite> = specs.iter().map(|s| inspect(target, s, now)).collect();
