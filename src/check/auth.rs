@@ -35,7 +35,9 @@ pub fn run(target: &Target) -> StepResult {
     }
     let unread = urls.iter().filter(|(u, _)| u.with.status.is_none()).count();
     if unread == urls.len() {
-        return rec.skip("no URL behind basic auth answered (the recurl step says why)");
+        return rec.skip(
+            "no URL behind basic auth answered with credentials (the evidence and the recurl step say why)",
+        );
     }
     rec.ok(format!(
         "basic auth refuses anonymous requests and accepts the operator's credentials ({})",
