@@ -1,5 +1,5 @@
 //! The chain, in one screen: dns → nginx → upstream → error_log → backend_port → port_holder
-//! → recurl.
+//! → tls → auth → recurl.
 //! Network probes (dns, recurl) run in the background while the local checks read /proc, so a
 //! stuck backend costs one probe timeout, not one per probe; results are still reported in
 //! chain order.
@@ -8,7 +8,7 @@ use crate::check::backend_port::{self, Listening};
 use crate::check::nginx::{self, NginxView};
 use crate::check::port_holder::{self, HolderView};
 use crate::check::recurl::nginx_probes_pass;
-use crate::check::{dns, error_log, recurl, unit_history, upstream};
+use crate::check::{auth, dns, error_log, recurl, tls, unit_history, upstream};
 use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
 use crate::step::details::BackendPortDetails;
@@ -90,6 +90,14 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             let target = target.clone();
             move || recurl::run(&target)
         });
+        let tls = background(s, {
+            let (target, nginx) = (target.clone(), nginx_view.clone());
+            move || tls::run(&target, &nginx)
+        });
+        let auth = background(s, {
+            let target = target.clone();
+            move || auth::run(&target)
+        });
 
         progress.begin(StepName::BackendPort);
         // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
@@ -123,6 +131,13 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
         let (holder_step, holder) = port_holder::judge(target, gathered, &context);
         report(holder_step, progress);
+
+        // What nginx serves over TLS and behind basic auth, before the URLs' verdict, so an
+        // expired certificate or refused credentials is the root cause rather than its symptom.
+        progress.begin(StepName::Tls);
+        report(join(tls, StepName::Tls), progress);
+        progress.begin(StepName::Auth);
+        report(join(auth, StepName::Auth), progress);
 
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);

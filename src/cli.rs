@@ -109,6 +109,11 @@ pub struct TargetArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
+    /// Send nothing to addresses outside this host: a domain that resolves elsewhere is
+    /// reported without asking what answers there.
+    #[arg(long, visible_alias = "no-remote")]
+    pub offline: bool,
+
     /// Print one JSON document instead of the human report.
     #[arg(long)]
     pub json: bool,

@@ -35,6 +35,7 @@ fn empty_target() -> Target {
         domains: Vec::new(),
         expected_ips: Vec::new(),
         dns_server: None,
+        offline: false,
         nginx: crate::target::NginxSpec {
             ports: validate::DEFAULT_NGINX_PORTS.to_vec(),
             ..Default::default()
@@ -102,6 +103,7 @@ fn apply(t: &mut Target, args: &TargetArgs) -> Result<(), PlaybookError> {
     if let Some(secs) = args.timeout {
         t.timeout = timeout_flag(secs)?;
     }
+    t.offline |= args.offline;
     apply_backend(t, args)?;
     if !args.health.is_empty() {
         t.verify = args

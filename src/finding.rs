@@ -83,6 +83,16 @@ codes! {
     LogNoRoute => "log-no-route",
     LogInvalidChunked => "log-invalid-chunked",
     LogOther => "log-other",
+    TlsExpired => "tls-expired",
+    TlsExpiring => "tls-expiring",
+    TlsNameMismatch => "tls-name-mismatch",
+    TlsSelfSigned => "tls-self-signed",
+    TlsHandshakeFailed => "tls-handshake-failed",
+    HeadersMissing => "headers-missing",
+    AuthRejected => "auth-rejected",
+    AuthNotRequired => "auth-not-required",
+    DnsAnsweredByOtherServer => "dns-answered-by-other-server",
+    NoServerBlock => "no-server-block",
 }
 
 impl std::fmt::Display for FindingCode {

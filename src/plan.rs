@@ -287,6 +287,7 @@ mod tests {
             domains: vec![],
             expected_ips: vec![],
             dns_server: None,
+            offline: false,
             nginx: NginxSpec::default(),
             backend: Some(BackendSpec {
                 address: BackendAddr::Tcp("127.0.0.1:8080".parse().unwrap()),

@@ -40,6 +40,8 @@ pub enum StepName {
     BackendPort,
     PortHolder,
     Recurl,
+    Tls,
+    Auth,
 }
 
 impl StepName {
@@ -52,6 +54,8 @@ impl StepName {
             StepName::BackendPort => "backend_port",
             StepName::PortHolder => "port_holder",
             StepName::Recurl => "recurl",
+            StepName::Tls => "tls",
+            StepName::Auth => "auth",
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Target {
     pub verify: Vec<VerifySpec>,
     /// Timeout of every single network probe.
     pub timeout: Duration,
+    /// No probe to an address outside this host (`--offline`).
+    pub offline: bool,
 }
 
 impl Target {
@@ -36,6 +38,7 @@ impl Target {
             domains: vec![],
             expected_ips: vec![],
             dns_server: None,
+            offline: false,
             nginx: NginxSpec::default(),
             backend: None,
             verify: vec![],

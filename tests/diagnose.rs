@@ -70,6 +70,8 @@ fn healthy_lab_passes_every_step() {
             "error_log=ok",
             "backend_port=ok",
             "port_holder=ok",
+            "tls=ok",
+            "auth=ok",
             "recurl=ok"
         ]
     );

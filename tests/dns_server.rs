@@ -152,3 +152,76 @@ fn a_bad_dns_server_flag_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dns-server"));
 }
+
+/// The seed's case: the name resolves to another machine (127.0.0.3 here, not an address of
+/// this host's interfaces), whose nginx answers 502 with its version in `Server`, while this
+/// host's nginx (`server_tokens off`) answers 200. Two real nginx masters, loopback only.
+#[test]
+fn another_server_answering_is_named_next_to_this_hosts_nginx() {
+    use common::nginx::{free_ports, PlainNginx};
+    let dns = Dnsmasq::start();
+    let port = free_ports(1)[0];
+    let _here = PlainNginx::start(
+        "nginx",
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:{port}; server_tokens off; return 200 \"here\\n\"; }}"
+        ),
+    );
+    let _there = PlainNginx::start(
+        "nginx",
+        1,
+        &format!("server {{ listen 127.0.0.3:{port}; return 502; }}"),
+    );
+    let run = |extra: &[&str]| {
+        let out = fixer()
+            .args(["diagnose", "--json", "--timeout", "1", "--nginx-port"])
+            .arg(port.to_string())
+            .args([
+                "--domain",
+                "elsewhere.fixer.test",
+                "--expected-ip",
+                "127.0.0.1",
+            ])
+            .arg(format!("--dns-server=127.0.0.1:{}", dns.port))
+            .args(extra)
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), doc)
+    };
+    let (code, doc) = run(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        doc["root_cause_code"], "dns-answered-by-other-server",
+        "{doc:#}"
+    );
+    let cause = doc["root_cause"].as_str().unwrap();
+    assert!(
+        cause.contains(&format!(
+            "http://elsewhere.fixer.test:{port}/ at 127.0.0.3 answered 502 (Server: nginx/"
+        )) && cause.ends_with("while this host's nginx answers 200 (Server: nginx)"),
+        "{cause}"
+    );
+    let domain = &step(&doc, "dns")["details"]["domains"][0];
+    assert_eq!(domain["other_server"], true, "{domain:#}");
+    assert_eq!(domain["here"]["status"], 200, "{domain:#}");
+
+    // --offline (and its alias): nothing is sent to 127.0.0.3, the record is still wrong.
+    for flag in ["--offline", "--no-remote"] {
+        let (code, doc) = run(&[flag]);
+        assert_eq!(code, Some(1));
+        assert_eq!(doc["root_cause_code"], "dns-points-elsewhere", "{doc:#}");
+        let dns_step = step(&doc, "dns");
+        assert!(
+            dns_step["details"]["domains"][0]["answered"].is_null(),
+            "{dns_step:#}"
+        );
+        assert!(
+            dns_step["evidence"]
+                .to_string()
+                .contains("what answers at 127.0.0.3 was not asked (--offline)"),
+            "{dns_step:#}"
+        );
+    }
+}

@@ -259,3 +259,29 @@ fn refused_tries_of_localhosts_other_address_are_not_an_outage() {
     );
     common::down_and_check(&mut lab);
 }
+
+/// The `localhost-v6` lab: the backend binds [::1] only (as an app told to bind `localhost`
+/// may, where `localhost` resolves to ::1 first), nginx proxies to 127.0.0.1: users get 502,
+/// and the root cause is the interface, not a dead backend.
+#[test]
+fn the_localhost_v6_lab_blames_the_interface() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let (_dir, lab) = lab(Fault::LocalhostV6);
+    let out = common::fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(&lab.playbook)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(doc["root_cause_code"], "backend-wrong-interface", "{doc:#}");
+    let port = lab.backend_port;
+    assert_eq!(
+        doc["root_cause"],
+        format!("port {port} listens only on [::1]:{port}, not on 127.0.0.1:{port}, so connections to 127.0.0.1:{port} are refused")
+    );
+    assert_eq!(status(lab.http_port, "/api/health").ok(), Some(502));
+}

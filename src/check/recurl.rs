@@ -178,7 +178,7 @@ fn not_probed(target: &Target, spec: &VerifySpec, kind: &str, msg: &str) -> UrlR
 }
 
 /// Reads a basic-auth password; errors name where it was looked for, never its content.
-fn read_password(source: &PasswordSource) -> Result<String, String> {
+pub(crate) fn read_password(source: &PasswordSource) -> Result<String, String> {
     match source {
         PasswordSource::Env(var) => std::env::var(var).map_err(|e| match e {
             std::env::VarError::NotPresent => {
@@ -382,7 +382,7 @@ pub fn evidence_line(r: &UrlResult) -> String {
 }
 
 /// Masks the password of a `user:password@host` URL so it can be shown.
-fn mask_userinfo(url: &str) -> String {
+pub(crate) fn mask_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -77,6 +77,9 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
             .collect(),
     );
     let protocol = spoken_protocol(&mut rec, backend, &spoken);
+    if let Some(f) = crate::check::server_block::falls_to_default(target, tree) {
+        return (rec.fail(f), protocol);
+    }
     if matched {
         let r = rec.ok(format!("nginx proxies to the backend {}", backend.address));
         return (r, protocol);

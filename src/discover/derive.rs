@@ -215,6 +215,7 @@ mod tests {
             domains: Vec::new(),
             expected_ips: Vec::new(),
             dns_server: None,
+            offline: false,
             nginx: NginxSpec::default(),
             backend: Some(BackendSpec {
                 address: BackendAddr::parse(backend).unwrap(),

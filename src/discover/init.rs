@@ -163,6 +163,7 @@ mod tests {
             domains: Vec::new(),
             expected_ips: Vec::new(),
             dns_server: None,
+            offline: false,
             nginx: NginxSpec {
                 ports: vec![8081, 8443],
                 prefix: Some("/srv/x \"q\"".into()),

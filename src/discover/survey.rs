@@ -232,6 +232,7 @@ fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: D
         domains: Vec::new(),
         expected_ips: Vec::new(),
         dns_server: None,
+        offline: false,
         nginx: NginxSpec {
             binary: Some(source.invocation.binary.clone()),
             prefix: source.invocation.prefix.clone(),

@@ -29,6 +29,10 @@ pub enum Fault {
     TlsUpstream,
     TooBigHeader,
     NginxSaturated,
+    TlsExpired,
+    AuthMismatch,
+    NoServerBlock,
+    LocalhostV6,
 }
 
 impl Fault {
@@ -53,6 +57,10 @@ impl Fault {
         Fault::TlsUpstream,
         Fault::TooBigHeader,
         Fault::NginxSaturated,
+        Fault::TlsExpired,
+        Fault::AuthMismatch,
+        Fault::NoServerBlock,
+        Fault::LocalhostV6,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -78,6 +86,10 @@ impl Fault {
             Fault::TlsUpstream => "tls-upstream",
             Fault::TooBigHeader => "too-big-header",
             Fault::NginxSaturated => "nginx-saturated",
+            Fault::TlsExpired => "tls-expired",
+            Fault::AuthMismatch => "auth-mismatch",
+            Fault::NoServerBlock => "no-server-block",
+            Fault::LocalhostV6 => "localhost-v6",
         }
     }
 
@@ -129,6 +141,18 @@ impl Fault {
             }
             Fault::NginxSaturated => {
                 "nginx runs with worker_connections 4 and a crowd of clients holds them: nginx drops new requests (worker_connections are not enough); the backend is healthy"
+            }
+            Fault::TlsExpired => {
+                "nginx serves an HTTPS certificate that expired in February 2025: clients refuse the connection"
+            }
+            Fault::AuthMismatch => {
+                "nginx's htpasswd holds another password for admin than the operator's password file: 401 with credentials"
+            }
+            Fault::NoServerBlock => {
+                "no server block names localhost: nginx answers it from a default server that returns 404"
+            }
+            Fault::LocalhostV6 => {
+                "the backend binds localhost's IPv6 address [::1] only, while nginx proxies to 127.0.0.1: 502"
             }
         }
     }

@@ -96,6 +96,10 @@ SLOW_SECONDS = 3
 BIG_HEADER_BYTES = 16 * 1024
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
 def ask_email():
     try:
         email = input("Email: ")
@@ -109,6 +113,7 @@ def ask_email():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--plain-text-alert", action="store_true")
@@ -117,8 +122,11 @@ def main():
 
     if args.mode == "prompt-first" and ask_email() is None:
         return 1
-    server_class = AlertingTlsServer if args.plain_text_alert else Server
-    server = server_class(("127.0.0.1", args.port), Handler)
+    if args.plain_text_alert:
+        server_class = AlertingTlsServer
+    else:
+        server_class = Server6 if ":" in args.host else Server
+    server = server_class((args.host, args.port), Handler)
     server.mode = args.mode
     scheme = "http"
     if args.plain_text_alert:
@@ -130,7 +138,8 @@ def main():
         context.load_cert_chain(args.tls_cert, args.tls_key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    print(f"lab-backend listening on {scheme}://127.0.0.1:{args.port} (mode {args.mode})", flush=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"lab-backend listening on {scheme}://{host}:{args.port} (mode {args.mode})", flush=True)
     if args.mode == "stuck":
         while True:
             time.sleep(3600)

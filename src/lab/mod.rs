@@ -8,6 +8,7 @@
 //! `logs/` (nginx's error and access logs, one log per started process), `temp/` (nginx).
 
 pub mod command;
+mod expired_cert;
 mod fault;
 mod net;
 mod nginx_conf;
@@ -176,8 +177,16 @@ impl Lab {
                 "# the app `streamlit run app.py` would serve\n",
             )?;
         }
-        nginx_conf::write_auth(d, "admin", &nginx_conf::new_password()?)?;
+        let password = nginx_conf::new_password()?;
+        let served = match self.fault {
+            Fault::AuthMismatch => nginx_conf::new_password()?,
+            _ => password.clone(),
+        };
+        nginx_conf::write_auth_pair(d, "admin", &password, &served)?;
         nginx_conf::write_cert(&tools.openssl, d)?;
+        if self.fault == Fault::TlsExpired {
+            expired_cert::write(&tools.openssl, d)?;
+        }
         let conf = nginx_conf::render(&nginx_conf::ConfParams {
             dir: d,
             http_port: self.http_port,
@@ -191,6 +200,7 @@ impl Lab {
             } else {
                 64
             },
+            misnamed: self.fault == Fault::NoServerBlock,
         });
         write(&self.nginx_conf, &conf)?;
         if self.fault == Fault::FastcgiBackend {
@@ -291,6 +301,11 @@ impl Lab {
                 self.stop_backend()
             }
             Fault::PromptBeforeListen => self.start_streamlit(tools),
+            Fault::LocalhostV6 => {
+                let args = ["--host", "::1"];
+                let ready = Ready::Listening(port);
+                self.start_script(tools, Role::Backend, &args, Stdio::null(), ready)
+            }
             _ => self.start_script(
                 tools,
                 Role::Backend,

@@ -31,6 +31,9 @@ pub struct ConfParams<'a> {
     /// 64, or 4 for a saturated nginx (its two listening sockets and its channel to the master
     /// take three of them).
     pub worker_connections: u32,
+    /// The site's block names `app.localhost`, not `localhost`, behind a default server that
+    /// answers 404 (`no-server-block`).
+    pub misnamed: bool,
 }
 
 /// Characters that would need quoting or mean something else in an nginx config.
@@ -85,11 +88,30 @@ pub fn render(p: &ConfParams) -> String {
         Protocol::Https => "proxy_pass https://lab_backend",
         _ => "proxy_pass http://lab_backend",
     };
+    if p.misnamed {
+        let _ = writeln!(
+            c,
+            "    server {{\n        listen 127.0.0.1:{http} default_server;\n        \
+             listen 127.0.0.1:{https} ssl default_server;\n        server_name _;\n        \
+             ssl_certificate {d}/cert.pem;\n        ssl_certificate_key {d}/key.pem;\n        \
+             return 404;\n    }}\n",
+            http = p.http_port,
+            https = p.https_port,
+        );
+    }
+    let server_name = if p.misnamed {
+        "app.localhost"
+    } else {
+        "localhost"
+    };
     let _ = writeln!(
         c,
         "    server {{\n        listen 127.0.0.1:{http};\n        listen 127.0.0.1:{https} ssl;\n        \
-         server_name localhost;\n        ssl_certificate {d}/cert.pem;\n        \
-         ssl_certificate_key {d}/key.pem;\n\n        \
+         server_name {server_name};\n        ssl_certificate {d}/cert.pem;\n        \
+         ssl_certificate_key {d}/key.pem;\n        \
+         add_header Strict-Transport-Security \"max-age=31536000\" always;\n        \
+         add_header X-Content-Type-Options nosniff always;\n        \
+         add_header X-Frame-Options DENY always;\n\n        \
          # 1 s, not 60 s: a backend that never answers becomes a 504 quickly.\n        \
          proxy_connect_timeout 1s;\n        proxy_read_timeout 1s;\n{fastcgi}\n        \
          location /api/health {{\n            {pass}{health_end}\n        }}\n\n        \
@@ -207,13 +229,14 @@ pub fn new_password() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// `DIR/lab-password` (the password alone, mode 600, for the playbook's `password_file`) and
-/// `DIR/htpasswd` (nginx's `{PLAIN}` scheme, read by the worker).
-pub fn write_auth(dir: &Path, user: &str, password: &str) -> Result<()> {
-    write_private(&dir.join("lab-password"), &format!("{password}\n"))?;
+/// `DIR/lab-password` (the `operator`'s password alone, mode 600, for the playbook's
+/// `password_file`) and `DIR/htpasswd` (`served`, in nginx's `{PLAIN}` scheme, read by the
+/// worker). The two differ only in the `auth-mismatch` lab.
+pub fn write_auth_pair(dir: &Path, user: &str, operator: &str, served: &str) -> Result<()> {
+    write_private(&dir.join("lab-password"), &format!("{operator}\n"))?;
     write_private(
         &dir.join("htpasswd"),
-        &format!("{user}:{{PLAIN}}{password}\n"),
+        &format!("{user}:{{PLAIN}}{served}\n"),
     )
 }
 
@@ -243,6 +266,7 @@ mod tests {
             broken,
             protocol: Protocol::Http,
             worker_connections: 64,
+            misnamed: false,
         }
     }
 

@@ -144,6 +144,7 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 Fault::TlsUpstream => {
                     format!(" --tls-cert {dir}/cert.pem --tls-key {dir}/key.pem --plain-text-alert")
                 }
+                Fault::LocalhostV6 => " --host ::1".to_string(),
                 _ => String::new(),
             };
             Backend {

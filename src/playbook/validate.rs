@@ -167,6 +167,7 @@ impl Validator<'_> {
             domains: raw.site.domains,
             expected_ips,
             dns_server,
+            offline: false,
             nginx: NginxSpec {
                 ports_given,
                 ports,

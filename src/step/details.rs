@@ -11,6 +11,9 @@ use crate::finding::FindingCode;
 use crate::sys::http::FailureKind;
 use crate::sys::process::{FdTarget, Syscall};
 
+mod tls_auth;
+pub use tls_auth::{AuthAnswer, AuthDetails, AuthUrl, CertSummary, TlsDetails, TlsSite};
+
 /// A step's details. Untagged: the step's `name` says which one it is.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(untagged)]
@@ -22,6 +25,8 @@ pub enum StepDetails {
     BackendPort(BackendPortDetails),
     PortHolder(PortHolderDetails),
     Recurl(RecurlDetails),
+    Tls(TlsDetails),
+    Auth(AuthDetails),
     /// A step that could not run, or was built without a check.
     None(NoDetails),
 }
@@ -316,7 +321,8 @@ macro_rules! into_details {
 into_details!(
     DnsDetails => Dns, NginxDetails => Nginx, UpstreamDetails => Upstream,
     ErrorLogDetails => ErrorLog, BackendPortDetails => BackendPort,
-    PortHolderDetails => PortHolder, RecurlDetails => Recurl, NoDetails => None
+    PortHolderDetails => PortHolder, RecurlDetails => Recurl, NoDetails => None,
+    TlsDetails => Tls, AuthDetails => Auth
 );
 
 impl StepDetails {
@@ -362,6 +368,13 @@ pub struct DomainResult {
     pub on_this_host: bool,
     pub error: Option<String>,
     pub answered: Option<Answered>,
+    /// `answered` came from a machine that is not this host.
+    pub other_server: bool,
+    /// This host's nginx asked the same URL, beside another server's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub here: Option<Answered>,
+    /// A foreign address was not asked because of `--offline`.
+    pub not_probed: bool,
     #[serde(skip)]
     pub(crate) elapsed_ms: u64,
 }

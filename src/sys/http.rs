@@ -178,6 +178,15 @@ pub fn canonical_reason(status: u16) -> &'static str {
 
 /// One HTTP GET, redirects not followed. Finishes within `timeout` plus the connect timeout.
 pub fn get(probe: &Probe) -> Result<Response, Failure> {
+    get_with_headers(probe, &[]).map(|(r, _)| r)
+}
+
+/// [`get`], also returning the answer's `names` headers that were present (lowercase names,
+/// values cut like every header), for the checks that judge headers.
+pub fn get_with_headers(
+    probe: &Probe,
+    names: &[&str],
+) -> Result<(Response, Vec<(String, String)>), Failure> {
     let started = Instant::now();
     let fail = |kind, message: String| Failure {
         kind,
@@ -196,13 +205,20 @@ pub fn get(probe: &Probe) -> Result<Response, Failure> {
         request = request.header("Authorization", basic_auth(user, password));
     }
     match request.call() {
-        Ok(resp) => Ok(Response {
-            status: resp.status().as_u16(),
-            reason: canonical_reason(resp.status().as_u16()).to_string(),
-            server: header(resp.headers(), "server"),
-            location: header(resp.headers(), "location"),
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        }),
+        Ok(resp) => {
+            let wanted = names
+                .iter()
+                .filter_map(|n| Some((n.to_ascii_lowercase(), header(resp.headers(), n)?)))
+                .collect();
+            let response = Response {
+                status: resp.status().as_u16(),
+                reason: canonical_reason(resp.status().as_u16()).to_string(),
+                server: header(resp.headers(), "server"),
+                location: header(resp.headers(), "location"),
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            };
+            Ok((response, wanted))
+        }
         Err(e) => {
             let (kind, message) = classify(e, stage.load(Ordering::SeqCst), &url, probe.timeout);
             Err(fail(kind, message))

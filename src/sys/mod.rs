@@ -22,4 +22,5 @@ pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod systemd;
 pub(crate) mod tail;
+pub(crate) mod tls;
 pub(crate) mod v6only;

@@ -63,14 +63,28 @@ impl PlainNginx {
             .collect();
         let conf = dir.path().join("nginx.conf");
         fs::write(&conf, conf_text(&d, &listens, extra)).unwrap();
-        let out = Command::new(&binary)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .output()
+        // The copy may still be open for writing in a child another test thread forked
+        // meanwhile (exec then fails with ETXTBSY until that child execs): retry until a deadline.
+        let mut started = None;
+        wait_until(deadline(10.0), || {
+            let run = Command::new(&binary)
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(dir.path().join("error.log"))
+                .output();
+            match run {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => false,
+                other => {
+                    started = Some(other);
+                    true
+                }
+            }
+        });
+        let out = started
+            .expect("the nginx copy stayed busy for 10 s")
             .expect("starting nginx");
         assert!(
             out.status.success(),

@@ -13,13 +13,14 @@ pub use crate::step::details::{Answered, DomainResult};
 pub(super) fn check_all(
     target: &Target,
     expected: &[IpAddr],
+    local: &[IpAddr],
     probe_foreign: bool,
 ) -> Vec<DomainResult> {
     std::thread::scope(|s| {
         let handles: Vec<_> = target
             .domains
             .iter()
-            .map(|d| s.spawn(move || check_domain(target, d, expected, probe_foreign)))
+            .map(|d| s.spawn(move || check_domain(target, d, expected, local, probe_foreign)))
             .collect();
         handles
             .into_iter()
@@ -32,7 +33,13 @@ pub(super) fn check_all(
     })
 }
 
-fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool) -> DomainResult {
+fn check_domain(
+    target: &Target,
+    domain: &str,
+    expected: &[IpAddr],
+    local: &[IpAddr],
+    probe: bool,
+) -> DomainResult {
     let started = Instant::now();
     let system = resolve::resolve(domain, target.timeout);
     let (ips, system_ips) = match (target.dns_server, system) {
@@ -56,10 +63,19 @@ fn check_domain(target: &Target, domain: &str, expected: &[IpAddr], probe: bool)
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let foreign = ips.iter().find(|ip| !expected.contains(ip)).copied();
+    // `--offline`: nothing is sent to an address outside this host.
     let answered = foreign
-        .filter(|_| probe)
+        .filter(|ip| probe && (!target.offline || local.contains(ip)))
         .map(|ip| what_answered(domain, ip, target));
+    // Another machine answered: what this host's nginx answers for the same URL, beside it.
+    let other = answered
+        .as_ref()
+        .filter(|a| a.status.is_some() && !local.contains(&a.ip));
+    let here = other.map(|_| what_answered(domain, IpAddr::from([127, 0, 0, 1]), target));
     DomainResult {
+        other_server: other.is_some(),
+        here,
+        not_probed: foreign.is_some() && probe && target.offline && answered.is_none(),
         domain: domain.to_string(),
         on_this_host: foreign.is_none(),
         ips,
@@ -85,12 +101,19 @@ pub(super) fn failed(
         on_this_host: false,
         error: Some(error),
         answered: None,
+        other_server: false,
+        here: None,
+        not_probed: false,
         elapsed_ms,
     }
 }
 
+/// `GET http://DOMAIN:PORT/` at `ip`, on the site's first nginx port (80 without one).
 fn what_answered(domain: &str, ip: IpAddr, target: &Target) -> Answered {
-    let url = format!("http://{domain}/");
+    let url = match target.nginx.ports.first() {
+        Some(&port) if port != 80 => format!("http://{domain}:{port}/"),
+        _ => format!("http://{domain}/"),
+    };
     let probe = Probe {
         url: url.clone(),
         via: Some(ip.to_string()),

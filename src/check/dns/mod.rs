@@ -44,7 +44,7 @@ pub fn run(target: &Target) -> StepResult {
     let behind_nat = !local.iter().any(ifaddr::is_public);
     // Only a mismatch that is a real failure is worth probing for "what answered there".
     let probe_foreign = by_expected || !behind_nat;
-    let results = check_all(target, &expected, probe_foreign);
+    let results = check_all(target, &expected, &local, probe_foreign);
     for r in &results {
         see_domain(&mut rec, r, by_expected);
     }
@@ -115,6 +115,29 @@ fn see_domain(rec: &mut Rec, r: &DomainResult, by_expected: bool) {
     if let Some(a) = &r.answered {
         rec.see(answered_line(a));
     }
+    if let Some(h) = &r.here {
+        rec.see(format!("this host's nginx: {}", answered_line(h)));
+    }
+    if r.not_probed {
+        rec.see(format!(
+            "{domain}: what answers at {} was not asked (--offline)",
+            list(&foreign)
+        ));
+    }
+}
+
+/// `200 (Server: nginx/1.22.1)`, or what went wrong.
+fn status_and_server(a: &Answered) -> String {
+    match a.status {
+        Some(status) => {
+            let server = a.server.as_deref().map(clean);
+            format!("{status} (Server: {})", server.as_deref().unwrap_or("none"))
+        }
+        None => format!(
+            "nothing: {}",
+            clean(a.error.as_deref().unwrap_or("no answer"))
+        ),
+    }
 }
 
 /// `http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu))`
@@ -164,7 +187,12 @@ fn verdict(
             clean(&r.domain),
             this_server(home)
         );
-        return rec.fail(Finding::new(FindingCode::DnsPointsElsewhere, cause).with_action(action));
+        let code = if r.other_server {
+            FindingCode::DnsAnsweredByOtherServer
+        } else {
+            FindingCode::DnsPointsElsewhere
+        };
+        return rec.fail(Finding::new(code, cause).with_action(action));
     }
     if let Some(r) = unresolved.first() {
         let cause = format!(
@@ -209,9 +237,14 @@ fn points_elsewhere(r: &DomainResult, by_expected: bool) -> String {
     } else {
         "not an address of this server".to_string()
     };
-    let there = match &r.answered {
-        Some(a) => format!("; {}", answered_line(a)),
-        None => String::new(),
+    let there = match (&r.answered, &r.here) {
+        (Some(a), Some(h)) => format!(
+            "; {}, while this host's nginx answers {}",
+            answered_line(a),
+            status_and_server(h)
+        ),
+        (Some(a), None) => format!("; {}", answered_line(a)),
+        _ => String::new(),
     };
     let hidden = match &r.system_ips {
         Some(system) if !system.is_empty() && system.iter().all(|ip| r.expected.contains(ip)) => format!(
@@ -326,6 +359,9 @@ mod tests {
             on_this_host: false,
             error: None,
             answered: None,
+            other_server: false,
+            here: None,
+            not_probed: false,
             elapsed_ms: 3,
         }
     }
@@ -360,11 +396,18 @@ mod tests {
             server: Some("nginx/1.18.0 (Ubuntu)".into()),
             error: None,
         });
+        result.other_server = true;
+        result.here = Some(Answered {
+            ip: "127.0.0.1".parse().unwrap(),
+            status: Some(200),
+            server: Some("nginx/1.22.1".into()),
+            ..result.answered.clone().unwrap()
+        });
         let r = verdict(Rec::start(StepName::Dns), &[result], false, false, &home);
         let f = r.finding.unwrap();
-        assert_eq!(f.code, FindingCode::DnsPointsElsewhere);
+        assert_eq!(f.code, FindingCode::DnsAnsweredByOtherServer);
         assert!(f.cause.ends_with(
-            "; http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu))"
+            "; http://example.com/ at 47.84.111.158 answered 502 (Server: nginx/1.18.0 (Ubuntu)), while this host's nginx answers 200 (Server: nginx/1.22.1)"
         ), "{}", f.cause);
         assert!(f.action.unwrap().contains("(203.0.113.10)"));
     }

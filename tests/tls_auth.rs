@@ -1,0 +1,291 @@
+//! The tls and auth steps against real nginx: the lab's own certificate and htpasswd, an
+//! already-expired certificate made with `openssl ca`, an htpasswd that holds another password
+//! than the operator's, a domain no server block names, and certificates made with `openssl`
+//! served by a bare nginx of the test's own.
+
+mod common;
+mod fix_support;
+
+use std::fs;
+use std::process::Command;
+
+use common::nginx::{free_ports, PlainNginx};
+use common::{fixer, lab, step};
+use fix_support::{output, Run};
+use fixer::lab::{Fault, Lab};
+use serde_json::Value;
+
+struct Ran {
+    code: i32,
+    doc: Value,
+}
+
+fn diagnose_json(lab: &Lab) -> Ran {
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(&lab.playbook)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        doc,
+    }
+}
+
+fn root(ran: &Ran) -> (&str, &str) {
+    (
+        ran.doc["root_cause_code"].as_str().unwrap_or(""),
+        ran.doc["root_cause"].as_str().unwrap_or(""),
+    )
+}
+
+#[test]
+fn a_healthy_lab_shows_its_certificate_and_basic_auth() {
+    let (_dir, lab) = lab(Fault::None);
+    let ran = diagnose_json(&lab);
+    assert_eq!(ran.code, 0, "{:#}", ran.doc);
+    let tls = step(&ran.doc, "tls");
+    assert_eq!(tls["verdict"], "ok", "{tls:#}");
+    let site = &tls["details"]["sites"][0];
+    assert_eq!(site["name"], "localhost");
+    assert_eq!(site["self_signed"], true);
+    assert_eq!(site["name_matches"], true);
+    assert_eq!(site["headers_missing"], serde_json::json!([]));
+    assert!(site["days_left"].as_i64().unwrap() >= 29, "{site:#}");
+    let evidence = tls["evidence"].to_string();
+    assert!(evidence.contains("ALPN"), "{evidence}");
+    assert!(
+        evidence.contains("self-signed (accepted: insecure = true)"),
+        "{evidence}"
+    );
+    let auth = step(&ran.doc, "auth");
+    assert_eq!(auth["verdict"], "ok", "{auth:#}");
+    let url = &auth["details"]["urls"][0];
+    assert_eq!(url["without"]["status"], 401);
+    assert!(url["without"]["www_authenticate"]
+        .as_str()
+        .unwrap()
+        .starts_with("Basic"));
+    assert_eq!(url["with"]["status"], 200);
+}
+
+#[test]
+fn an_expired_certificate_is_the_root_cause() {
+    let (_dir, lab) = lab(Fault::TlsExpired);
+    let ran = diagnose_json(&lab);
+    let (code, cause) = root(&ran);
+    assert_eq!(code, "tls-expired", "{:#}", ran.doc);
+    assert!(
+        cause.starts_with(
+            "the certificate nginx serves for localhost expired on 2025-02-01T00:00:00Z ("
+        ) && cause.ends_with("days ago): clients refuse the connection"),
+        "{cause}"
+    );
+    assert_eq!(ran.code, 1);
+    let site = &step(&ran.doc, "tls")["details"]["sites"][0];
+    assert!(site["days_left"].as_i64().unwrap() < -290, "{site:#}");
+    assert_eq!(site["chain"][0]["not_after"], "2025-02-01T00:00:00Z");
+}
+
+#[test]
+fn refused_credentials_are_the_root_cause_and_the_password_is_never_shown() {
+    let (_dir, lab) = lab(Fault::AuthMismatch);
+    let password = fs::read_to_string(&lab.password_file).unwrap();
+    let password = password.trim();
+    assert!(password.len() >= 16);
+    let ran = diagnose_json(&lab);
+    let (code, cause) = root(&ran);
+    assert_eq!(code, "auth-rejected", "{:#}", ran.doc);
+    assert!(
+        cause.contains(
+            "refuses admin with 401: the htpasswd entry and the operator's credentials differ"
+        ),
+        "{cause}"
+    );
+    assert_eq!(ran.code, 1);
+
+    // Every way fixer reports: human, JSON, the Markdown report, and fix's audit log.
+    let run = Run::new();
+    let report = run.path("incident.md");
+    let human = fixer()
+        .args(["diagnose", "--timeout", "2", "-p"])
+        .arg(&lab.playbook)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(human.status.code(), Some(1));
+    let human_text = String::from_utf8_lossy(&human.stdout);
+    assert!(human_text.contains("[auth-rejected]"), "{human_text}");
+    let mut fix = run.fix(&lab);
+    fix.args(["--yes", "--json"]);
+    let fixed = output(fix);
+    assert_eq!(fixed.code, 1, "{}", fixed.all());
+    for (what, text) in [
+        ("JSON", ran.doc.to_string()),
+        ("human", human_text.to_string()),
+        (
+            "human stderr",
+            String::from_utf8_lossy(&human.stderr).to_string(),
+        ),
+        ("report", fs::read_to_string(&report).unwrap()),
+        ("fix", fixed.all()),
+        ("audit", fs::read_to_string(&run.audit).unwrap_or_default()),
+    ] {
+        assert!(
+            !text.contains(password),
+            "the password appears in the {what} output"
+        );
+    }
+}
+
+#[test]
+fn a_domain_without_a_server_block_falls_to_the_default_server() {
+    let (_dir, lab) = lab(Fault::NoServerBlock);
+    let ran = diagnose_json(&lab);
+    let (code, cause) = root(&ran);
+    assert_eq!(code, "no-server-block", "{:#}", ran.doc);
+    assert!(
+        cause.starts_with(&format!(
+            "no server block on port {} has server_name localhost: nginx answers it from the port's default server (server_name _, ",
+            lab.http_port
+        )),
+        "{cause}"
+    );
+    assert_eq!(ran.code, 1);
+    let recurl = step(&ran.doc, "recurl");
+    assert_eq!(recurl["verdict"], "fail", "{recurl:#}");
+}
+
+/// A certificate for another name, self-signed and valid 5 days, served by a bare nginx
+/// that answers without security headers.
+#[test]
+fn a_certificate_for_another_name_is_a_mismatch() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("c.pem"), certs.path().join("k.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "5", "-subj", "/CN=other.test"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "subjectAltName=DNS:other.test,DNS:*.other.test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = free_ports(1)[0];
+    let nginx = PlainNginx::start(
+        "nginx",
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:{port} ssl http2; server_name localhost; ssl_certificate {}; ssl_certificate_key {}; location / {{ return 200 \"ok\\n\"; }} }}",
+            cert.display(),
+            key.display()
+        ),
+    );
+    // Verified (no `insecure`): the playbook says the certificate must be right.
+    let book = certs.path().join("site.toml");
+    fs::write(
+        &book,
+        format!(
+            "name = \"tls\"\n[nginx]\nports = [{port}]\n[[verify]]\nurl = \"https://localhost:{port}/\"\nvia = \"127.0.0.1\"\nexpect = [200]\n"
+        ),
+    )
+    .unwrap();
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(&book)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["root_cause_code"], "tls-name-mismatch", "{doc:#}");
+    let tls = step(&doc, "tls");
+    assert_eq!(tls["verdict"], "fail", "{tls:#}");
+    assert_eq!(tls["finding"]["code"], "tls-name-mismatch", "{tls:#}");
+    assert!(
+        tls["finding"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("does not name it (it names other.test, *.other.test)"),
+        "{tls:#}"
+    );
+    let site = &tls["details"]["sites"][0];
+    assert_eq!(site["self_signed"], true);
+    assert_eq!(site["alpn"], "h2", "{site:#}");
+    let days = site["days_left"].as_i64().unwrap();
+    assert!((4..=5).contains(&days), "{site:#}");
+    assert_eq!(
+        site["headers_missing"].as_array().unwrap().len(),
+        3,
+        "{site:#}"
+    );
+    drop(nginx);
+}
+
+/// A playbook that probes no HTTPS URL still gets its certificate read: nginx's config says
+/// the port is `listen ... ssl`.
+#[test]
+fn an_ssl_port_in_nginx_config_is_inspected_without_a_verify_url() {
+    let certs = tempfile::tempdir().unwrap();
+    fixer::lab::make_cert(
+        std::path::Path::new("openssl"),
+        certs.path(),
+        "localhost",
+        "DNS:localhost",
+    )
+    .unwrap();
+    let port = free_ports(1)[0];
+    let nginx = PlainNginx::start(
+        "nginx",
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:{port} ssl; server_name localhost; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; add_header Strict-Transport-Security max-age=600 always; add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; return 200 \"ok\\n\"; }}",
+            d = certs.path().display()
+        ),
+    );
+    let book = certs.path().join("site.toml");
+    fs::write(
+        &book,
+        format!("name = \"ports\"\n[site]\ndomains = [\"localhost\"]\n[nginx]\nports = [{port}]\n"),
+    )
+    .unwrap();
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(&book)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tls = step(&doc, "tls");
+    assert_eq!(tls["verdict"], "warn", "{tls:#}");
+    assert_eq!(tls["finding"]["code"], "tls-self-signed", "{tls:#}");
+    let site = &tls["details"]["sites"][0];
+    assert_eq!(
+        site["url"],
+        format!("https://localhost:{port}/"),
+        "{site:#}"
+    );
+    assert_eq!(site["address"], format!("127.0.0.1:{port}"), "{site:#}");
+    assert_eq!(site["headers_missing"], serde_json::json!([]), "{site:#}");
+    drop(nginx);
+}
