@@ -297,6 +297,7 @@ mod tests {
             }),
             verify: vec![],
             timeout: std::time::Duration::from_secs(1),
+            watch: Default::default(),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Target {
     pub verify: Vec<VerifySpec>,
     /// Timeout of every single network probe.
     pub timeout: Duration,
+    /// The playbook's `[watch]` table: what `fixer watch --fix` may do unattended.
+    pub watch: crate::playbook::watch::WatchPolicy,
 }
 
 impl Target {
