@@ -55,7 +55,10 @@ fn detail_lines(m: &Message) -> Vec<String> {
 pub fn dingtalk_signed_url(url: &str, secret: &str, timestamp_ms: u128) -> String {
     let sign = dingtalk_sign(secret, timestamp_ms);
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}timestamp={timestamp_ms}&sign={}", url_encode(&sign))
+    format!(
+        "{url}{sep}timestamp={timestamp_ms}&sign={}",
+        url_encode(&sign)
+    )
 }
 
 pub fn dingtalk_sign(secret: &str, timestamp_ms: u128) -> String {
@@ -88,9 +91,18 @@ mod tests {
         // hashlib.sha256).digest()).decode())'
         let sign = dingtalk_sign("SEC000", 1_700_000_000_000);
         assert_eq!(sign, PYTHON_SIGN);
-        let url = dingtalk_signed_url("https://x/robot/send?access_token=t", "SEC000", 1_700_000_000_000);
-        assert!(url.starts_with("https://x/robot/send?access_token=t&timestamp=1700000000000&sign="));
-        assert!(url.ends_with("&sign=ltBBey5eZrWKh1cPzFIdz3v3xpkc4Tjx4lLsPSHqdtA%3D"), "{url}");
+        let url = dingtalk_signed_url(
+            "https://x/robot/send?access_token=t",
+            "SEC000",
+            1_700_000_000_000,
+        );
+        assert!(
+            url.starts_with("https://x/robot/send?access_token=t&timestamp=1700000000000&sign=")
+        );
+        assert!(
+            url.ends_with("&sign=ltBBey5eZrWKh1cPzFIdz3v3xpkc4Tjx4lLsPSHqdtA%3D"),
+            "{url}"
+        );
     }
 
     const PYTHON_SIGN: &str = "ltBBey5eZrWKh1cPzFIdz3v3xpkc4Tjx4lLsPSHqdtA=";

@@ -142,7 +142,9 @@ fn send(n: &Notifier, ding: &DingTalk, m: &Message) -> Delivery {
             std::thread::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 2));
         }
         let url = match (n.kind, &ding.secret) {
-            (Kind::DingTalk, Some(s)) => body::dingtalk_signed_url(&n.url.value, &s.value, now_ms()),
+            (Kind::DingTalk, Some(s)) => {
+                body::dingtalk_signed_url(&n.url.value, &s.value, now_ms())
+            }
             _ => n.url.value.clone(),
         };
         match post(&url, &text, n.kind) {
@@ -200,7 +202,7 @@ fn post(url: &str, body: &str, kind: Kind) -> Result<(), Failed> {
         .header("User-Agent", concat!("fixer/", env!("CARGO_PKG_VERSION")))
         .send(body)
         .map_err(|e| Failed {
-            why: format!("{e} after {}", crate::format::secs(t0.elapsed())),
+            why: format!("{} after {}", said(&e), crate::format::secs(t0.elapsed())),
             retry: true,
         })?;
     let status = answer.status().as_u16();
@@ -212,7 +214,10 @@ fn post(url: &str, body: &str, kind: Kind) -> Result<(), Failed> {
         .unwrap_or_default();
     if !(200..300).contains(&status) {
         return Err(Failed {
-            why: format!("HTTP {status}: {}", crate::sanitize::shorten(text.trim(), 200)),
+            why: format!(
+                "HTTP {status}: {}",
+                crate::sanitize::shorten(text.trim(), 200)
+            ),
             retry: status >= 500 || status == 429,
         });
     }
@@ -220,6 +225,15 @@ fn post(url: &str, body: &str, kind: Kind) -> Result<(), Failed> {
         return dingtalk_answer(&text);
     }
     Ok(())
+}
+
+/// A transport error as an operator says it ("connection refused", "timed out").
+fn said(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(io) => crate::format::io_message(io),
+        ureq::Error::Timeout(_) => "no answer in time".into(),
+        other => other.to_string(),
+    }
 }
 
 /// DingTalk answers 200 even when it drops a message (wrong keyword, bad signature); the

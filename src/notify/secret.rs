@@ -35,9 +35,11 @@ pub fn read(source: &str, literal_ok: bool) -> Result<Secret, String> {
     if literal_ok {
         return non_empty(source, "command line".into());
     }
-    Err("give env:NAME or file:PATH; a secret on the command line is visible to every user \
+    Err(
+        "give env:NAME or file:PATH; a secret on the command line is visible to every user \
          in the process list"
-        .into())
+            .into(),
+    )
 }
 
 fn non_empty(value: &str, origin: String) -> Result<Secret, String> {
@@ -87,7 +89,10 @@ mod tests {
     fn urls_show_only_their_host() {
         let url = "https://oapi.dingtalk.com/robot/send?access_token=abc123";
         assert_eq!(shown_url(url), "https://oapi.dingtalk.com/…");
-        assert_eq!(shown_url("http://u:p@127.0.0.1:9/x"), "http://127.0.0.1:9/…");
+        assert_eq!(
+            shown_url("http://u:p@127.0.0.1:9/x"),
+            "http://127.0.0.1:9/…"
+        );
         let msg = format!("error sending to {url}: refused; token access_token=abc123");
         let clean = redact(&msg, &[url]);
         assert!(!clean.contains("abc123"), "{clean}");

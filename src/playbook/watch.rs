@@ -96,7 +96,11 @@ fn in_range(n: &Spanned<i64>, min: i64, max: i64, key: &'static str) -> Result<u
     if (min..=max).contains(&v) {
         Ok(v as u32)
     } else {
-        Err((n.span(), key, format!("{v} is out of range; give {min} to {max}")))
+        Err((
+            n.span(),
+            key,
+            format!("{v} is out of range; give {min} to {max}"),
+        ))
     }
 }
 
@@ -158,12 +162,25 @@ mod tests {
 
     #[test]
     fn durations_read_and_print_back() {
-        for (text, secs) in [("90s", 90), ("15m", 900), ("1h", 3600), ("45", 45), ("2d", 172_800)] {
+        for (text, secs) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("1h", 3600),
+            ("45", 45),
+            ("2d", 172_800),
+        ] {
             let d = parse_duration(text).unwrap();
             assert_eq!(d.as_secs(), secs, "{text}");
             assert_eq!(parse_duration(&show_duration(d)).unwrap(), d);
         }
-        for bad in ["", "m", "15 minutes", "-5m", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "m",
+            "15 minutes",
+            "-5m",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
@@ -171,10 +188,16 @@ mod tests {
     #[test]
     fn auto_fix_names_are_action_codes() {
         use crate::action::ActionCode::*;
-        let codes: Vec<&str> = [ResumeHolder, KillHolder, RestartBackend, StartNginx, ReloadNginx]
-            .iter()
-            .map(|c| c.as_str())
-            .collect();
+        let codes: Vec<&str> = [
+            ResumeHolder,
+            KillHolder,
+            RestartBackend,
+            StartNginx,
+            ReloadNginx,
+        ]
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
         for name in AUTO_FIX_ACTIONS {
             assert!(codes.contains(name), "{name}");
         }

@@ -133,7 +133,11 @@ impl Out {
         }
         if let Some(m) = message {
             let sent = deliveries.iter().filter(|d| d.delivered).count();
-            line.push_str(&format!(" · {}: sent to {sent}/{}", m.event, deliveries.len()));
+            line.push_str(&format!(
+                " · {}: sent to {sent}/{}",
+                m.event,
+                deliveries.len()
+            ));
             if m.event == "gave-up" {
                 line.push_str(&format!("\n{}", clean(&m.headline)));
             }
@@ -147,7 +151,9 @@ impl Out {
 pub fn install_plan(p: &Plan) {
     if let Some(line) = &p.crontab {
         println!("systemd is not PID 1 here: no timer. Add this line to /etc/cron.d/fixer-watch");
-        println!("(cron runs it in whole minutes; set the env:NAME variables above it as NAME=value):");
+        println!(
+            "(cron runs it in whole minutes; set the env:NAME variables above it as NAME=value):"
+        );
         println!();
         println!("{}", clean(line));
         return;

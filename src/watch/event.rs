@@ -9,7 +9,12 @@ use super::memory::Memory;
 use super::round::{Health, Round};
 
 /// The event of this round given the last one's memory, or None when nothing changed.
-pub fn of(before: &Memory, round: &Round, policy: &WatchPolicy, rounds: u32) -> Option<&'static str> {
+pub fn of(
+    before: &Memory,
+    round: &Round,
+    policy: &WatchPolicy,
+    rounds: u32,
+) -> Option<&'static str> {
     if round.gave_up && !before.gave_up {
         return Some("gave-up");
     }
@@ -46,7 +51,8 @@ pub fn remember(before: &Memory, round: &Round) -> Memory {
         Health::Healthy => 0,
         _ => before.unhealthy_rounds.saturating_add(1),
     };
-    m.gave_up = round.gave_up || (before.gave_up && round.health != Health::Healthy && !round.fixed_something);
+    m.gave_up = round.gave_up
+        || (before.gave_up && round.health != Health::Healthy && !round.fixed_something);
     m
 }
 

@@ -15,7 +15,7 @@ use crate::exit_code::ExitCode;
 use crate::playbook::watch::show_duration;
 use crate::report::{self, watch as out};
 
-use super::{Setup, WatchArgs};
+use super::WatchArgs;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
 const ENV_DIR: &str = "/etc/fixer/watch";
@@ -32,8 +32,8 @@ pub struct File {
     pub mode: u32,
 }
 
-pub fn run(args: &WatchArgs, target_args: &TargetArgs, setup: &Setup) -> ExitCode {
-    match plan(args, target_args, setup) {
+pub fn run(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> ExitCode {
+    match plan(args, target_args, interval) {
         Ok(p) => act(args, p),
         Err(e) => {
             report::error(&anyhow::anyhow!(e));
@@ -54,7 +54,7 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-fn plan(args: &WatchArgs, target_args: &TargetArgs, setup: &Setup) -> Result<Plan, String> {
+fn plan(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> Result<Plan, String> {
     let Some(playbook) = target_args.playbook.clone() else {
         return Err(format!(
             "{} needs a playbook: fixer watch {} NAME",
@@ -79,7 +79,7 @@ fn plan(args: &WatchArgs, target_args: &TargetArgs, setup: &Setup) -> Result<Pla
         notes: Vec::new(),
     };
     if !crate::sys::spawn::systemd_booted() {
-        p.crontab = Some(crontab_line(&exe, &watch_args, setup.interval));
+        p.crontab = Some(crontab_line(&exe, &watch_args, interval));
         return Ok(p);
     }
     let timer = format!("fixer-watch@{instance}.timer");
@@ -92,15 +92,22 @@ fn plan(args: &WatchArgs, target_args: &TargetArgs, setup: &Setup) -> Result<Pla
             p.notes
                 .push("other playbooks' timers remain: the unit templates stay".into());
         } else {
-            p.remove.extend([SERVICE, TIMER].map(|f| Path::new(UNIT_DIR).join(f)));
+            p.remove
+                .extend([SERVICE, TIMER].map(|f| Path::new(UNIT_DIR).join(f)));
         }
         p.commands.push(cmd(&["daemon-reload"]));
         return Ok(p);
     }
     let (env_text, env_shown) = env_file_text(&watch_args, &mut p.notes);
-    p.files.push(File::shown(Path::new(UNIT_DIR).join(SERVICE), service_text(&exe)));
-    p.files.push(File::shown(Path::new(UNIT_DIR).join(TIMER), TIMER_TEXT.into()));
-    p.files.push(File::shown(drop_in, interval_text(setup.interval)));
+    p.files.push(File::shown(
+        Path::new(UNIT_DIR).join(SERVICE),
+        service_text(&exe),
+    ));
+    p.files.push(File::shown(
+        Path::new(UNIT_DIR).join(TIMER),
+        TIMER_TEXT.into(),
+    ));
+    p.files.push(File::shown(drop_in, interval_text(interval)));
     p.files.push(File {
         path: env_file,
         text: env_text,
@@ -187,7 +194,10 @@ fn unit_args(args: &WatchArgs, playbook: &str) -> Result<Vec<String>, String> {
     }
     // systemd splits $FIXER_WATCH_ARGS on white space and expands % and $: such an argument
     // would arrive changed.
-    if let Some(bad) = out.iter().find(|a| a.contains(char::is_whitespace) || a.contains(['"', '\'', '\\', '$', '%', '`'])) {
+    if let Some(bad) = out
+        .iter()
+        .find(|a| a.contains(char::is_whitespace) || a.contains(['"', '\'', '\\', '$', '%', '`']))
+    {
         return Err(format!(
             "{}: a timer's arguments may not hold spaces, quotes, $, % or backslashes",
             crate::sanitize::quoted(bad)
@@ -208,7 +218,8 @@ fn env_names(args: &[String]) -> Vec<String> {
 
 /// The env file: the round's arguments and, for each `env:NAME` set here, its value.
 fn env_file_text(watch_args: &[String], notes: &mut Vec<String>) -> (String, String) {
-    let head = "# Written by `fixer watch --install`: the arguments of each round and the secrets\n\
+    let head =
+        "# Written by `fixer watch --install`: the arguments of each round and the secrets\n\
                 # they name. Keep this file 0600.\n";
     let line = format!("FIXER_WATCH_ARGS=\"{}\"\n", watch_args.join(" "));
     let (mut text, mut shown) = (format!("{head}{line}"), format!("{head}{line}"));
@@ -228,9 +239,8 @@ fn env_file_text(watch_args: &[String], notes: &mut Vec<String>) -> (String, Str
 
 fn others_left(mine: &Path) -> bool {
     std::fs::read_dir(ENV_DIR).is_ok_and(|d| {
-        d.flatten().any(|e| {
-            e.path() != mine && e.path().extension().is_some_and(|x| x == "env")
-        })
+        d.flatten()
+            .any(|e| e.path() != mine && e.path().extension().is_some_and(|x| x == "env"))
     })
 }
 
@@ -299,7 +309,11 @@ fn act(args: &WatchArgs, p: Plan) -> ExitCode {
         format!("Stop and remove fixer-watch@{}.timer?", p.instance)
     };
     let audit = crate::audit::AuditLog::new(args.audit_log.clone());
-    let action = if p.install { "install-watch" } else { "uninstall-watch" };
+    let action = if p.install {
+        "install-watch"
+    } else {
+        "uninstall-watch"
+    };
     let target = json!({"timer": format!("fixer-watch@{}.timer", p.instance),
         "files": p.files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>(),
         "remove": p.remove.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()});
@@ -319,14 +333,22 @@ fn act(args: &WatchArgs, p: Plan) -> ExitCode {
         }
     };
     let name = p.instance.clone();
-    if let Err(e) = audit.record(&name, "start", json!({"action": action, "target": target, "consent": approval})) {
+    if let Err(e) = audit.record(
+        &name,
+        "start",
+        json!({"action": action, "target": target, "consent": approval}),
+    ) {
         report::error(&e.context("not acting: the audit log cannot be written"));
         return ExitCode::ActionFailed;
     }
     let (ok, evidence) = apply(&p);
     let result = if ok { "done" } else { "failed" };
-    let _ = audit.record(&name, "end", json!({"action": action, "target": target,
-        "consent": approval, "result": result, "evidence": evidence}));
+    let _ = audit.record(
+        &name,
+        "end",
+        json!({"action": action, "target": target,
+        "consent": approval, "result": result, "evidence": evidence}),
+    );
     if ok {
         ExitCode::Healthy
     } else {
@@ -359,9 +381,16 @@ fn apply(p: &Plan) -> (bool, Vec<String>) {
         match gone {
             Ok(()) => say(format!("removed {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => say(format!("removing {}: {}", path.display(), crate::format::io_text(&e))),
+            Err(e) => say(format!(
+                "removing {}: {}",
+                path.display(),
+                crate::format::io_text(&e)
+            )),
         }
-        if let Some(dir) = path.parent().filter(|d| d.extension().is_some_and(|x| x == "d")) {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| d.extension().is_some_and(|x| x == "d"))
+        {
             let _ = std::fs::remove_dir(dir);
         }
     }
@@ -374,7 +403,10 @@ fn apply(p: &Plan) -> (bool, Vec<String>) {
         match run {
             Ok(o) if o.success() => say(format!("{shown}: exit 0")),
             Ok(o) => {
-                say(format!("{shown}: failed: {}", o.stderr.lines().next().unwrap_or("no output")));
+                say(format!(
+                    "{shown}: failed: {}",
+                    o.stderr.lines().next().unwrap_or("no output")
+                ));
                 return (false, evidence);
             }
             Err(e) => {
@@ -418,7 +450,10 @@ mod tests {
     #[test]
     fn instances_are_playbook_names() {
         assert_eq!(instance_name("login-502").unwrap(), "login-502");
-        assert_eq!(instance_name("/etc/fixer/playbooks/app.toml").unwrap(), "app");
+        assert_eq!(
+            instance_name("/etc/fixer/playbooks/app.toml").unwrap(),
+            "app"
+        );
         assert!(instance_name("my app").is_err());
     }
 
@@ -437,6 +472,9 @@ mod tests {
     #[test]
     fn the_interval_drop_in_resets_the_template_value() {
         let t = interval_text(Duration::from_secs(90));
-        assert!(t.contains("OnUnitInactiveSec=\nOnUnitInactiveSec=90s\n"), "{t}");
+        assert!(
+            t.contains("OnUnitInactiveSec=\nOnUnitInactiveSec=90s\n"),
+            "{t}"
+        );
     }
 }

@@ -32,26 +32,31 @@ pub(crate) struct Setup {
 }
 
 pub fn run(args: WatchArgs, color: report::ColorWhen) -> ExitCode {
-    let setup = match setup(&args) {
-        Ok(s) => s,
-        Err(e) => {
-            report::error(&anyhow::anyhow!(e));
-            return ExitCode::Usage;
-        }
+    let usage = |e: String| {
+        report::error(&anyhow::anyhow!(e));
+        ExitCode::Usage
+    };
+    let interval = match interval(&args.interval) {
+        Ok(i) => i,
+        Err(e) => return usage(e),
     };
     let mut target_args = args.target.clone();
     if target_args.playbook.is_none() {
         target_args.playbook = args.name.clone();
     }
     if target_args.report.is_some() {
-        report::error(&anyhow::anyhow!(
-            "--report is for diagnose and fix; watch sends its news to --notify receivers"
-        ));
-        return ExitCode::Usage;
+        return usage(
+            "--report is for diagnose and fix; watch sends its news to --notify receivers".into(),
+        );
     }
+    // The secrets are read by each round, where the unit's env file provides them.
     if args.install || args.uninstall {
-        return install::run(&args, &target_args, &setup);
+        return install::run(&args, &target_args, interval);
     }
+    let setup = match setup(&args, interval) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
     let target = match crate::config::resolve(&target_args) {
         Ok(mut t) => {
             crate::discover::derive::complete(&mut t);
@@ -62,7 +67,10 @@ pub fn run(args: WatchArgs, color: report::ColorWhen) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let mut out = Out::new(report::Style::detect(color, args.target.json), args.target.json);
+    let mut out = Out::new(
+        report::Style::detect(color, args.target.json),
+        args.target.json,
+    );
     out.start(&target, &setup, args.fix, args.once);
     if args.once {
         return one(&target, &setup, args.fix, &mut out);
@@ -90,10 +98,13 @@ fn sleep(d: Duration) -> bool {
     crate::sys::interrupt::caught().is_none()
 }
 
-fn setup(args: &WatchArgs) -> Result<Setup, String> {
-    let interval = parse_duration(&args.interval)
+fn interval(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
         .and_then(|d| bounded(d, INTERVAL_MIN, INTERVAL_MAX))
-        .map_err(|m| format!("--interval: {m}"))?;
+        .map_err(|m| format!("--interval: {m}"))
+}
+
+fn setup(args: &WatchArgs, interval: Duration) -> Result<Setup, String> {
     let notifiers = args
         .notify
         .iter()

@@ -180,7 +180,8 @@ impl FixReport for Collect {
     fn verified_locally(&mut self, _: &StepResult) {}
     fn manual(&mut self, items: &[crate::plan::Manual]) {
         for m in items {
-            self.notes.push(format!("Left to you: {} [{}]", m.change, m.code));
+            self.notes
+                .push(format!("Left to you: {} [{}]", m.change, m.code));
         }
     }
 }
