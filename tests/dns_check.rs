@@ -17,6 +17,7 @@ fn target(domains: &[&str], expected: &[&str]) -> Target {
         backend: None,
         verify: vec![],
         timeout: Duration::from_secs(2),
+        watch: Default::default(),
     }
 }
 

@@ -30,6 +30,7 @@ fn target(addr: SocketAddr, health_path: &str) -> Target {
         }),
         verify: vec![],
         timeout: Duration::from_secs(1),
+        watch: Default::default(),
     }
 }
 

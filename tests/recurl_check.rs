@@ -30,6 +30,7 @@ fn target(backend: Option<SocketAddr>, verify: Vec<VerifySpec>) -> Target {
         }),
         verify,
         timeout: T,
+        watch: Default::default(),
     }
 }
 

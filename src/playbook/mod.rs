@@ -6,7 +6,7 @@ pub mod model;
 pub(crate) mod trust;
 pub(crate) mod validate;
 pub(crate) mod values;
-pub(crate) mod watch;
+pub mod watch;
 
 pub use error::PlaybookError;
 

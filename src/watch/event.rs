@@ -31,8 +31,10 @@ pub fn of(
         _ if same => {
             // The first unhealthy round alerted; remind every N rounds after it.
             let since_alert = rounds.saturating_sub(1);
-            (policy.remind_every > 0 && since_alert > 0 && since_alert % policy.remind_every == 0)
-                .then_some("reminder")
+            (policy.remind_every > 0
+                && since_alert > 0
+                && since_alert.is_multiple_of(policy.remind_every))
+            .then_some("reminder")
         }
         Health::Unhealthy => Some("down"),
         Health::Unknown => Some("unknown"),
