@@ -267,7 +267,9 @@ const TIMER_TEXT: &str = "# Written by `fixer watch --install`; removed by `fixe
 Description=fixer watch of playbook %i, on a timer\n\
 \n\
 [Timer]\n\
-OnBootSec=1min\n\
+# The first round a second after the timer starts (enable --now, or boot), the next ones\n\
+# an interval after the previous round ended, so two rounds never overlap.\n\
+OnActiveSec=1s\n\
 OnUnitInactiveSec=1min\n\
 AccuracySec=1s\n\
 \n\
@@ -276,8 +278,10 @@ WantedBy=timers.target\n";
 
 fn interval_text(interval: Duration) -> String {
     let secs = interval.as_secs().max(1);
+    // An empty value clears every timer of the template, not just its own kind: both are set
+    // again.
     format!(
-        "# Written by `fixer watch --install --interval {}`.\n[Timer]\nOnUnitInactiveSec=\nOnUnitInactiveSec={secs}s\n",
+        "# Written by `fixer watch --install --interval {}`.\n[Timer]\nOnActiveSec=\nOnActiveSec=1s\nOnUnitInactiveSec={secs}s\n",
         show_duration(interval)
     )
 }
