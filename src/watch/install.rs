@@ -477,7 +477,7 @@ mod tests {
     fn the_interval_drop_in_resets_the_template_value() {
         let t = interval_text(Duration::from_secs(90));
         assert!(
-            t.contains("OnUnitInactiveSec=\nOnUnitInactiveSec=90s\n"),
+            t.contains("OnActiveSec=\nOnActiveSec=1s\nOnUnitInactiveSec=90s\n"),
             "{t}"
         );
     }
