@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{ArgGroup, Args};
 
 use crate::cli::TargetArgs;
 
 #[derive(Debug, Clone, Args)]
+#[command(group = ArgGroup::new("service").args(["install", "uninstall"]))]
 pub struct WatchArgs {
     /// Playbook name or path (same as -p).
     #[arg(value_name = "PLAYBOOK", conflicts_with = "playbook")]
@@ -67,6 +68,6 @@ pub struct WatchArgs {
     pub yes: bool,
 
     /// Show what --install/--uninstall would write and run; change nothing.
-    #[arg(long)]
+    #[arg(long, requires = "service")]
     pub dry_run: bool,
 }
