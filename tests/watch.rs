@@ -391,4 +391,21 @@ fn install_without_systemd_prints_a_crontab_line_and_writes_nothing() {
         "{line}"
     );
     assert!(!run.audit.exists(), "nothing done, nothing audited");
+
+    // A token in a unit's (or crontab's) command line is visible to everyone: refused.
+    let mut cmd = run.fixer("watch");
+    cmd.args([
+        "--install",
+        "--notify",
+        "http://127.0.0.1:9/h?token=TOKEN77",
+    ])
+    .arg(&lab.playbook);
+    let out = output(cmd);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("env:NAME or file:PATH"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.all().contains("TOKEN77"), "{}", out.all());
 }

@@ -150,6 +150,14 @@ impl Out {
 /// the crontab line when systemd is not running here.
 pub fn install_plan(p: &Plan) {
     if let Some(line) = &p.crontab {
+        if !p.install {
+            println!("systemd is not PID 1 here: no timer to remove. Remove the line that runs");
+            println!(
+                "`fixer watch --once {}` from /etc/cron.d/fixer-watch.",
+                clean(&p.instance)
+            );
+            return;
+        }
         println!("systemd is not PID 1 here: no timer. Add this line to /etc/cron.d/fixer-watch");
         println!(
             "(cron runs it in whole minutes; set the env:NAME variables above it as NAME=value):"

@@ -115,3 +115,93 @@ fn state_name(s: &str) -> &'static str {
         _ => "unknown",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit_code::ExitCode;
+
+    fn round(health: Health, fixed: bool, gave_up: bool) -> Round {
+        Round {
+            health,
+            exit: ExitCode::Healthy,
+            verification: None,
+            root_cause: None,
+            error: None,
+            actions: Vec::new(),
+            fixed_something: fixed,
+            notes: Vec::new(),
+            gave_up,
+        }
+    }
+
+    /// The events of a sequence of rounds, each remembered for the next.
+    fn events(rounds: &[Round], remind_every: u32) -> Vec<Option<&'static str>> {
+        let policy = WatchPolicy {
+            remind_every,
+            ..WatchPolicy::default()
+        };
+        let mut memory = Memory::default();
+        rounds
+            .iter()
+            .map(|r| {
+                let after = remember(&memory, r);
+                let e = of(&memory, r, &policy, after.unhealthy_rounds);
+                memory = after;
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_changes_and_reminders_are_told() {
+        use Health::*;
+        let seq = [
+            round(Healthy, false, false),
+            round(Healthy, false, false),
+            round(Unhealthy, false, false),
+            round(Unhealthy, false, false),
+            round(Unhealthy, false, false),
+            round(Unhealthy, false, false),
+            round(Unknown, false, false),
+            round(Healthy, false, false),
+        ];
+        assert_eq!(
+            events(&seq, 2),
+            [
+                None,
+                None,
+                Some("down"),
+                None,
+                Some("reminder"),
+                None,
+                Some("unknown"),
+                Some("up")
+            ]
+        );
+    }
+
+    #[test]
+    fn fixes_are_always_told_and_giving_up_once() {
+        use Health::*;
+        let seq = [
+            round(Unhealthy, false, false),
+            round(Healthy, true, false),
+            round(Unhealthy, true, false),
+            round(Unhealthy, false, true),
+            round(Unhealthy, false, true),
+            round(Healthy, false, false),
+        ];
+        assert_eq!(
+            events(&seq, 0),
+            [
+                Some("down"),
+                Some("fixed"),
+                Some("still-down"),
+                Some("gave-up"),
+                None,
+                Some("up")
+            ]
+        );
+    }
+}

@@ -178,6 +178,18 @@ fn unit_args(args: &WatchArgs, playbook: &str) -> Result<Vec<String>, String> {
         out.push("--fix".into());
     }
     for n in &args.notify {
+        // systemctl status and ps show a unit's command line: a token must come from its file.
+        let source = n
+            .split_once('=')
+            .filter(|(k, _)| !k.contains(['/', ':']))
+            .map_or(n.as_str(), |(_, s)| s);
+        if !(source.starts_with("env:") || source.starts_with("file:")) {
+            return Err(
+                "--install: give each --notify URL as env:NAME or file:PATH, so its token stays \
+                 out of the unit's command line"
+                    .into(),
+            );
+        }
         out.push(format!("--notify={n}"));
     }
     if let Some(s) = &args.dingtalk_secret {
