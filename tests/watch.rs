@@ -409,3 +409,34 @@ fn install_without_systemd_prints_a_crontab_line_and_writes_nothing() {
     );
     assert!(!out.all().contains("TOKEN77"), "{}", out.all());
 }
+
+#[test]
+fn without_once_it_runs_rounds_on_the_interval() {
+    let (_dir, lab) = lab(Fault::None);
+    let run = Run::new();
+    let hook = ok_receiver();
+    let mut cmd = run.fixer("watch");
+    cmd.arg("-p")
+        .arg(&lab.playbook)
+        .args(["--timeout", "1", "--interval", "1s", "--rounds", "2"])
+        .args(["--notify", &hook.url("/w")]);
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rounds: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(" healthy"))
+        .collect();
+    assert_eq!(rounds.len(), 2, "{}", out.all());
+    assert!(
+        out.stderr.starts_with(
+            "Watching lab-none every 1s · fix: off\n  notify webhook http://127.0.0.1:"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(
+        bodies(&hook).is_empty(),
+        "healthy throughout: nothing to say"
+    );
+}

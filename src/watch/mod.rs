@@ -7,6 +7,7 @@ mod event;
 pub(crate) mod install;
 mod memory;
 pub(crate) mod round;
+mod units;
 
 pub use args::WatchArgs;
 
