@@ -305,7 +305,8 @@ fn fix_never_touches_a_foreign_holder_even_when_kill_holder_is_allowed() {
     let run = Run::new();
     let holders_before = fix_support::listeners(lab.backend_port);
     assert!(!holders_before.is_empty());
-    let out = watch(&run, &lab, &["--fix"]);
+    let hook = ok_receiver();
+    let out = watch(&run, &lab, &["--fix", "--notify", &hook.url("/w")]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.stderr.contains("not the backend; that needs a person"),
@@ -319,6 +320,15 @@ fn fix_never_touches_a_foreign_holder_even_when_kill_holder_is_allowed() {
         .map(|(a, p, r)| format!("{a} {p} {r}"))
         .collect();
     assert_eq!(results, ["kill-holder end not-allowed"], "{results:?}");
+    let got = bodies(&hook);
+    assert_eq!(got.len(), 1, "{}", out.all());
+    let why = got[0]["not_fixed"][0].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with(
+            "Not fixing unattended: kill-holder touches a process that is not the backend"
+        ),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn detail_lines(m: &Message) -> Vec<String> {
     if !m.actions.is_empty() {
         lines.push(format!("actions taken: {}", m.actions.join(", ")));
     }
+    lines.extend(m.not_fixed.iter().cloned());
     lines.push(format!("time: {}", m.time));
     lines
 }

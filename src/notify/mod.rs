@@ -103,6 +103,8 @@ pub struct Message {
     pub root_cause: Option<Cause>,
     /// Actions watch took this round, e.g. `restart-backend (done)`.
     pub actions: Vec<String>,
+    /// Why watch did not fix what it found (not allowed, a foreign process, the lock held).
+    pub not_fixed: Vec<String>,
     pub unhealthy_rounds: u32,
     pub time: String,
 }

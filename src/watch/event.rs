@@ -103,6 +103,12 @@ pub fn message(
             cause: f.cause.clone(),
         }),
         actions: round.actions.clone(),
+        not_fixed: round
+            .notes
+            .iter()
+            .filter(|n| n.starts_with("Not fixing"))
+            .cloned()
+            .collect(),
         unhealthy_rounds: after.unhealthy_rounds,
         time: crate::clock::now_rfc3339(),
     }
