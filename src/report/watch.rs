@@ -133,11 +133,15 @@ impl Out {
         }
         if let Some(m) = message {
             let sent = deliveries.iter().filter(|d| d.delivered).count();
-            line.push_str(&format!(
-                " · {}: sent to {sent}/{}",
-                m.event,
-                deliveries.len()
-            ));
+            if deliveries.is_empty() {
+                line.push_str(&format!(" · {} (no --notify to send it to)", m.event));
+            } else {
+                line.push_str(&format!(
+                    " · {}: sent to {sent}/{}",
+                    m.event,
+                    deliveries.len()
+                ));
+            }
             if m.event == "gave-up" {
                 line.push_str(&format!("\n{}", clean(&m.headline)));
             }

@@ -82,7 +82,10 @@ pub fn message(
         ),
         "fixed" => format!("{name} was down and fixer repaired it ({acted}). {cause}"),
         "still-down" => format!("{name} is still down after fixer tried {acted}. {cause}"),
-        "up" => format!("{name} is healthy again"),
+        "up" => match &before.since {
+            Some(since) => format!("{name} is healthy again (not healthy since {since})"),
+            None => format!("{name} is healthy again"),
+        },
         "down" => format!("{name} is down: {cause}"),
         "reminder" => format!(
             "{name} is still {} after {} rounds: {cause}",
