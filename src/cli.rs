@@ -44,6 +44,9 @@ pub enum Command {
     /// What would keep the next outage short (Restart=always, timeouts, log rotation), with the
     /// exact text to apply; --apply writes the systemd part after asking.
     Harden(crate::harden::HardenArgs),
+    /// Verify on an interval (or --once, for cron), notify on a change of state, and with --fix
+    /// repair what the playbook allows; --install puts it under a systemd timer.
+    Watch(crate::watch::WatchArgs),
     /// Show the latest entries of the audit log.
     Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.

@@ -43,6 +43,7 @@ fn empty_target() -> Target {
         backend: None,
         verify: Vec::new(),
         timeout: validate::DEFAULT_TIMEOUT,
+        watch: Default::default(),
     }
 }
 

@@ -20,6 +20,9 @@ pub enum Mode {
     DryRun,
     /// No terminal to ask on and no `--yes`.
     Refuse,
+    /// `fixer watch --fix`: nobody to ask; the playbook's `[watch] auto_fix` said which actions
+    /// are fine, and a process that is not the backend is never touched.
+    Auto,
 }
 
 /// How an action was (or was not) approved; recorded in the JSON and the audit log.
@@ -28,6 +31,8 @@ pub enum Mode {
 pub enum Approval {
     Prompt,
     YesFlag,
+    /// Allowed by the playbook's `[watch] auto_fix`, run by `fixer watch --fix`.
+    AutoFix,
     None,
 }
 
@@ -77,6 +82,8 @@ impl Consent {
     pub fn ask(&self, question: &str, foreign: bool) -> Answer {
         match self.mode {
             Mode::DryRun => Answer::PlanOnly,
+            Mode::Auto if !foreign => Answer::Approved(Approval::AutoFix),
+            Mode::Auto => Answer::Refused,
             Mode::Yes if !foreign || self.force_foreign => Answer::Approved(Approval::YesFlag),
             Mode::Yes | Mode::Prompt if can_prompt() => prompt(question),
             Mode::Yes | Mode::Prompt | Mode::Refuse => Answer::Refused,

@@ -30,6 +30,9 @@ pub struct Options {
     pub audit: AuditLog,
     /// `--core DIR`: core files of a holder before it is killed.
     pub core: Option<std::path::PathBuf>,
+    /// `fixer watch --fix`: only these actions (the playbook's `[watch] auto_fix`); any other
+    /// is refused, as is every action on a process that is not the backend. None: all.
+    pub allowed: Option<Vec<String>>,
 }
 
 /// Everything `fix` did, for the JSON document.
@@ -248,6 +251,11 @@ fn run_one(
         elapsed_ms: t0.elapsed().as_millis() as u64,
         signalled: Vec::new(),
     };
+    if let Some(why) = not_allowed(opts, p) {
+        out.message(&why);
+        audit(opts, target, p, "not-allowed", Approval::None, &[]);
+        return record(Approval::None, Outcome::Declined, vec![why]);
+    }
     let approval = match opts.consent.ask(&p.question, p.foreign) {
         Answer::Approved(a) => a,
         Answer::PlanOnly => return record(Approval::None, Outcome::Planned, Vec::new()),
@@ -300,6 +308,23 @@ fn run_one(
         signalled: applied.signalled,
         ..record(approval, result, applied.evidence)
     }
+}
+
+/// Why `fixer watch --fix` leaves this action to a person, if it does.
+fn not_allowed(opts: &Options, p: &action::Plan) -> Option<String> {
+    let allowed = opts.allowed.as_ref()?;
+    if p.foreign {
+        return Some(format!(
+            "Not fixing unattended: {} touches a process that is not the backend; that needs a person (fixer fix).",
+            p.code.as_str()
+        ));
+    }
+    (!allowed.iter().any(|a| a == p.code.as_str())).then(|| {
+        format!(
+            "Not fixing unattended: {} is not in the playbook's [watch] auto_fix.",
+            p.code.as_str()
+        )
+    })
 }
 
 fn refusal(p: &action::Plan) -> String {

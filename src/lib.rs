@@ -23,6 +23,7 @@ pub mod limits;
 pub(crate) mod lock;
 pub(crate) mod nginx;
 pub(crate) mod pace;
+pub(crate) mod notify;
 pub(crate) mod plan;
 pub mod playbook;
 pub mod report;
@@ -33,6 +34,7 @@ pub mod step;
 pub mod sys;
 pub mod target;
 pub(crate) mod text;
+pub(crate) mod watch;
 
 /// The version of every JSON document fixer writes (`--json`, the audit log). Bumped when a
 /// key is renamed or removed, or its meaning changes; adding keys keeps it.

@@ -298,6 +298,7 @@ mod tests {
             }),
             verify: vec![],
             timeout: std::time::Duration::from_secs(1),
+            watch: Default::default(),
         }
     }
 

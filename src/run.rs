@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Init(args) => discovered::init(&args),
         Command::Harden(args) => crate::harden::run(args, color_when(cli.color)),
+        Command::Watch(args) => crate::watch::run(args, color),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
@@ -229,6 +230,7 @@ fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
         grace,
         audit: crate::audit::AuditLog::new(args.audit_log.clone()),
         core: args.core.clone(),
+        allowed: None,
     })
 }
 

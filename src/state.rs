@@ -109,7 +109,7 @@ fn verified_path(site: &str) -> PathBuf {
 }
 
 /// `key` as one safe file name: letters, digits and `-_.` kept, the rest `_`, at most 200.
-fn file_name(key: &str) -> String {
+pub(crate) fn file_name(key: &str) -> String {
     key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {

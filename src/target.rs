@@ -26,6 +26,8 @@ pub struct Target {
     pub timeout: Duration,
     /// No probe to an address outside this host (`--offline`).
     pub offline: bool,
+    /// The playbook's `[watch]` table: what `fixer watch --fix` may do unattended.
+    pub watch: crate::playbook::watch::WatchPolicy,
 }
 
 impl Target {
@@ -43,6 +45,7 @@ impl Target {
             backend: None,
             verify: vec![],
             timeout,
+            watch: Default::default(),
         }
     }
 

@@ -35,6 +35,7 @@ fn help_snapshots() {
         "verify",
         "init",
         "harden",
+        "watch",
         "log",
         "playbooks",
         "lab",

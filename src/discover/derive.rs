@@ -226,6 +226,7 @@ mod tests {
             }),
             verify: Vec::new(),
             timeout: std::time::Duration::from_secs(1),
+            watch: Default::default(),
         }
     }
 

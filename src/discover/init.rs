@@ -186,6 +186,7 @@ mod tests {
                 auth: None,
             }],
             timeout: std::time::Duration::from_secs(2),
+            watch: Default::default(),
         };
         let text = render(&t, "app.test");
         let back = crate::playbook::validate::parse(&text, "init.toml", "init")

@@ -248,6 +248,7 @@ fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: D
         }),
         verify: Vec::new(),
         timeout,
+        watch: Default::default(),
     };
     let mine = Discovery {
         sources: found.sources.clone(),

@@ -6,6 +6,7 @@ pub mod model;
 pub(crate) mod trust;
 pub(crate) mod validate;
 pub(crate) mod values;
+pub mod watch;
 
 pub use error::PlaybookError;
 

@@ -20,6 +20,8 @@ pub struct RawPlaybook {
     pub verify: Vec<RawVerify>,
     /// Probe timeout in seconds.
     pub timeout: Option<f64>,
+    /// What `fixer watch --fix` may do unattended (see `playbook::watch`).
+    pub watch: Option<super::watch::RawWatch>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

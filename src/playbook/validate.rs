@@ -97,6 +97,16 @@ impl Validator<'_> {
         }
     }
 
+    /// Like `invalid`, for a value whose position is known only as a byte span.
+    fn invalid_at(&self, at: std::ops::Range<usize>, key: &str, message: String) -> PlaybookError {
+        PlaybookError::Invalid {
+            source_name: self.source_name.to_string(),
+            line: line_of(self.text, at.start),
+            key: key.to_string(),
+            message: short_message(message),
+        }
+    }
+
     fn invalid_key(&self, key: &str, message: impl Into<String>) -> PlaybookError {
         let last = key.rsplit('.').next().unwrap_or(key);
         let line = self
@@ -155,6 +165,11 @@ impl Validator<'_> {
             None => DEFAULT_NGINX_PORTS.to_vec(),
         };
         let backend = raw.backend.map(|b| self.backend(b)).transpose()?;
+        let watch = match &raw.watch {
+            Some(w) => super::watch::validate(w)
+                .map_err(|(at, key, m)| self.invalid_at(at, &format!("watch.{key}"), m))?,
+            None => Default::default(),
+        };
         let verify = raw
             .verify
             .into_iter()
@@ -180,6 +195,7 @@ impl Validator<'_> {
             backend,
             verify,
             timeout,
+            watch,
         })
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod markdown;
 pub(crate) mod survey;
+pub(crate) mod watch;
 
 use std::io::IsTerminal;
 

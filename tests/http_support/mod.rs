@@ -26,6 +26,35 @@ fn read_head(stream: &mut impl Read) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
+/// A request's head and its body (Content-Length bytes of it, whatever came with the head
+/// included), bounded like the head.
+fn read_request(stream: &mut impl Read) -> (String, String) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 && data.len() < 64 * 1024 => data.extend_from_slice(&buf[..n]),
+            _ => return (String::from_utf8_lossy(&data).into_owned(), String::new()),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..end]).into_owned();
+    let want = header(&head, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(1024 * 1024);
+    while data.len() - end < want {
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let body = String::from_utf8_lossy(&data[end..]).into_owned();
+    (head, body)
+}
+
 /// The value of a header in a request head, case-insensitive.
 pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().skip(1).find_map(|l| {
@@ -99,6 +128,8 @@ fn wake_tcp(addr: SocketAddr) -> impl Fn() + Send {
 pub struct HttpServer {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// The body of each request (by its Content-Length), in the order of `requests`.
+    pub bodies: Arc<Mutex<Vec<String>>>,
     _serving: Serving,
 }
 
@@ -109,21 +140,24 @@ impl HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let r = requests.clone();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let (r, b) = (requests.clone(), bodies.clone());
         let serving = Serving::start(
             move || listener.accept().map(|(s, _)| s),
             wake_tcp(addr),
             move |mut stream: TcpStream| {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let head = read_head(&mut stream);
+                let (head, body) = read_request(&mut stream);
                 let answer = handler(&head);
                 r.lock().unwrap().push(head);
+                b.lock().unwrap().push(body);
                 let _ = stream.write_all(answer.as_bytes());
             },
         );
         HttpServer {
             addr,
             requests,
+            bodies,
             _serving: serving,
         }
     }
