@@ -97,7 +97,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             target.backend.as_ref().map(|b| &b.address),
             Some(crate::target::BackendAddr::Unix(_))
         ) {
-            net::unix_sockets()
+            net::unix_listeners()
         } else {
             Ok(Vec::new())
         };
@@ -110,6 +110,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
         // Nothing listens and the backend has a unit: say how it died.
         unit_history::explain(&mut port_step, target);
+        // It listens, but may nginx's workers connect to the unix socket?
+        crate::check::socket_access::explain(&mut port_step, target, &nginx_view);
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);

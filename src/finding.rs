@@ -64,6 +64,8 @@ codes! {
     BackendOomKilled => "backend-oom-killed",
     BackendPartlyListening => "backend-partly-listening",
     BackendBlockedBeforeListen => "backend-blocked-before-listen",
+    BackendSocketPermission => "backend-socket-permission",
+    FpmPoolFull => "fpm-pool-full",
 }
 
 impl std::fmt::Display for FindingCode {

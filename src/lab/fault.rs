@@ -22,6 +22,9 @@ pub enum Fault {
     UwsgiBackend,
     HttpsBackend,
     PromptBeforeListen,
+    UnixSocketMissing,
+    FpmSocketPermission,
+    FpmPoolFull,
 }
 
 impl Fault {
@@ -40,6 +43,9 @@ impl Fault {
         Fault::UwsgiBackend,
         Fault::HttpsBackend,
         Fault::PromptBeforeListen,
+        Fault::UnixSocketMissing,
+        Fault::FpmSocketPermission,
+        Fault::FpmPoolFull,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -59,6 +65,9 @@ impl Fault {
             Fault::UwsgiBackend => "uwsgi-backend",
             Fault::HttpsBackend => "https-backend",
             Fault::PromptBeforeListen => "prompt-before-listen",
+            Fault::UnixSocketMissing => "unix-socket-missing",
+            Fault::FpmSocketPermission => "fpm-socket-permission",
+            Fault::FpmPoolFull => "fpm-pool-full",
         }
     }
 
@@ -95,6 +104,15 @@ impl Fault {
             Fault::PromptBeforeListen => {
                 "`python3 -m streamlit run app.py` waits at its first-run \"Email:\" prompt before opening its port: nothing listens, nginx answers 502"
             }
+            Fault::UnixSocketMissing => {
+                "nginx passes to PHP-FPM's unix socket (fastcgi_pass unix:...), but php-fpm is not running and the socket file does not exist: 502"
+            }
+            Fault::FpmSocketPermission => {
+                "PHP-FPM listens on a unix socket nginx's worker user may not write (listen.mode 0660, owner root): (13: Permission denied), 502"
+            }
+            Fault::FpmPoolFull => {
+                "PHP-FPM's pool has pm.max_children = 1 and its one worker runs a slow script: requests wait in the listen queue, nginx answers 504"
+            }
         }
     }
 
@@ -102,10 +120,19 @@ impl Fault {
     pub fn protocol(self) -> Protocol {
         match self {
             Fault::FastcgiBackend => Protocol::Fastcgi,
+            f if f.fpm_on_unix() => Protocol::Fastcgi,
             Fault::UwsgiBackend => Protocol::Uwsgi,
             Fault::HttpsBackend => Protocol::Https,
             _ => Protocol::Http,
         }
+    }
+
+    /// The lab's php-fpm pool listens on a unix socket (`DIR/run/php-fpm.sock`), as Debian's does.
+    pub fn fpm_on_unix(self) -> bool {
+        matches!(
+            self,
+            Fault::UnixSocketMissing | Fault::FpmSocketPermission | Fault::FpmPoolFull
+        )
     }
 
     pub fn parse(s: &str) -> Option<Fault> {

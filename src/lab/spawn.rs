@@ -161,6 +161,8 @@ pub enum Ready {
     ListeningReadingStdin(u16),
     /// Asleep in read() on stdin with nothing listening on the port.
     ReadingStdinNotListening(u16),
+    /// php-fpm's unix socket (`DIR/run/php-fpm.sock`) exists.
+    FpmSocket,
 }
 
 /// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
@@ -210,6 +212,7 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
         Ready::ReadingStdinNotListening(port) => {
             format!("{log} to block reading stdin before listening on 127.0.0.1:{port}")
         }
+        Ready::FpmSocket => format!("{log} to create {}", dir.join(super::FPM_SOCKET).display()),
     };
     poll(START_TIMEOUT, &what, || {
         check_running(child, dir, log)?;
@@ -224,6 +227,7 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
             Ready::ReadingStdinNotListening(port) => {
                 procfs::reading_stdin(pid) && !procfs::listening(port)
             }
+            Ready::FpmSocket => dir.join(super::FPM_SOCKET).exists(),
         })
     })
 }
