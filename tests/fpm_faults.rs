@@ -71,7 +71,10 @@ fn a_socket_nginx_may_not_write_is_a_permission_problem_not_a_dead_backend() {
     // nginx itself is refused: the lab's fault is real.
     assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
     let (code, doc) = diagnose(&lab);
-    assert_eq!(doc["root_cause_code"], "backend-socket-permission", "{doc:#}");
+    assert_eq!(
+        doc["root_cause_code"], "backend-socket-permission",
+        "{doc:#}"
+    );
     let cause = doc["root_cause"].as_str().unwrap();
     assert!(
         cause.contains("is not writable by")
@@ -96,7 +99,10 @@ fn a_socket_nginx_may_not_write_is_a_permission_problem_not_a_dead_backend() {
     let master = identity(lab.pid(Role::Backend).unwrap()).unwrap();
     let (code, out) = run(&lab, &["fix", "--yes"]);
     assert!(out.contains("Left for you to change"), "{out}");
-    assert!(!out.contains("SIGTERM") && !out.contains("SIGKILL"), "{out}");
+    assert!(
+        !out.contains("SIGTERM") && !out.contains("SIGKILL"),
+        "{out}"
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(identity(master.0), Some(master), "php-fpm was left alone");
 }

@@ -274,7 +274,30 @@ mod tests {
             workers_as_root: true,
             broken,
             protocol: Protocol::Http,
+            upstream_unix: None,
         }
+    }
+
+    #[test]
+    fn passes_to_a_unix_socket_and_fills_no_pool_unless_asked() {
+        let conf = render(&ConfParams {
+            protocol: Protocol::Fastcgi,
+            upstream_unix: Some(Path::new("/tmp/lab/run/php-fpm.sock")),
+            ..params(false)
+        });
+        assert!(
+            conf.contains("server unix:/tmp/lab/run/php-fpm.sock;"),
+            "{conf}"
+        );
+        let full = php_fpm_pool(
+            Path::new("/tmp/lab"),
+            "/tmp/lab/run/php-fpm.sock",
+            &php_fpm_unix_pool(crate::lab::Fault::FpmPoolFull, true),
+        );
+        assert!(full
+            .contains("listen = /tmp/lab/run/php-fpm.sock\npm = dynamic\npm.max_children = 1\n"));
+        let denied = php_fpm_unix_pool(crate::lab::Fault::FpmSocketPermission, true);
+        assert!(denied.contains("listen.mode = 0660"));
     }
 
     #[test]
