@@ -244,6 +244,37 @@ mod tests {
         assert_eq!(ping_path(&title, &other), None);
     }
 
+    /// What the full-pool check needs: the pool's limit, status page and the master's log.
+    #[test]
+    fn reads_the_pool_limits_and_the_masters_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("php-fpm.conf"),
+            format!("[global]\nerror_log = /var/log/php8.2-fpm.log\ninclude={d}/pool.d/*.conf\n"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("pool.d")).unwrap();
+        let www = DEBIAN_WWW
+            .replace(";pm.status_path = /status", "pm.status_path = /status")
+            .replace("pm.max_children = 5", "pm.max_children = 12");
+        std::fs::write(dir.path().join("pool.d/www.conf"), www).unwrap();
+        let title = format!("php-fpm: master process ({d}/php-fpm.conf)");
+        let socket = BackendAddr::parse("unix:/run/php/php8.2-fpm.sock").unwrap();
+        let p = pool(&title, &socket).unwrap();
+        assert_eq!(p.name, "www");
+        assert_eq!(p.file, dir.path().join("pool.d/www.conf"));
+        assert_eq!(p.pm.as_deref(), Some("dynamic"));
+        assert_eq!(p.max_children, Some(12));
+        assert_eq!(p.status_path.as_deref(), Some("/status"));
+        assert_eq!(p.error_log, Some(PathBuf::from("/var/log/php8.2-fpm.log")));
+        // A relative log is php-fpm's prefix's, which the title does not show.
+        assert_eq!(
+            global_error_log("[global]\nerror_log = log/fpm.log\n"),
+            None
+        );
+    }
+
     #[test]
     fn finds_the_master_config_in_its_title() {
         assert_eq!(
