@@ -51,6 +51,8 @@ struct Reading {
     workers: usize,
     /// Workers asleep in accept(): waiting for a connection, so the pool is not full.
     idle: usize,
+    /// Every worker's system call could be read (/proc/PID/syscall), so `idle` is exact.
+    idle_known: bool,
     log: Option<LogReading>,
     status: Option<Result<FpmStatus, String>>,
 }
@@ -71,6 +73,7 @@ fn read(view: &HolderView, addr: &BackendAddr) -> Reading {
         .filter(|p| p.ppid == view.main.pid && p.cmdline_str().starts_with("php-fpm: pool"))
         .collect();
     let idle = workers.iter().filter(|p| in_accept(p)).count();
+    let idle_known = workers.iter().all(|p| p.syscall.is_some());
     let log = pool.as_ref().and_then(|p| {
         let path = p.error_log.as_ref()?;
         let (_, bytes) = crate::sys::tail::read_tail(path, 0, LOG_TAIL).ok()?;
@@ -94,6 +97,7 @@ fn read(view: &HolderView, addr: &BackendAddr) -> Reading {
         pool,
         workers: workers.len(),
         idle,
+        idle_known,
         log,
         status,
     }
@@ -152,11 +156,18 @@ impl Reading {
                     .into(),
             ),
         }
-        out.push(format!(
-            "php-fpm workers: {} busy, {} idle (waiting in accept())",
-            self.workers - self.idle,
-            self.idle
-        ));
+        out.push(if self.idle_known {
+            format!(
+                "php-fpm workers: {} busy, {} idle (waiting in accept())",
+                self.workers - self.idle,
+                self.idle
+            )
+        } else {
+            format!(
+                "php-fpm workers: {}, {} seen waiting in accept() (the system call of some could not be read)",
+                self.workers, self.idle
+            )
+        });
         if let Some(l) = &self.log {
             out.push(match &l.newest {
                 Some(newest) => format!(
@@ -183,8 +194,9 @@ impl Reading {
         out
     }
 
-    /// The pool is full when no worker waits for a connection and either the pool is at its
-    /// limit or php-fpm itself says so (its log, its status page).
+    /// The pool is full when no worker waits for a connection. Where that cannot be read for
+    /// every worker, the pool must also be at its limit or php-fpm itself must say so (its
+    /// log, its status page). Erring towards "full" costs a manual step; the other way, a kill.
     fn full(&self, view: &HolderView, addr: &BackendAddr) -> Option<Finding> {
         // The status request itself keeps a worker active, so "no idle worker" in its answer
         // says nothing; connections waiting, or the limit reached since start, do.
@@ -193,7 +205,8 @@ impl Reading {
         let logged = self.log.as_ref().is_some_and(|l| l.count > 0);
         let max = self.pool.as_ref().and_then(|p| p.max_children);
         let at_limit = max.is_some_and(|m| self.workers >= m as usize);
-        if self.workers == 0 || self.idle > 0 || !(at_limit || logged || status_full) {
+        let confirmed = self.idle_known || at_limit || logged || status_full;
+        if self.workers == 0 || self.idle > 0 || !confirmed {
             return None;
         }
         let name = self.pool.as_ref().map_or("?", |p| p.name.as_str());
@@ -250,6 +263,91 @@ mod tests {
         assert_eq!(scan_log(LOG, "www", 28681, "/x.log").count, 0);
         // ondemand's wording ("max_children setting") counts too.
         assert_eq!(scan_log(LOG, "other", 28681, "/x.log").count, 1);
+    }
+
+    fn process(pid: i32, ppid: i32, title: &str, syscall: Option<&str>) -> ProcessInfo {
+        use crate::sys::process::{FdTarget, ProcState, Syscall};
+        ProcessInfo {
+            pid,
+            ppid,
+            pgid: ppid,
+            sid: ppid,
+            comm: "php-fpm8.2".into(),
+            cmdline: vec![title.into()],
+            state: ProcState::from_letter('S'),
+            uid: 0,
+            user: "root".into(),
+            start_ticks: 1,
+            started_unix: 0.0,
+            wchan: None,
+            stdin: FdTarget::DevNull,
+            syscall: syscall.map(|name| Syscall {
+                name: name.into(),
+                arg0: 0,
+            }),
+            unit: None,
+            container: None,
+            kernel_thread: false,
+        }
+    }
+
+    fn view(workers: &[Option<&str>]) -> HolderView {
+        let master = process(
+            10,
+            1,
+            "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)",
+            Some("epoll_wait"),
+        );
+        let mut all = vec![master.clone()];
+        for (i, s) in workers.iter().enumerate() {
+            all.push(process(11 + i as i32, 10, "php-fpm: pool www", *s));
+        }
+        HolderView {
+            main: master,
+            all,
+            condition: crate::check::port_holder::Condition::Stuck,
+            matches: Some(true),
+        }
+    }
+
+    fn reading(v: &HolderView, max: Option<u32>) -> Reading {
+        let workers: Vec<&ProcessInfo> = v.all.iter().skip(1).collect();
+        Reading {
+            pool: Some(FpmPool {
+                name: "www".into(),
+                max_children: max,
+                ..FpmPool::default()
+            }),
+            workers: workers.len(),
+            idle: workers.iter().filter(|p| in_accept(p)).count(),
+            idle_known: workers.iter().all(|p| p.syscall.is_some()),
+            log: None,
+            status: None,
+        }
+    }
+
+    #[test]
+    fn full_only_when_no_worker_waits_for_a_connection() {
+        let addr = BackendAddr::parse("unix:/run/php/php8.2-fpm.sock").unwrap();
+        let busy = view(&[Some("clock_nanosleep"), Some("read")]);
+        let f = reading(&busy, Some(2)).full(&busy, &addr).unwrap();
+        assert_eq!(f.code, FindingCode::FpmPoolFull);
+        assert!(
+            f.cause
+                .contains("all 2 of its workers are busy (pm.max_children = 2)"),
+            "{}",
+            f.cause
+        );
+        // One worker in accept(): the pool has room, so this is not a full pool.
+        let room = view(&[Some("clock_nanosleep"), Some("accept")]);
+        assert!(reading(&room, Some(2)).full(&room, &addr).is_none());
+        // A worker whose system call is unknown: full only with the limit or php-fpm's word.
+        let unknown = view(&[Some("clock_nanosleep"), None]);
+        assert!(reading(&unknown, None).full(&unknown, &addr).is_none());
+        assert!(reading(&unknown, Some(2)).full(&unknown, &addr).is_some());
+        // No workers at all (ondemand, none started): nothing says the pool is full.
+        let none = view(&[]);
+        assert!(reading(&none, Some(2)).full(&none, &addr).is_none());
     }
 
     #[test]
