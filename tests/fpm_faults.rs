@@ -109,6 +109,15 @@ fn a_socket_nginx_may_not_write_is_a_permission_problem_not_a_dead_backend() {
             "{cause}"
         );
     }
+    // The fix names the pool's file, found through the socket's holder.
+    let action = step(&doc, "backend_port")["finding"]["action"].to_string();
+    assert!(
+        action.contains(&format!(
+            "in {}/php-fpm.conf (pool lab), set listen.owner/listen.group to",
+            lab.dir.display()
+        )),
+        "{action}"
+    );
     assert_eq!(code, 1);
     // The pool itself is healthy, and fixer (as root) reaches it.
     let holder = step(&doc, "port_holder");

@@ -9,16 +9,21 @@
 
 use std::path::Path;
 
+use crate::check::backend_port::Listening;
 use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::step::{StepResult, Verdict};
+use crate::sys::probe::{fpm_pool, FpmPool};
 use crate::sys::socket_file::{Identity, SocketFile};
-use crate::target::{BackendAddr, Target};
+use crate::target::{BackendAddr, BackendSpec, Target};
 
 /// Adds the access reading to a passing `backend_port` step of a unix backend, and fails it
 /// when nginx's workers may not connect.
-pub fn explain(step: &mut StepResult, target: &Target, nginx: &NginxView) {
-    let Some(BackendAddr::Unix(path)) = target.backend.as_ref().map(|b| &b.address) else {
+pub fn explain(step: &mut StepResult, target: &Target, nginx: &NginxView, listening: &Listening) {
+    let Some(backend) = &target.backend else {
+        return;
+    };
+    let BackendAddr::Unix(path) = &backend.address else {
         return;
     };
     if step.verdict != Verdict::Ok {
@@ -39,7 +44,15 @@ pub fn explain(step: &mut StepResult, target: &Target, nginx: &NginxView) {
         ));
         return;
     };
-    if let Some(finding) = judge(path, worker, step) {
+    if let Some(mut finding) = judge(path, worker, step) {
+        if let Some(pool) = fpm_pool_of(listening, backend) {
+            finding.action = Some(format!(
+                "in {} (pool {}), set listen.owner/listen.group to {} (or listen.mode so its group may write), then restart php-fpm",
+                pool.file.display(),
+                pool.name,
+                user_name(worker)
+            ));
+        }
         step.verdict = Verdict::Fail;
         step.summary = finding.cause.clone();
         step.finding = Some(finding);
@@ -85,6 +98,25 @@ fn judge(path: &Path, worker: &Identity, step: &mut StepResult) -> Option<Findin
             )
         }
     }
+}
+
+/// The php-fpm pool that listens on the socket, when its holder is a php-fpm master: the
+/// file to change is then known.
+fn fpm_pool_of(listening: &Listening, backend: &BackendSpec) -> Option<FpmPool> {
+    let likely = crate::sys::holders::likely_pids(backend.matcher.as_ref());
+    let scan = crate::sys::holders::find_holders(&listening.inodes(), &likely);
+    scan.holders.values().flatten().find_map(|&pid| {
+        let title = crate::sys::process::read_cmdline(pid)?.join(" ");
+        fpm_pool(&title, &backend.address)
+    })
+}
+
+/// The worker's user name alone, as php-fpm's `listen.owner` takes it.
+fn user_name(worker: &Identity) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(worker.uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| worker.uid.to_string(), |u| u.name)
 }
 
 /// nginx's worker processes (children of the master titled `nginx: worker process`).
