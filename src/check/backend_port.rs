@@ -342,11 +342,13 @@ fn unix_verdict(
     } else {
         format!("unix:{shown} does not exist, so nginx cannot reach the backend (502)")
     };
-    if serving.is_empty() {
+    let action = if serving.is_empty() {
         rec.see(format!("{listed}: no listening socket bound to {shown}"));
-    }
-    let finding =
-        Finding::new(FindingCode::BackendNotListening, cause).with_action("restart the backend");
+        "restart the backend"
+    } else {
+        "restart the backend through its unit (which also stops the listener whose file is gone), so it creates the socket file again"
+    };
+    let finding = Finding::new(FindingCode::BackendNotListening, cause).with_action(action);
     not_listening(rec, backend, finding)
 }
 
