@@ -179,4 +179,12 @@ fn a_unix_listener_whose_file_was_removed_is_not_reachable() {
     );
     assert!(listening.is_empty());
     drop(listener);
+    // A regular file where the socket should be is named as such.
+    std::fs::write(&path, "").unwrap();
+    let (r, _) = backend_port::run(&t, &[], &net::unix_listeners().unwrap());
+    let cause = r.finding.unwrap().cause;
+    assert!(
+        cause.contains("gone.sock exists but is not a socket (mode 06"),
+        "{cause}"
+    );
 }
