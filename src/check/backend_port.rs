@@ -339,7 +339,7 @@ fn unix_verdict(
         format!("a process still listens on unix:{shown}, but the socket file was removed, so nginx's connect() fails with (2: No such file or directory) → 502")
     } else if file.meta.as_ref().is_ok_and(|m| !m.is_socket) {
         format!(
-            "unix:{shown} is not a socket ({}), so nginx's connect() to it is refused (502)",
+            "unix:{shown} {}, so nginx's connect() to it is refused (502)",
             file.describe()
         )
     } else if file.exists() {
