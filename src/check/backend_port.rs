@@ -307,7 +307,13 @@ fn unix_verdict(
     rec.see(format!("{shown}: {}", file.describe()));
     let listed = match net::unix_listener_source() {
         Some(net::ListenerSource::SockDiag) => "unix_diag",
-        _ => "/proc/net/unix",
+        Some(net::ListenerSource::ProcNet { why }) => {
+            rec.see(format!(
+                "unix_diag refused ({why}): listeners read from /proc/net/unix"
+            ));
+            "/proc/net/unix"
+        }
+        None => "/proc/net/unix",
     };
     for u in &serving {
         let queue = match (u.accept_queue, u.backlog) {
