@@ -105,7 +105,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             target.backend.as_ref().map(|b| &b.address),
             Some(crate::target::BackendAddr::Unix(_))
         ) {
-            net::unix_sockets()
+            net::unix_listeners()
         } else {
             Ok(Vec::new())
         };
@@ -118,6 +118,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
         // Nothing listens and the backend has a unit: say how it died.
         unit_history::explain(&mut port_step, target);
+        // It listens, but may nginx's workers connect to the unix socket?
+        crate::check::socket_access::explain(&mut port_step, target, &nginx_view, &listening);
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);

@@ -93,6 +93,8 @@ codes! {
     AuthNotRequired => "auth-not-required",
     DnsAnsweredByOtherServer => "dns-answered-by-other-server",
     NoServerBlock => "no-server-block",
+    BackendSocketPermission => "backend-socket-permission",
+    FpmPoolFull => "fpm-pool-full",
 }
 
 impl std::fmt::Display for FindingCode {

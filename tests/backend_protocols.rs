@@ -395,3 +395,59 @@ fn php_fpm_on_a_unix_socket_is_probed_in_fastcgi() {
     );
     assert_holder_evidence(&doc, &probe);
 }
+
+/// uWSGI on a unix socket (`uwsgi_pass unix:`), probed in its own protocol over the socket and
+/// found by socket inode, as php-fpm is.
+#[test]
+fn uwsgi_on_a_unix_socket_is_probed_in_uwsgi() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.py");
+    fs::write(
+        &app,
+        "def application(env, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'ok']\n",
+    )
+    .unwrap();
+    let socket = dir.path().join("uwsgi.sock");
+    let mut child = std::process::Command::new("uwsgi_python3")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--wsgi-file")
+        .arg(&app)
+        .args(["--master", "--processes", "1", "--die-on-term"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("uwsgi is not installed: apt-get install uwsgi-plugin-python3");
+    let ready = wait_until(deadline(10.0), || socket.exists());
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nginx_port = free.local_addr().unwrap().port();
+    drop(free);
+    let book = dir.path().join("playbook.toml");
+    fs::write(
+        &book,
+        format!(
+            "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\nprotocol = \"uwsgi\"\n\
+             match = \"uwsgi\"\nhealth_path = \"/health\"\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let doc = ready.then(|| diagnose_with(&book).1);
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+    let _ = child.wait();
+    let doc = doc.expect("uwsgi created its socket");
+    assert_eq!(step(&doc, "backend_port")["verdict"], "ok", "{doc:#}");
+    let holder = step(&doc, "port_holder");
+    assert_eq!(holder["verdict"], "ok", "{holder:#}");
+    let probe = format!(
+        "uwsgi GET /health straight to unix:{} → 200 OK",
+        socket.display()
+    );
+    assert!(
+        evidence(&doc, "port_holder")
+            .iter()
+            .any(|e| e.starts_with(&probe)),
+        "{holder:#}"
+    );
+}

@@ -124,3 +124,40 @@ impl UnixListenerThatHolds {
         }
     }
 }
+
+/// A socket file removed while its listener lives on (a tmp cleaner, a second instance that
+/// unlinked it): the kernel still lists the listener under the path, but nginx's connect()
+/// gets ENOENT. Listed is not reachable.
+#[test]
+fn a_unix_listener_whose_file_was_removed_is_not_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut t = target("127.0.0.1:1".parse().unwrap(), "/");
+    if let Some(b) = t.backend.as_mut() {
+        b.address = BackendAddr::Unix(path.clone());
+    }
+    let (r, listening) = backend_port::run(&t, &[], &net::unix_listeners().unwrap());
+    assert_eq!(r.verdict, Verdict::Ok, "{r:#?}");
+    assert_eq!(listening.unix.len(), 1);
+    std::fs::remove_file(&path).unwrap();
+    let (r, listening) = backend_port::run(&t, &[], &net::unix_listeners().unwrap());
+    assert_eq!(r.verdict, Verdict::Fail, "{r:#?}");
+    let f = r.finding.unwrap();
+    assert_eq!(f.code.as_str(), "backend-not-listening");
+    assert!(
+        f.cause.contains("still listens") && f.cause.contains("the socket file was removed"),
+        "{}",
+        f.cause
+    );
+    assert!(listening.is_empty());
+    drop(listener);
+    // A regular file where the socket should be is named as such.
+    std::fs::write(&path, "").unwrap();
+    let (r, _) = backend_port::run(&t, &[], &net::unix_listeners().unwrap());
+    let cause = r.finding.unwrap().cause;
+    assert!(
+        cause.contains("gone.sock exists but is not a socket (mode 06"),
+        "{cause}"
+    );
+}

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::process::{Command, Stdio};
 
 use fixer::sys::holders::{find_holders, likely_pids};
-use fixer::sys::net::{tcp_listeners, unix_sockets, TcpSocket, TcpState};
+use fixer::sys::net::{tcp_listeners, unix_listeners, unix_sockets, TcpSocket, TcpState};
 use fixer::sys::process::{FdTarget, ProcessInfo};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -256,6 +256,50 @@ fn unix_listener_and_its_holder() {
         find_holders(&[sock.inode], &[proc.pid()]).holders[&sock.inode],
         [proc.pid()]
     );
+}
+
+/// unix_diag lists the listener with what /proc/net/unix cannot show: the connections waiting
+/// in its accept queue and the backlog limit (connect() fails with EAGAIN beyond it).
+#[test]
+fn unix_listener_from_the_kernel_with_its_accept_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sock");
+    let script = format!(
+        "import socket, time\ns = socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen(7)\nprint(1, flush=True)\ntime.sleep(600)\n",
+        path.display().to_string()
+    );
+    let proc = Spawned::python(&script, &[]);
+    proc.line();
+    let want = path.display().to_string();
+    let waiting: Vec<std::os::unix::net::UnixStream> = (0..2)
+        .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+        .collect();
+    let sock = unix_listeners()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.path.as_deref() == Some(want.as_str()))
+        .expect("the listener is listed");
+    assert!(sock.listening);
+    // Another test's sockets never show here; only the connections this test made.
+    assert_eq!(
+        (sock.accept_queue, sock.backlog),
+        (Some(2), Some(7)),
+        "{sock:?}"
+    );
+    // The same socket as /proc/net/unix (the fallback) lists it, beside the two connections
+    // waiting in its queue, which carry its path with inode 0.
+    let lines: Vec<_> = unix_sockets()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.path.as_deref() == Some(want.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let listening: Vec<_> = lines.iter().filter(|s| s.listening).collect();
+    assert_eq!(listening.len(), 1);
+    assert_eq!(listening[0].inode, sock.inode);
+    // A connected (not listening) socket is never a listener.
+    assert!(unix_listeners().unwrap().iter().all(|s| s.listening));
+    drop(waiting);
 }
 
 #[test]

@@ -158,7 +158,7 @@ pub fn listening_inodes(address: &BackendAddr) -> Vec<u64> {
         }
         BackendAddr::Unix(path) => {
             let shown = path.display().to_string();
-            net::unix_sockets()
+            net::unix_listeners()
                 .unwrap_or_default()
                 .iter()
                 .filter(|u| u.listening && u.path.as_deref() == Some(&shown))

@@ -303,19 +303,32 @@ fn unix_verdict(
         .filter(|u| u.listening && u.path.as_deref() == Some(shown.as_str()))
         .cloned()
         .collect();
-    let exists = path.exists();
-    rec.see(format!(
-        "{shown}: {}",
-        if exists {
-            "socket file exists"
-        } else {
-            "no such file"
+    let file = crate::sys::socket_file::SocketFile::read(path);
+    rec.see(format!("{shown}: {}", file.describe()));
+    let listed = match net::unix_listener_source() {
+        Some(net::ListenerSource::SockDiag) => "unix_diag",
+        Some(net::ListenerSource::ProcNet { why }) => {
+            rec.see(format!(
+                "unix_diag refused ({why}): listeners read from /proc/net/unix"
+            ));
+            "/proc/net/unix"
         }
-    ));
+        None => "/proc/net/unix",
+    };
     for u in &serving {
-        rec.see(format!("/proc/net/unix: {shown} LISTEN, inode {}", u.inode));
+        let queue = match (u.accept_queue, u.backlog) {
+            (Some(0), _) => ", accept queue empty".to_string(),
+            (Some(q), Some(max)) => {
+                format!(", accept queue {q} of {max} — connections waiting that nobody accepted")
+            }
+            _ => String::new(),
+        };
+        rec.see(format!(
+            "{listed}: {shown} LISTEN, inode {}{queue}",
+            u.inode
+        ));
     }
-    if !serving.is_empty() {
+    if !serving.is_empty() && file.exists() {
         let result = rec.ok(format!(
             "unix:{shown} is listening (inode {})",
             serving[0].inode
@@ -328,16 +341,25 @@ fn unix_verdict(
             },
         );
     }
-    let cause = if exists {
+    let cause = if !serving.is_empty() {
+        format!("a process still listens on unix:{shown}, but the socket file was removed, so nginx's connect() fails with (2: No such file or directory) → 502")
+    } else if file.meta.as_ref().is_ok_and(|m| !m.is_socket) {
+        format!(
+            "unix:{shown} {}, so nginx's connect() to it is refused (502)",
+            file.describe()
+        )
+    } else if file.exists() {
         format!("unix:{shown} exists but nothing listens on it (a stale socket file left by a dead backend), so nginx cannot reach the backend (502)")
     } else {
         format!("unix:{shown} does not exist, so nginx cannot reach the backend (502)")
     };
-    rec.see(format!(
-        "/proc/net/unix: no listening socket bound to {shown}"
-    ));
-    let finding =
-        Finding::new(FindingCode::BackendNotListening, cause).with_action("restart the backend");
+    let action = if serving.is_empty() {
+        rec.see(format!("{listed}: no listening socket bound to {shown}"));
+        "restart the backend"
+    } else {
+        "restart the backend through its unit (which also stops the listener whose file is gone), so it creates the socket file again"
+    };
+    let finding = Finding::new(FindingCode::BackendNotListening, cause).with_action(action);
     not_listening(rec, backend, finding)
 }
 

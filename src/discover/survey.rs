@@ -262,7 +262,7 @@ fn target_for(addr: &BackendAddr, sites: &[&Site], found: &Discovery, timeout: D
 /// The nginx step once per config, then every backend's own checks, `POOL` at a time.
 fn check_all(survey: &mut Survey, masters: &[Master], depth: Depth) {
     let tcp = net::tcp_listeners();
-    let unix = net::unix_sockets().unwrap_or_default();
+    let unix = net::unix_listeners().unwrap_or_default();
     let ports: Vec<(StepResult, Listening)> = match depth {
         Depth::Chain => survey
             .backends

@@ -33,6 +33,9 @@ pub enum Fault {
     AuthMismatch,
     NoServerBlock,
     LocalhostV6,
+    UnixSocketMissing,
+    FpmSocketPermission,
+    FpmPoolFull,
 }
 
 impl Fault {
@@ -61,6 +64,9 @@ impl Fault {
         Fault::AuthMismatch,
         Fault::NoServerBlock,
         Fault::LocalhostV6,
+        Fault::UnixSocketMissing,
+        Fault::FpmSocketPermission,
+        Fault::FpmPoolFull,
     ];
 
     /// The kebab-case name used on the command line and in `lab.json`.
@@ -90,6 +96,9 @@ impl Fault {
             Fault::AuthMismatch => "auth-mismatch",
             Fault::NoServerBlock => "no-server-block",
             Fault::LocalhostV6 => "localhost-v6",
+            Fault::UnixSocketMissing => "unix-socket-missing",
+            Fault::FpmSocketPermission => "fpm-socket-permission",
+            Fault::FpmPoolFull => "fpm-pool-full",
         }
     }
 
@@ -154,6 +163,15 @@ impl Fault {
             Fault::LocalhostV6 => {
                 "the backend binds localhost's IPv6 address [::1] only, while nginx proxies to 127.0.0.1: 502"
             }
+            Fault::UnixSocketMissing => {
+                "nginx passes to PHP-FPM's unix socket (fastcgi_pass unix:...), but php-fpm is not running and the socket file does not exist: 502"
+            }
+            Fault::FpmSocketPermission => {
+                "PHP-FPM listens on a unix socket nginx's worker user may not write (listen.mode 0660, owner root): (13: Permission denied), 502"
+            }
+            Fault::FpmPoolFull => {
+                "PHP-FPM's pool has pm.max_children = 1 and its one worker runs a slow script: requests wait in the listen queue, nginx answers 504"
+            }
         }
     }
 
@@ -161,10 +179,19 @@ impl Fault {
     pub fn protocol(self) -> Protocol {
         match self {
             Fault::FastcgiBackend => Protocol::Fastcgi,
+            f if f.fpm_on_unix() => Protocol::Fastcgi,
             Fault::UwsgiBackend => Protocol::Uwsgi,
             Fault::HttpsBackend => Protocol::Https,
             _ => Protocol::Http,
         }
+    }
+
+    /// The lab's php-fpm pool listens on a unix socket (`DIR/run/php-fpm.sock`), as Debian's does.
+    pub fn fpm_on_unix(self) -> bool {
+        matches!(
+            self,
+            Fault::UnixSocketMissing | Fault::FpmSocketPermission | Fault::FpmPoolFull
+        )
     }
 
     pub fn parse(s: &str) -> Option<Fault> {

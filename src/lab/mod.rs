@@ -159,6 +159,9 @@ impl Lab {
         if fault == Fault::NginxSaturated {
             lab.start_crowd(tools)?;
         }
+        if fault == Fault::FpmPoolFull {
+            fill_pool(&lab)?;
+        }
         Ok(lab)
     }
 
@@ -192,7 +195,8 @@ impl Lab {
             http_port: self.http_port,
             https_port: self.https_port,
             upstream_port: self.upstream_port,
-            workers_as_root: rustix::process::geteuid().is_root(),
+            workers_as_root: rustix::process::geteuid().is_root()
+                && self.fault != Fault::FpmSocketPermission,
             broken: self.fault == Fault::NginxConfigBroken,
             protocol: self.fault.protocol(),
             worker_connections: if self.fault == Fault::NginxSaturated {
@@ -201,6 +205,11 @@ impl Lab {
                 64
             },
             misnamed: self.fault == Fault::NoServerBlock,
+            upstream_unix: self
+                .fault
+                .fpm_on_unix()
+                .then(|| self.dir.join(FPM_SOCKET))
+                .as_deref(),
         });
         write(&self.nginx_conf, &conf)?;
         if self.fault == Fault::FastcgiBackend {
@@ -208,6 +217,18 @@ impl Lab {
             let fpm = nginx_conf::php_fpm_conf(d, self.backend_port);
             write(&d.join("php-fpm.conf"), &fpm)?;
             write(&d.join("app.php"), nginx_conf::PHP_APP)?;
+        }
+        if self.fault.fpm_on_unix() {
+            tools.php_fpm()?;
+            let as_root = rustix::process::geteuid().is_root();
+            let pool = nginx_conf::php_fpm_unix_pool(self.fault, as_root);
+            let socket = d.join(FPM_SOCKET).display().to_string();
+            write(
+                &d.join("php-fpm.conf"),
+                &nginx_conf::php_fpm_pool(d, &socket, &pool),
+            )?;
+            write(&d.join("app.php"), nginx_conf::PHP_APP)?;
+            fpm_dirs(d, self.fault)?;
         }
         if self.fault == Fault::UwsgiBackend {
             tools.uwsgi()?;
@@ -251,6 +272,19 @@ impl Lab {
                 self.start_script(tools, Role::Backend, &["--mode", "prompt"], stdin, ready)
             }
             Fault::FastcgiBackend => self.start_php_fpm(tools),
+            Fault::UnixSocketMissing => Ok(()),
+            Fault::FpmSocketPermission | Fault::FpmPoolFull => {
+                let args = spawn::php_fpm_args(&self.dir, rustix::process::geteuid().is_root());
+                let mut child = spawn::spawn_detached(
+                    tools.php_fpm()?,
+                    &args,
+                    &self.dir,
+                    Stdio::null(),
+                    "backend",
+                )?;
+                self.record(Role::Backend, child.id() as i32)?;
+                spawn::wait_ready(&mut child, &self.dir, "backend", Ready::FpmSocket)
+            }
             Fault::UwsgiBackend => {
                 let args = spawn::uwsgi_args(&self.dir, port);
                 self.start_program(tools.uwsgi()?, &args)
@@ -445,6 +479,40 @@ impl Drop for Lab {
             )),
         }
     }
+}
+
+/// The php-fpm socket of the labs whose pool listens on one, relative to the lab directory.
+pub const FPM_SOCKET: &str = "run/php-fpm.sock";
+
+/// `DIR/run` for the socket. For `fpm-socket-permission` nginx's workers run as nobody, who
+/// must reach the socket for the socket's own mode to be what stops them: the lab directory
+/// becomes searchable (711, not listable) by others.
+fn fpm_dirs(dir: &Path, fault: Fault) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let run = dir.join("run");
+    fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o755))?;
+    if fault == Fault::FpmSocketPermission {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("making {} searchable", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Sends one slow request through nginx (given up on at once: php-fpm's worker keeps running
+/// the script) and waits until php-fpm logs that its pool reached pm.max_children.
+fn fill_pool(lab: &Lab) -> Result<()> {
+    let _ = net::http_status(
+        lab.http_port,
+        "/api/health/slow",
+        std::time::Duration::from_millis(300),
+    );
+    let log = lab.dir.join("logs/php-fpm-error.log");
+    net::poll(
+        std::time::Duration::from_secs(10),
+        "php-fpm to report its pool full",
+        || Ok(fs::read_to_string(&log).is_ok_and(|t| t.contains("max_children"))),
+    )
 }
 
 /// A port chosen as free was bound by someone else before the lab could bind it.

@@ -117,6 +117,16 @@ fn backend_section(p: &PlaybookParams, dir: &str) -> Backend {
                 restart: restart(format!("{php_fpm} {args}")),
             }
         }
+        f if f.fpm_on_unix() => {
+            let php_fpm = p.php_fpm.unwrap_or(Path::new("php-fpm")).display();
+            let args = super::spawn::php_fpm_args(p.dir, p.as_root).join(" ");
+            Backend {
+                address: format!("unix:{dir}/{}", super::FPM_SOCKET),
+                match_: r"^php-fpm: (master process|pool)".into(),
+                health_path: None,
+                restart: restart(format!("{php_fpm} {args}")),
+            }
+        }
         // Streamlit's command line, run headless so it never asks (the stand-in in the lab dir).
         Fault::PromptBeforeListen => Backend {
             address: format!("127.0.0.1:{port}"),
@@ -199,14 +209,18 @@ pub fn render(p: &PlaybookParams) -> Result<String> {
             config: format!("{dir}/nginx.conf"),
         },
         backend: backend_section(p, &dir),
-        verify: vec![
-            direct_verify(p.fault, backend),
-            verify(format!("http://localhost:{http}/api/health"), true, 200),
-            tls,
-            // Behind basic auth, 401 without credentials is the healthy answer.
-            verify(format!("http://localhost:{http}/"), true, 401),
-            with_auth,
-        ],
+        // A verify URL cannot name a unix socket: those labs are verified through nginx only.
+        verify: [(!p.fault.fpm_on_unix()).then(|| direct_verify(p.fault, backend))]
+            .into_iter()
+            .flatten()
+            .chain([
+                verify(format!("http://localhost:{http}/api/health"), true, 200),
+                tls,
+                // Behind basic auth, 401 without credentials is the healthy answer.
+                verify(format!("http://localhost:{http}/"), true, 401),
+                with_auth,
+            ])
+            .collect(),
     };
     let body = toml::to_string(&book).context("serialising the lab playbook")?;
     Ok(format!(

@@ -163,6 +163,8 @@ pub enum Ready {
     ReadingStdinNotListening(u16),
     /// Its log holds this text.
     Said(&'static str),
+    /// php-fpm's unix socket (`DIR/run/php-fpm.sock`) exists.
+    FpmSocket,
 }
 
 /// uWSGI serving the lab's WSGI app over the uwsgi protocol: a master and two workers, like a
@@ -213,6 +215,7 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
             format!("{log} to block reading stdin before listening on 127.0.0.1:{port}")
         }
         Ready::Said(text) => format!("{log} to say {text:?}"),
+        Ready::FpmSocket => format!("{log} to create {}", dir.join(super::FPM_SOCKET).display()),
     };
     poll(START_TIMEOUT, &what, || {
         check_running(child, dir, log)?;
@@ -229,6 +232,7 @@ pub fn wait_ready(child: &mut Child, dir: &Path, log: &str, ready: Ready) -> Res
             }
             Ready::Said(text) => crate::sys::tail::read_tail(&log_path(dir, log), 0, 4096)
                 .is_ok_and(|(_, b)| String::from_utf8_lossy(&b).contains(text)),
+            Ready::FpmSocket => dir.join(super::FPM_SOCKET).exists(),
         })
     })
 }

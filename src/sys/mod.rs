@@ -19,6 +19,7 @@ pub(crate) mod regular_file;
 pub(crate) mod resolve;
 pub(crate) mod run_slot;
 pub(crate) mod signal;
+pub(crate) mod socket_file;
 pub(crate) mod spawn;
 pub(crate) mod systemd;
 pub(crate) mod tail;

@@ -1,5 +1,6 @@
 //! Sockets as the kernel lists them: listening TCP sockets from sock_diag netlink (see
-//! [`diag`]), with /proc/net/{tcp,tcp6} as the fallback, and unix sockets from /proc/net/unix.
+//! [`diag`]), with /proc/net/{tcp,tcp6} as the fallback, and listening unix sockets from
+//! unix_diag the same way, with /proc/net/unix (streamed line by line) as the fallback.
 //!
 //! Both describe the network namespace of the reader, which is what an operator on the
 //! host wants: nginx and its backend share it unless one of them runs in a container.
@@ -71,12 +72,18 @@ impl TcpSocket {
     }
 }
 
-/// One line of /proc/net/unix.
+/// One unix socket: a line of /proc/net/unix, or a unix_diag record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixSocket {
     pub path: Option<String>,
     pub inode: u64,
     pub listening: bool,
+    /// For a listener, connections waiting that nobody accepted (unix_diag only: /proc/net/unix
+    /// does not show it).
+    pub accept_queue: Option<u32>,
+    /// For a listener, the most connections its queue takes before connect() fails with
+    /// EAGAIN (unix_diag only).
+    pub backlog: Option<u32>,
 }
 
 /// Where the listening sockets of a run came from, for the evidence: the kernel's sock_diag
@@ -229,6 +236,8 @@ fn parse_unix_line(line: &str) -> Option<UnixSocket> {
         path: rest.map(str::to_string),
         inode: f[6].parse().ok()?,
         listening: state == SS_UNCONNECTED && flags & SO_ACCEPTCON != 0,
+        accept_queue: None,
+        backlog: None,
     })
 }
 
@@ -246,10 +255,64 @@ fn split_fields(line: &str, n: usize) -> (Vec<&str>, Option<&str>) {
     (fields, (!rest.is_empty()).then_some(rest))
 }
 
+/// Every unix socket /proc/net/unix lists, listening or not.
 pub fn unix_sockets() -> anyhow::Result<Vec<UnixSocket>> {
-    let text = std::fs::read_to_string("/proc/net/unix").context("reading /proc/net/unix")?;
-    Ok(parse_unix(&text))
+    proc_unix(|_| true)
 }
+
+/// Where the last [`unix_listeners`] answer came from (the same words as for TCP).
+static LAST_UNIX_SOURCE: Mutex<Option<ListenerSource>> = Mutex::new(None);
+
+pub fn unix_listener_source() -> Option<ListenerSource> {
+    LAST_UNIX_SOURCE.lock().ok().and_then(|g| g.clone())
+}
+
+/// Every listening unix socket: from unix_diag, which lists only listeners and their accept
+/// queues, or, where the kernel refuses it, from /proc/net/unix read line by line and kept
+/// only for listeners (a host with 100 000 connected unix sockets is never held in memory).
+pub fn unix_listeners() -> anyhow::Result<Vec<UnixSocket>> {
+    let (result, source) = match diag::unix_listeners() {
+        Ok(list) => (Ok(list), ListenerSource::SockDiag),
+        Err(e) => (
+            proc_unix(|s| s.listening),
+            ListenerSource::ProcNet { why: e.to_string() },
+        ),
+    };
+    if let Ok(mut g) = LAST_UNIX_SOURCE.lock() {
+        *g = Some(source);
+    }
+    result
+}
+
+/// /proc/net/unix streamed, keeping the lines `keep` wants; each line is bounded.
+fn proc_unix(keep: impl Fn(&UnixSocket) -> bool) -> anyhow::Result<Vec<UnixSocket>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open("/proc/net/unix").context("reading /proc/net/unix")?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut out = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = std::io::Read::take(&mut reader, MAX_UNIX_LINE)
+            .read_until(b'\n', &mut line)
+            .context("reading /proc/net/unix")?;
+        if n == 0 {
+            break;
+        }
+        if std::mem::take(&mut first) {
+            continue;
+        }
+        if let Some(s) = parse_unix_line(&String::from_utf8_lossy(&line)).filter(|s| keep(s)) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// A /proc/net/unix line: seven short columns and a path of at most 108 bytes, shown with
+/// escapes; anything longer is cut.
+const MAX_UNIX_LINE: u64 = 4096;
 
 #[cfg(test)]
 mod tests {

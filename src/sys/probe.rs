@@ -8,7 +8,11 @@
 
 mod accept;
 mod fastcgi;
+mod fpm_status;
 mod php_fpm;
+
+pub use fpm_status::{status as fpm_status, FpmStatus};
+pub use php_fpm::{pool as fpm_pool, Pool as FpmPool};
 mod uwsgi;
 
 use std::io::ErrorKind;

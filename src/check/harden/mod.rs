@@ -180,7 +180,7 @@ pub(super) fn existing_unit(h: &mut Hardening, unit: &str) -> Option<PathBuf> {
 fn running_backend(target: &Target, backend: &BackendSpec) -> Option<ProcessInfo> {
     let tcp = crate::sys::net::tcp_listeners().unwrap_or_default();
     let unix = if matches!(backend.address, crate::target::BackendAddr::Unix(_)) {
-        crate::sys::net::unix_sockets().unwrap_or_default()
+        crate::sys::net::unix_listeners().unwrap_or_default()
     } else {
         Vec::new()
     };

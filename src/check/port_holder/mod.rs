@@ -182,7 +182,10 @@ pub fn judge(target: &Target, g: Gathered, ctx: &Context<'_>) -> (StepResult, Op
     match (g.0, &target.backend) {
         (Gathering::Done(r), _) => (r, None),
         (Gathering::Read(rec, readings), Some(backend)) => {
-            judge::judge(rec, target, backend, &readings, ctx)
+            let (mut step, view) = judge::judge(rec, target, backend, &readings, ctx);
+            // A php-fpm pool with every worker busy is full, not stuck: never a kill.
+            crate::check::fpm_pool::explain(&mut step, view.as_ref(), backend);
+            (step, view)
         }
         (Gathering::Read(rec, _), None) => (rec.skip("no backend configured"), None),
     }

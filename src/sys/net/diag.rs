@@ -1,6 +1,8 @@
 //! Listening TCP sockets straight from the kernel (NETLINK_SOCK_DIAG, inet_diag), as `ss` gets
 //! them. Asking for the LISTEN state only makes the kernel walk its listening hash, so the cost
 //! stays the same on a front end with 60 000 connections, where /proc/net/tcp lists every one.
+//! Unix sockets come the same way (unix_diag), LISTEN only, with their accept queue, which
+//! /proc/net/unix does not show.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,14 +12,15 @@ use std::time::Duration;
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
 };
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, TCP_LISTEN};
 use netlink_packet_sock_diag::inet::{
     ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags,
 };
+use netlink_packet_sock_diag::unix::{self, nlas::UnixDiagName, UnixRequest, UnixResponse};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr as NlAddr};
 
-use super::{TcpSocket, TcpState};
+use super::{TcpSocket, TcpState, UnixSocket};
 
 /// How long one reply may take: the kernel answers a dump at once, so waiting longer only
 /// delays the fallback to /proc/net/tcp.
@@ -34,8 +37,24 @@ pub(super) fn tcp_listeners() -> io::Result<Vec<TcpSocket>> {
     let socket = open()?;
     let mut out = Vec::new();
     for family in [AF_INET, AF_INET6] {
-        dump(&socket, family, &mut out)?;
+        dump(&socket, &inet_request(family), |m| {
+            if let SockDiagMessage::InetResponse(r) = m {
+                out.extend(to_socket(&r));
+            }
+        })?;
     }
+    Ok(out)
+}
+
+/// Every unix stream socket in the LISTEN state, with its name and accept queue.
+pub(super) fn unix_listeners() -> io::Result<Vec<UnixSocket>> {
+    let socket = open()?;
+    let mut out = Vec::new();
+    dump(&socket, &unix_request(), |m| {
+        if let SockDiagMessage::UnixResponse(r) = m {
+            out.extend(to_unix(&r));
+        }
+    })?;
     Ok(out)
 }
 
@@ -51,8 +70,8 @@ fn open() -> io::Result<Socket> {
     Ok(socket)
 }
 
-fn dump(socket: &Socket, family: u8, out: &mut Vec<TcpSocket>) -> io::Result<()> {
-    socket.send(&request(family), 0)?;
+fn dump(socket: &Socket, request: &[u8], mut each: impl FnMut(SockDiagMessage)) -> io::Result<()> {
+    socket.send(request, 0)?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut replies = 0usize;
     loop {
@@ -67,9 +86,7 @@ fn dump(socket: &Socket, family: u8, out: &mut Vec<TcpSocket>) -> io::Result<()>
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             let step = msg.header.length as usize;
             match msg.payload {
-                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
-                    out.extend(to_socket(&r));
-                }
+                NetlinkPayload::InnerMessage(m) => each(m),
                 NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(e) => {
                     return Err(e.code.map_or_else(
@@ -87,25 +104,36 @@ fn dump(socket: &Socket, family: u8, out: &mut Vec<TcpSocket>) -> io::Result<()>
     }
 }
 
-fn request(family: u8) -> Vec<u8> {
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+fn inet_request(family: u8) -> Vec<u8> {
     let socket_id = if family == AF_INET {
         SocketId::new_v4()
     } else {
         SocketId::new_v6()
     };
-    let mut packet = NetlinkMessage::new(
-        header,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
-            states: StateFlags::LISTEN,
-            socket_id,
-        })
-        .into(),
-    );
+    serialize(SockDiagMessage::InetRequest(InetRequest {
+        family,
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::LISTEN,
+        socket_id,
+    }))
+}
+
+/// Listening unix sockets, with their name and the accept queue (UNIX_DIAG_RQLEN: pending
+/// connections and the backlog limit, for a listener).
+fn unix_request() -> Vec<u8> {
+    serialize(SockDiagMessage::UnixRequest(UnixRequest {
+        state_flags: unix::StateFlags::LISTEN,
+        inode: 0,
+        show_flags: unix::ShowFlags::NAME | unix::ShowFlags::RQLEN,
+        cookie: [0xff; 8],
+    }))
+}
+
+fn serialize(message: SockDiagMessage) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut packet = NetlinkMessage::new(header, message.into());
     packet.finalize();
     let mut buf = vec![0; packet.buffer_len()];
     packet.serialize(&mut buf);
@@ -127,4 +155,23 @@ fn to_socket(r: &InetResponse) -> Option<TcpSocket> {
         inode: u64::from(h.inode),
     })
     .filter(|s| s.state == TcpState::Listen)
+}
+
+/// The kernel's record as the [`UnixSocket`] a /proc/net/unix line gives, plus the queue.
+/// Abstract names are shown with a leading '@', as /proc/net/unix shows them.
+fn to_unix(r: &UnixResponse) -> Option<UnixSocket> {
+    if r.header.state != TCP_LISTEN {
+        return None;
+    }
+    let path = r.name().map(|n| match n {
+        UnixDiagName::Pathname(p) => p.to_string_lossy().into_owned(),
+        UnixDiagName::Abstract(a) => format!("@{}", String::from_utf8_lossy(a)),
+    });
+    Some(UnixSocket {
+        path,
+        inode: u64::from(r.header.inode),
+        listening: true,
+        accept_queue: r.number_of_pending_connection(),
+        backlog: r.max_number_of_pending_connection(),
+    })
 }

@@ -42,12 +42,34 @@ pub(super) fn ping(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Response, Fail> {
+    let stdout = get(conn, path, "", addr, deadline, timeout)?;
+    cgi_head(&stdout).map_err(|m| {
+        (
+            FailureKind::NotSpoken,
+            format!("answered in FastCGI, but {m}"),
+        )
+    })
+}
+
+/// A responder request for `path?query` (a page php-fpm serves itself, such as `ping.path` or
+/// `pm.status_path`): the whole stdout, CGI head and body, up to the size cap.
+pub(super) fn get(
+    conn: &mut dyn Conn,
+    path: &str,
+    query: &str,
+    addr: &BackendAddr,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>, Fail> {
     let server = match addr {
         BackendAddr::Tcp(a) => a.ip().to_string(),
         BackendAddr::Named(n) => n.host.clone(),
         BackendAddr::Unix(_) => "localhost".into(),
     };
-    let request = responder_request(&ping_params(path, &server));
+    let mut params = ping_params(path, &server);
+    params.retain(|(n, _)| *n != "QUERY_STRING");
+    params.push(("QUERY_STRING", query.to_string()));
+    let request = responder_request(&params);
     let got = exchange(conn, &request, deadline, timeout, MAX_ANSWER, |b| {
         parse(b).is_ok_and(|(rs, _)| rs.iter().any(|r| r.kind == END_REQUEST))
     })?;
@@ -63,12 +85,7 @@ pub(super) fn ping(
             "answered in FastCGI, but with no output to judge".into(),
         ));
     }
-    cgi_head(&stdout).map_err(|m| {
-        (
-            FailureKind::NotSpoken,
-            format!("answered in FastCGI, but {m}"),
-        )
-    })
+    Ok(stdout)
 }
 
 /// Bytes that are not FastCGI: the holder answers, in another protocol than nginx's config

@@ -15,6 +15,28 @@ const MAX_FILES: usize = 64;
 const MAX_DIR_ENTRIES: usize = 1000;
 
 pub(super) fn ping_path(cmdline: &str, addr: &BackendAddr) -> Option<String> {
+    pool(cmdline, addr)?.ping_path
+}
+
+/// What fixer reads of the php-fpm pool that listens on an address, and where it is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pool {
+    pub name: String,
+    /// The file the pool's section is in.
+    pub file: PathBuf,
+    pub pm: Option<String>,
+    pub max_children: Option<u32>,
+    pub ping_path: Option<String>,
+    pub status_path: Option<String>,
+    /// `pm.status_listen`: a separate socket served by its own worker, so the status page
+    /// answers while the pool itself is full.
+    pub status_listen: Option<String>,
+    /// The master's `error_log` (`[global]`), where "server reached pm.max_children" goes.
+    pub error_log: Option<PathBuf>,
+}
+
+/// The pool listening on `addr`, from the config of the master whose title is `cmdline`.
+pub fn pool(cmdline: &str, addr: &BackendAddr) -> Option<Pool> {
     let conf = master_config(cmdline)?;
     let mut files = vec![conf.clone()];
     let text = read(&conf)?;
@@ -26,11 +48,28 @@ pub(super) fn ping_path(cmdline: &str, addr: &BackendAddr) -> Option<String> {
             files.extend(glob(&resolve(&conf, pattern)));
         }
     }
-    files
-        .iter()
-        .take(MAX_FILES)
-        .filter_map(|f| read(f))
-        .find_map(|text| pool_ping(&text, addr))
+    let error_log = global_error_log(&text);
+    files.iter().take(MAX_FILES).find_map(|f| {
+        let mut p = pool_in(&read(f)?, addr)?;
+        p.file = f.to_path_buf();
+        p.error_log = error_log.clone();
+        Some(p)
+    })
+}
+
+/// `error_log` in `[global]`, when it names a file (not `syslog`); relative paths are
+/// relative to php-fpm's prefix, which the title does not show, so they are not followed.
+fn global_error_log(text: &str) -> Option<PathBuf> {
+    let mut global = true;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            global = name == "global";
+        } else if let Some(("error_log", v)) = setting(line).filter(|_| global) {
+            return v.starts_with('/').then(|| PathBuf::from(v));
+        }
+    }
+    None
 }
 
 /// The config path in a php-fpm master's process title.
@@ -41,33 +80,54 @@ pub(super) fn master_config(cmdline: &str) -> Option<PathBuf> {
 }
 
 /// The `ping.path` of the first pool in `text` whose `listen` is `addr`.
+#[cfg(test)]
 pub(super) fn pool_ping(text: &str, addr: &BackendAddr) -> Option<String> {
-    let mut pool = String::new();
-    let (mut listen, mut ping): (Option<String>, Option<String>) = (None, None);
-    let mut found = None;
-    let mut finish = |pool: &str, listen: &Option<String>, ping: &Option<String>| {
-        let hit = listen
-            .as_deref()
-            .is_some_and(|l| listens_on(&l.replace("$pool", pool), addr));
-        if hit && found.is_none() {
-            found = ping.clone();
-        }
+    pool_in(text, addr)?.ping_path
+}
+
+/// The first pool in `text` whose `listen` (with `$pool` expanded) is `addr`.
+pub(super) fn pool_in(text: &str, addr: &BackendAddr) -> Option<Pool> {
+    let mut current: Option<(Pool, Option<String>)> = None;
+    let hit = |c: &Option<(Pool, Option<String>)>| {
+        c.as_ref().and_then(|(p, listen)| {
+            let l = listen.as_deref()?.replace("$pool", &p.name);
+            listens_on(&l, addr).then(|| p.clone())
+        })
     };
     for line in text.lines() {
         let line = line.trim();
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            finish(&pool, &listen, &ping);
-            (pool, listen, ping) = (name.to_string(), None, None);
-        } else if let Some((key, value)) = setting(line) {
+            if let Some(p) = hit(&current) {
+                return Some(finish(p));
+            }
+            current = Some((
+                Pool {
+                    name: name.to_string(),
+                    ..Pool::default()
+                },
+                None,
+            ));
+        } else if let (Some((key, value)), Some((p, listen))) = (setting(line), current.as_mut()) {
+            let value = Some(value.to_string());
             match key {
-                "listen" => listen = Some(value.to_string()),
-                "ping.path" => ping = Some(value.to_string()),
+                "listen" => *listen = value,
+                "pm" => p.pm = value,
+                "pm.max_children" => p.max_children = value.and_then(|v| v.parse().ok()),
+                "ping.path" => p.ping_path = value,
+                "pm.status_path" => p.status_path = value,
+                "pm.status_listen" => p.status_listen = value,
                 _ => {}
             }
         }
     }
-    finish(&pool, &listen, &ping);
-    found.filter(|p| p.starts_with('/'))
+    hit(&current).map(finish)
+}
+
+/// Paths php-fpm would not serve (not absolute) are dropped.
+fn finish(mut p: Pool) -> Pool {
+    p.ping_path = p.ping_path.filter(|x| x.starts_with('/'));
+    p.status_path = p.status_path.filter(|x| x.starts_with('/'));
+    p
 }
 
 /// `listen` as php-fpm reads it: a path, `port` (every address), `ip:port` or `[v6]:port`.
@@ -182,6 +242,37 @@ mod tests {
         assert_eq!(ping_path(&title, &socket), Some("/ping".into()));
         let other = BackendAddr::parse("127.0.0.1:9000").unwrap();
         assert_eq!(ping_path(&title, &other), None);
+    }
+
+    /// What the full-pool check needs: the pool's limit, status page and the master's log.
+    #[test]
+    fn reads_the_pool_limits_and_the_masters_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("php-fpm.conf"),
+            format!("[global]\nerror_log = /var/log/php8.2-fpm.log\ninclude={d}/pool.d/*.conf\n"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("pool.d")).unwrap();
+        let www = DEBIAN_WWW
+            .replace(";pm.status_path = /status", "pm.status_path = /status")
+            .replace("pm.max_children = 5", "pm.max_children = 12");
+        std::fs::write(dir.path().join("pool.d/www.conf"), www).unwrap();
+        let title = format!("php-fpm: master process ({d}/php-fpm.conf)");
+        let socket = BackendAddr::parse("unix:/run/php/php8.2-fpm.sock").unwrap();
+        let p = pool(&title, &socket).unwrap();
+        assert_eq!(p.name, "www");
+        assert_eq!(p.file, dir.path().join("pool.d/www.conf"));
+        assert_eq!(p.pm.as_deref(), Some("dynamic"));
+        assert_eq!(p.max_children, Some(12));
+        assert_eq!(p.status_path.as_deref(), Some("/status"));
+        assert_eq!(p.error_log, Some(PathBuf::from("/var/log/php8.2-fpm.log")));
+        // A relative log is php-fpm's prefix's, which the title does not show.
+        assert_eq!(
+            global_error_log("[global]\nerror_log = log/fpm.log\n"),
+            None
+        );
     }
 
     #[test]
