@@ -9,6 +9,7 @@ use crate::report::{self, human::Human, ColorWhen, Style};
 use crate::{config, playbook};
 
 mod discovered;
+mod metrics;
 
 /// `--color` as the report reads it.
 fn color_when(choice: ColorChoice) -> ColorWhen {
@@ -46,6 +47,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
+        Command::Completions { shell } => {
+            report::shell::completions(<Cli as clap::CommandFactory>::command(), shell);
+            ExitCode::Healthy
+        }
+        Command::Man(args) => man(args.dir.as_deref()),
     }
 }
 
@@ -233,8 +239,8 @@ fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
 }
 
 fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
-    let json = args.target.json;
-    let target_args = with_name(args.target, args.name);
+    let json = args.target.json || args.format == crate::cli::VerifyFormat::Json;
+    let target_args = with_name(args.target.clone(), args.name.clone());
     let target = match resolve(&target_args) {
         Ok(t) => t,
         Err(code) => return code,
@@ -263,14 +269,55 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
         }
         ExitCode::Healthy
     };
+    metrics::emit(
+        &args,
+        &[report::prometheus::Site {
+            name: &target.name,
+            healthy: code == ExitCode::Healthy,
+            exit_code: code.code(),
+            urls: step.details.urls(),
+        }],
+    );
     if json {
         report::json::print(&report::json::verify(&target, &step, code));
-    } else {
+    } else if !metrics::on_stdout(&args) {
         let mut human = Human::new(Style::detect(color, false));
         human.header("verify", &target);
         human.verification(&step, code == ExitCode::Healthy);
     }
     code
+}
+
+/// fixer(1) on stdout, or every page written into `dir`.
+fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = dir else {
+        return match report::shell::man_page(cmd) {
+            Ok(page) => {
+                report::shell::raw(&page);
+                ExitCode::Healthy
+            }
+            Err(e) => {
+                report::error(&e.into());
+                ExitCode::CheckFailed
+            }
+        };
+    };
+    let written = report::shell::man_pages(cmd).and_then(|pages| {
+        pages
+            .iter()
+            .try_for_each(|(name, page)| std::fs::write(dir.join(name), page))
+    });
+    match written {
+        Ok(()) => ExitCode::Healthy,
+        Err(e) => {
+            report::error(&anyhow::anyhow!(
+                "writing man pages into {}: {e}",
+                dir.display()
+            ));
+            ExitCode::Usage
+        }
+    }
 }
 
 fn log(args: &LogArgs) -> ExitCode {
