@@ -100,6 +100,15 @@ fn the_deb_installs_with_apt_and_fixer_runs_from_it() {
     c.site(AppUnit::default());
     let all = c.fixer(&["verify"]);
     assert_eq!(all.code, 0, "every site nginx serves:\n{}", all.all());
+    // With no playbook, each discovered site is a series of its own.
+    let all = c.fixer(&["verify", "--format", "prometheus"]);
+    assert_eq!(all.code, 0, "{}", all.all());
+    assert!(
+        all.stdout
+            .contains("fixer_healthy{playbook=\"localhost → 127.0.0.1:8080\"} 1"),
+        "{}",
+        all.all()
+    );
     let out = c.fixer(&[
         "verify",
         "app",
