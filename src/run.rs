@@ -10,6 +10,7 @@ use crate::{config, playbook};
 
 mod discovered;
 mod metrics;
+mod shell;
 
 /// `--color` as the report reads it.
 fn color_when(choice: ColorChoice) -> ColorWhen {
@@ -47,11 +48,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
-        Command::Completions { shell } => {
-            report::shell::completions(<Cli as clap::CommandFactory>::command(), shell);
-            ExitCode::Healthy
-        }
-        Command::Man(args) => man(args.dir.as_deref()),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man(args) => shell::man(args.dir.as_deref()),
     }
 }
 
@@ -286,38 +284,6 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
         human.verification(&step, code == ExitCode::Healthy);
     }
     code
-}
-
-/// fixer(1) on stdout, or every page written into `dir`.
-fn man(dir: Option<&std::path::Path>) -> ExitCode {
-    let cmd = <Cli as clap::CommandFactory>::command();
-    let Some(dir) = dir else {
-        return match report::shell::man_page(cmd) {
-            Ok(page) => {
-                report::shell::raw(&page);
-                ExitCode::Healthy
-            }
-            Err(e) => {
-                report::error(&e.into());
-                ExitCode::CheckFailed
-            }
-        };
-    };
-    let written = report::shell::man_pages(cmd).and_then(|pages| {
-        pages
-            .iter()
-            .try_for_each(|(name, page)| std::fs::write(dir.join(name), page))
-    });
-    match written {
-        Ok(()) => ExitCode::Healthy,
-        Err(e) => {
-            report::error(&anyhow::anyhow!(
-                "writing man pages into {}: {e}",
-                dir.display()
-            ));
-            ExitCode::Usage
-        }
-    }
 }
 
 fn log(args: &LogArgs) -> ExitCode {
