@@ -244,6 +244,17 @@ fn a_textfile_that_cannot_be_written_is_said_and_the_exit_code_stays() {
 }
 
 #[test]
+fn format_json_is_the_json_document() {
+    let (_dir, lab) = lab(Fault::None);
+    let run = Run::new();
+    let out = verify(&run, &lab.playbook, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["command"], "verify");
+    assert_eq!(doc["healthy"], true);
+}
+
+#[test]
 fn format_and_json_are_one_choice() {
     let run = Run::new();
     let out = output({
