@@ -56,6 +56,20 @@ pub enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); --dir writes one page per subcommand instead.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write fixer.1 and one page per subcommand (fixer-diagnose.1, …) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// What to check: a playbook, and flags that override it or stand in for it.
@@ -181,6 +195,23 @@ pub struct VerifyArgs {
     /// Keep re-checking up to this many seconds until healthy (0: check once).
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub wait: f64,
+
+    /// What to print: human, json (same as --json), or prometheus (node_exporter's textfile
+    /// format).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = VerifyFormat::Human, conflicts_with = "json")]
+    pub format: VerifyFormat,
+
+    /// Also write the metrics in node_exporter's textfile format to PATH, atomically (a temp
+    /// file in the same directory, then renamed over PATH).
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Human,
+    Json,
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Args)]

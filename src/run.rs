@@ -9,6 +9,8 @@ use crate::report::{self, human::Human, ColorWhen, Style};
 use crate::{config, playbook};
 
 mod discovered;
+mod metrics;
+mod shell;
 
 /// `--color` as the report reads it.
 fn color_when(choice: ColorChoice) -> ColorWhen {
@@ -47,6 +49,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man(args) => shell::man(args.dir.as_deref()),
     }
 }
 
@@ -235,8 +239,8 @@ fn fix_options(args: &FixArgs) -> Result<crate::fix::Options, ExitCode> {
 }
 
 fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
-    let json = args.target.json;
-    let target_args = with_name(args.target, args.name);
+    let json = args.target.json || args.format == crate::cli::VerifyFormat::Json;
+    let target_args = with_name(args.target.clone(), args.name.clone());
     let target = match resolve(&target_args) {
         Ok(t) => t,
         Err(code) => return code,
@@ -264,9 +268,18 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
         }
         ExitCode::Healthy
     };
+    metrics::emit(
+        &args,
+        &[report::prometheus::Site {
+            name: &target.name,
+            healthy: code == ExitCode::Healthy,
+            exit_code: code.code(),
+            urls: step.details.urls(),
+        }],
+    );
     if json {
         report::json::print(&report::json::verify(&target, &step, code));
-    } else {
+    } else if !metrics::on_stdout(&args) {
         let mut human = Human::new(Style::detect(color, false));
         human.header("verify", &target);
         human.verification(&step, code == ExitCode::Healthy);

@@ -39,6 +39,8 @@ fn help_snapshots() {
         "log",
         "playbooks",
         "lab",
+        "completions",
+        "man",
     ] {
         check(&[sub, "--help"], sub);
     }

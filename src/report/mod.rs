@@ -9,6 +9,8 @@ pub(crate) mod harden;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod markdown;
+pub(crate) mod prometheus;
+pub(crate) mod shell;
 pub(crate) mod survey;
 pub(crate) mod watch;
 

@@ -72,8 +72,51 @@ pub fn verify(args: &VerifyArgs, color: ColorWhen) -> ExitCode {
         Err(c) => return c,
     };
     let survey = survey::run(t, Depth::VerifyOnly);
-    show("verify", &survey, args.target.json, color);
+    super::metrics::emit(args, &sites(&survey));
+    let json = args.target.json || args.format == crate::cli::VerifyFormat::Json;
+    if !super::metrics::on_stdout(args) {
+        show("verify", &survey, json, color);
+    }
     survey.exit_code()
+}
+
+/// Each backend as a site of the metrics; with none found, one nameless site carrying the
+/// run's exit code, so a monitor still sees `fixer_healthy 0`.
+fn sites(survey: &Survey) -> Vec<report::prometheus::Site<'_>> {
+    let mut sites: Vec<report::prometheus::Site> = survey
+        .backends
+        .iter()
+        .map(|b| {
+            let code = if b.broken() {
+                ExitCode::Problem
+            } else if b.could_not_run().is_some() {
+                ExitCode::CheckFailed
+            } else {
+                ExitCode::Healthy
+            };
+            report::prometheus::Site {
+                name: &b.target.name,
+                healthy: code == ExitCode::Healthy,
+                exit_code: code.code(),
+                urls: b
+                    .steps
+                    .iter()
+                    .map(|s| s.details.urls())
+                    .find(|u| !u.is_empty())
+                    .unwrap_or(&[]),
+            }
+        })
+        .collect();
+    if sites.is_empty() {
+        let code = survey.exit_code();
+        sites.push(report::prometheus::Site {
+            name: "",
+            healthy: code == ExitCode::Healthy,
+            exit_code: code.code(),
+            urls: &[],
+        });
+    }
+    sites
 }
 
 /// Fixes each broken backend in turn, the usual way (plan, consent per action, verify); the

@@ -4,7 +4,7 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a file was not read. Each message names the file and what it was for.
@@ -117,6 +117,54 @@ pub fn create(what: &'static str, path: &Path) -> Result<File, FileError> {
             source,
         })?;
     Ok(file)
+}
+
+/// Replaces `path` with `bytes` atomically: a reader (node_exporter's textfile collector)
+/// sees the old file or the new one, never half of one. The temp file sits in the same
+/// directory (a rename never crosses filesystems), is named `.NAME.PID.tmp` so a collector
+/// reading `*.prom` skips it, and is removed again when anything fails.
+pub fn replace(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let io = |source| FileError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_symlink() {
+            regular(what, path, &meta)?;
+        }
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(io::Error::new(io::ErrorKind::InvalidInput, "no file name")))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = write_new(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// A new file (never one already there, never through a symlink), readable by all: metrics
+/// are read by another user (node_exporter's).
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    // Whatever the umask: the collector runs as another user.
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Opens (creating it 0600 if missing) a regular file for reading and writing.

@@ -71,10 +71,33 @@ pub struct Container {
     dir: tempfile::TempDir,
 }
 
+/// What a container gets from the host besides its rootfs.
+pub struct Boot {
+    /// Bind the fixer binary under test at /usr/local/bin/fixer (off for testing an installed
+    /// package, which it would shadow on PATH).
+    pub fixer: bool,
+    /// Host directories bound read-only: (host path, path inside).
+    pub bind_ro: Vec<(PathBuf, String)>,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Boot {
+            fixer: true,
+            bind_ro: Vec::new(),
+        }
+    }
+}
+
 impl Container {
     /// Boots a fresh container with the fixer binary under test at /usr/local/bin/fixer and
     /// waits until systemd says the system is running (or degraded).
     pub fn boot() -> Container {
+        Container::boot_with(&Boot::default())
+    }
+
+    /// `boot` with other binds.
+    pub fn boot_with(boot: &Boot) -> Container {
         let started = Instant::now();
         let rootfs = rootfs();
         require_tool("systemd-nspawn");
@@ -87,7 +110,7 @@ impl Container {
             .tempdir()
             .expect("creating a temp dir");
         let cgroups = cgroup::create(&name);
-        let nspawn = spawn_nspawn(&name, &rootfs, &cgroups, dir.path());
+        let nspawn = spawn_nspawn(&name, &rootfs, &cgroups, dir.path(), boot);
         let mut c = Container {
             name,
             pid: 0,
@@ -343,8 +366,16 @@ fn unique_name() -> String {
 }
 
 /// Starts nspawn in its own process group, moved into `cgroups` before it execs.
-fn spawn_nspawn(name: &str, rootfs: &Path, cgroups: &[PathBuf], dir: &Path) -> Child {
+fn spawn_nspawn(name: &str, rootfs: &Path, cgroups: &[PathBuf], dir: &Path, boot: &Boot) -> Child {
     let bin = env!("CARGO_BIN_EXE_fixer");
+    let mut binds: Vec<String> = boot
+        .bind_ro
+        .iter()
+        .map(|(host, inside)| format!("--bind-ro={}:{inside}", host.display()))
+        .collect();
+    if boot.fixer {
+        binds.push(format!("--bind-ro={bin}:/usr/local/bin/fixer"));
+    }
     let mut script = String::new();
     for c in cgroups {
         script += &format!("echo $$ > '{}/cgroup.procs' && ", c.display());
@@ -356,7 +387,7 @@ fn spawn_nspawn(name: &str, rootfs: &Path, cgroups: &[PathBuf], dir: &Path) -> C
         .args(["--register=no", "--keep-unit", "--quiet", "-M", name, "-D"])
         .arg(rootfs)
         .args(["--volatile=overlay", "--private-network"])
-        .arg(format!("--bind-ro={bin}:/usr/local/bin/fixer"))
+        .args(binds)
         .args(["--boot", "--console=passive"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
