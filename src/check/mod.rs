@@ -13,7 +13,7 @@ pub(crate) mod nginx;
 pub mod port_holder;
 pub mod recurl;
 pub(crate) mod server_block;
-pub(crate) mod tls;
 pub(crate) mod socket_access;
+pub(crate) mod tls;
 pub(crate) mod unit_history;
 pub(crate) mod upstream;
