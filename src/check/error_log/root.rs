@@ -8,11 +8,13 @@ use crate::nginx::errlog::Cause;
 use crate::step::details::{ErrorGroup, StepDetails};
 use crate::step::{StepName, StepResult, Verdict};
 
-/// Symptoms through nginx that the error log explains better.
-const SYMPTOMS: &[FindingCode] = &[
-    FindingCode::HttpGatewayError,
-    FindingCode::HttpConnectFailed,
-    FindingCode::HttpTimeout,
+/// Symptoms through nginx that the error log explains better: what the verify URLs got, and a
+/// TLS handshake nginx dropped (a saturated nginx drops it before any certificate is sent).
+const SYMPTOMS: &[(StepName, FindingCode)] = &[
+    (StepName::Recurl, FindingCode::HttpGatewayError),
+    (StepName::Recurl, FindingCode::HttpConnectFailed),
+    (StepName::Recurl, FindingCode::HttpTimeout),
+    (StepName::Tls, FindingCode::TlsHandshakeFailed),
 ];
 
 /// Steps whose root cause the log's count backs up.
@@ -34,11 +36,10 @@ pub fn explain_root(steps: &mut [StepResult]) {
         return;
     };
     let root_step = &mut steps[root];
-    let symptom = root_step.name == StepName::Recurl
-        && root_step
-            .finding
-            .as_ref()
-            .is_some_and(|f| SYMPTOMS.contains(&f.code));
+    let symptom = root_step
+        .finding
+        .as_ref()
+        .is_some_and(|f| SYMPTOMS.contains(&(root_step.name, f.code)));
     if root_step.name == StepName::ErrorLog {
         return;
     }
