@@ -40,11 +40,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "[KIND=]SOURCE")]
     pub notify: Vec<String>,
 
-    /// DingTalk signing secret ("加签"), as env:NAME or file:PATH.
+    /// DingTalk signing secret (the robot's "sign" security setting), as env:NAME or file:PATH.
     #[arg(long, value_name = "env:NAME|file:PATH")]
     pub dingtalk_secret: Option<String>,
 
-    /// DingTalk keyword ("自定义关键词"): put at the start of every DingTalk message.
+    /// DingTalk keyword (the robot's "custom keywords" security setting): put at the start of every DingTalk message.
     #[arg(long, value_name = "WORD")]
     pub dingtalk_keyword: Option<String>,
 
