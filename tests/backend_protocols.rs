@@ -6,32 +6,15 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::{
-    deadline, down_and_check, fixer, lab, lab_processes, port_free, proc_state, status, step,
-    wait_until,
+    deadline, down_and_check, fixer, lab, lab_processes, port_free, proc_state, run_lab as run,
+    status, step, wait_until,
 };
 use fixer::lab::{Fault, Lab, Role};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-/// `fixer ARGS --timeout 1 -p PLAYBOOK`, with the fix lock in the lab's own directory so that
-/// tests running side by side do not wait for each other.
-fn run(lab: &Lab, args: &[&str]) -> (i32, String) {
-    let out: Output = fixer()
-        .env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .args(["--timeout", "1", "-p"])
-        .arg(&lab.playbook)
-        .output()
-        .expect("running fixer");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text += &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn diagnose_json(lab: &Lab) -> (i32, Value) {
     diagnose_with(&lab.playbook)

@@ -195,6 +195,23 @@ pub fn down_and_check(lab: &mut Lab) {
     }
 }
 
+/// `fixer ARGS --timeout 1 -p PLAYBOOK` on a lab, with its state (and so the fix lock) in the
+/// lab's own directory so that tests running side by side do not wait for each other; the
+/// exit code and stdout followed by stderr.
+pub fn run_lab(lab: &Lab, args: &[&str]) -> (i32, String) {
+    let out = fixer()
+        .env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .args(["--timeout", "1", "-p"])
+        .arg(&lab.playbook)
+        .output()
+        .expect("running fixer");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text += &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// The step named `name` in a `--json` document.
 pub fn step<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["steps"]
