@@ -20,6 +20,22 @@ fn diagnose_json(lab: &Lab) -> (i32, Value) {
     diagnose_with(&lab.playbook)
 }
 
+/// A playbook in `dir` for a backend on the unix socket `socket` (with `backend` lines added to
+/// its `[backend]` table) behind an nginx port nothing listens on: the checks of the backend
+/// itself are what these tests read.
+fn unix_playbook(dir: &Path, socket: &Path, backend: &str) -> PathBuf {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nginx_port = free.local_addr().unwrap().port();
+    drop(free);
+    let book = dir.join("playbook.toml");
+    let text = format!(
+        "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\n{backend}\n",
+        socket.display()
+    );
+    fs::write(&book, text).unwrap();
+    book
+}
+
 /// The port_holder step shows a line starting with `probe` (the probe as fixer sent it).
 fn assert_holder_evidence(doc: &Value, probe: &str) {
     assert!(
@@ -355,19 +371,11 @@ impl Drop for PhpFpm {
 fn php_fpm_on_a_unix_socket_is_probed_in_fastcgi() {
     let dir = tempfile::tempdir().unwrap();
     let fpm = PhpFpm::start(dir.path());
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nginx_port = free.local_addr().unwrap().port();
-    drop(free);
-    let book = dir.path().join("playbook.toml");
-    fs::write(
-        &book,
-        format!(
-            "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\nprotocol = \"fastcgi\"\n\
-             match = \"^php-fpm: \"\n",
-            fpm.socket.display()
-        ),
-    )
-    .unwrap();
+    let book = unix_playbook(
+        dir.path(),
+        &fpm.socket,
+        "protocol = \"fastcgi\"\nmatch = \"^php-fpm: \"",
+    );
     let (_, doc) = diagnose_with(&book);
     let holder = step(&doc, "port_holder");
     assert_eq!(holder["verdict"], "ok", "{holder:#}");
@@ -403,19 +411,11 @@ fn uwsgi_on_a_unix_socket_is_probed_in_uwsgi() {
         .spawn()
         .expect("uwsgi is not installed: apt-get install uwsgi-plugin-python3");
     let ready = wait_until(deadline(10.0), || socket.exists());
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nginx_port = free.local_addr().unwrap().port();
-    drop(free);
-    let book = dir.path().join("playbook.toml");
-    fs::write(
-        &book,
-        format!(
-            "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\nprotocol = \"uwsgi\"\n\
-             match = \"uwsgi\"\nhealth_path = \"/health\"\n",
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let book = unix_playbook(
+        dir.path(),
+        &socket,
+        "protocol = \"uwsgi\"\nmatch = \"uwsgi\"\nhealth_path = \"/health\"",
+    );
     let doc = ready.then(|| diagnose_with(&book).1);
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
     let _ = child.wait();
