@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use fixer::sys::holders::{find_holders, likely_pids};
 use fixer::sys::net::tcp_listeners;
 use fixer::sys::process::children_map;
-use sys_support::{marker, wait_until, Spawned};
+use sys_support::{marker, median, wait_until, Spawned};
 
 const CROWD: &str = r#"
 import os, signal, socket, sys
@@ -31,18 +31,6 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 print(s.getsockname()[1], flush=True)
 time.sleep(600)
 "#;
-
-fn median(mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
 
 /// The straightforward way: std::fs, one path per link, one thread.
 fn naive_scan(inode: u64) -> Vec<i32> {
@@ -99,24 +87,24 @@ fn holder_of_one_port_among_2000_processes() {
     eprintln!("denied: {:?}", full.denied);
     eprintln!(
         "likely_pids (regex over every cmdline): {:?}",
-        median(|| drop(likely_pids(Some(&re))))
+        median(7, || drop(likely_pids(Some(&re))))
     );
-    eprintln!("children_map: {:?}", median(|| drop(children_map())));
+    eprintln!("children_map: {:?}", median(7, || drop(children_map())));
     eprintln!(
         "find_holders, likely-first: {:?}",
-        median(|| drop(find_holders(&[inode], &pid)))
+        median(7, || drop(find_holders(&[inode], &pid)))
     );
     eprintln!(
         "likely_pids + find_holders: {:?}",
-        median(|| drop(find_holders(&[inode], &likely_pids(Some(&re)))))
+        median(7, || drop(find_holders(&[inode], &likely_pids(Some(&re)))))
     );
     eprintln!(
         "find_holders, full scan: {:?}",
-        median(|| drop(find_holders(&[inode], &[])))
+        median(7, || drop(find_holders(&[inode], &[])))
     );
     eprintln!(
         "naive std::fs full scan: {:?}",
-        median(|| drop(naive_scan(inode)))
+        median(7, || drop(naive_scan(inode)))
     );
     let port_arg = format!("-iTCP:{port}");
     eprintln!(

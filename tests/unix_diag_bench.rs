@@ -8,10 +8,9 @@
 mod sys_support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use fixer::sys::net::{unix_listener_source, unix_listeners, unix_sockets, ListenerSource};
-use sys_support::Spawned;
+use sys_support::{median, Spawned};
 
 /// One process holds this many socket pairs (two fds each): the hard fd limit here is 20 000.
 const PAIRS: usize = 4_900;
@@ -26,18 +25,6 @@ print("ready", flush=True)
 signal.pause()
 "#;
 
-fn median(mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
 #[test]
 #[ignore]
 fn unix_listeners_on_a_crowded_host() {
@@ -50,13 +37,13 @@ fn unix_listeners_on_a_crowded_host() {
     let all = unix_sockets().unwrap().len();
     let listeners = unix_listeners().unwrap().len();
     assert_eq!(unix_listener_source(), Some(ListenerSource::SockDiag));
-    let diag = median(|| {
+    let diag = median(9, || {
         unix_listeners().unwrap();
     });
-    let proc = median(|| {
+    let proc = median(9, || {
         unix_sockets().unwrap();
     });
-    let ss = median(|| {
+    let ss = median(9, || {
         Command::new("ss").args(["-Hlx"]).output().unwrap();
     });
     println!(

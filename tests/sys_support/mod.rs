@@ -152,3 +152,16 @@ pub fn marker(name: &str) -> String {
         .subsec_nanos();
     format!("fixer-test-{name}-{}-{nanos}", std::process::id())
 }
+
+/// The median time of `runs` calls of `f`, for the benchmarks kept as ignored tests.
+pub fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
