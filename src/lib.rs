@@ -18,6 +18,8 @@ pub(crate) mod finding;
 pub(crate) mod fix;
 pub(crate) mod format;
 pub(crate) mod harden;
+#[cfg(test)]
+pub(crate) mod hostile;
 pub mod lab;
 pub mod limits;
 pub(crate) mod lock;

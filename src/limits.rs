@@ -3,6 +3,14 @@
 
 use std::time::Duration;
 
+/// Blocks nested deeper than this in an nginx config are passed over unread (real configs nest
+/// http → server → location → if, a handful deep); it bounds the parser's recursion.
+pub const NGINX_BLOCK_DEPTH_MAX: usize = 64;
+/// What fixer keeps of a helper program's output (`nginx -T`, `systemctl`): a hosting-size
+/// config of 3 000 server blocks prints under 1 MB. The rest is read and thrown away, so the
+/// program is never blocked on a full pipe.
+pub const COMMAND_OUTPUT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A playbook is a page of TOML; anything larger is a mistake or an attack.
 pub const PLAYBOOK_MAX_BYTES: u64 = 256 * 1024;
 /// /etc/fixer/config.toml holds a handful of settings.

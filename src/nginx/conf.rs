@@ -136,24 +136,44 @@ fn parse_text(text: &str, file: &Arc<str>, first_line: usize) -> Vec<Directive> 
         chars: text.chars().peekable(),
         line: first_line,
     };
-    parse_block(&mut tokens, file)
+    parse_block(&mut tokens, file, 0)
 }
 
-fn parse_block(tokens: &mut Tokens<'_>, file: &Arc<str>) -> Vec<Directive> {
+fn parse_block(tokens: &mut Tokens<'_>, file: &Arc<str>, depth: usize) -> Vec<Directive> {
     let mut out = Vec::new();
     let mut words: Vec<(String, usize)> = Vec::new();
     while let Some(token) = tokens.next() {
         match token {
             Token::Word(w, l) => words.push((w, l)),
             Token::Semi => out.extend(directive(std::mem::take(&mut words), file, None)),
+            Token::Open if depth >= crate::limits::NGINX_BLOCK_DEPTH_MAX => {
+                skip_block(tokens);
+                words.clear();
+            }
             Token::Open => {
-                let block = parse_block(tokens, file);
+                let block = parse_block(tokens, file, depth + 1);
                 out.extend(directive(std::mem::take(&mut words), file, Some(block)));
             }
             Token::Close => return out,
         }
     }
     out
+}
+
+/// Passes over a block nested deeper than any real config, counting braces instead of
+/// recursing, so a hostile file cannot exhaust the stack.
+fn skip_block(tokens: &mut Tokens<'_>) {
+    let mut open = 1usize;
+    for token in tokens.by_ref() {
+        match token {
+            Token::Open => open += 1,
+            Token::Close => open -= 1,
+            _ => {}
+        }
+        if open == 0 {
+            return;
+        }
+    }
 }
 
 fn directive(

@@ -148,6 +148,13 @@ fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<
     if out.code.is_none() {
         anyhow::bail!("`{shown}` was killed by a signal");
     }
+    if out.stdout_cut {
+        // Half a config read as the whole would misname what nginx proxies to.
+        anyhow::bail!(
+            "`{shown}` printed more than {}; fixer does not read a config that large",
+            crate::format::bytes(crate::limits::COMMAND_OUTPUT_MAX_BYTES)
+        );
+    }
     Ok(Dump {
         ok: out.success(),
         command: inv.describe(&["-T"]),

@@ -1,6 +1,8 @@
 //! Playbooks: the TOML model, validation into a target, and lookup of shipped and local files.
 
 pub(crate) mod error;
+#[cfg(test)]
+mod hostile;
 pub(crate) mod lookup;
 pub mod model;
 pub(crate) mod trust;

@@ -16,6 +16,8 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub timed_out: bool,
+    /// stdout was longer than `COMMAND_OUTPUT_MAX_BYTES`: `stdout` holds only its start.
+    pub stdout_cut: bool,
 }
 
 impl Output {
@@ -51,24 +53,34 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Output> {
     // something that inherits stdout): take what arrived, never wait on it.
     let until = Instant::now() + Duration::from_secs(2);
     let left = || until.saturating_duration_since(Instant::now());
+    let (stdout, stdout_cut) = out.recv_timeout(left()).unwrap_or_default();
     Ok(Output {
         code: status.and_then(|s| s.code()),
-        stdout: out.recv_timeout(left()).unwrap_or_default(),
-        stderr: err.recv_timeout(left()).unwrap_or_default(),
+        stdout,
+        stderr: err.recv_timeout(left()).unwrap_or_default().0,
         timed_out,
+        stdout_cut,
     })
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver<String> {
+/// Reads a pipe to its end on a thread of its own, keeping at most
+/// `COMMAND_OUTPUT_MAX_BYTES`, and whether more came.
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver<(String, bool)> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+        let _ = tx.send(read_capped(pipe, crate::limits::COMMAND_OUTPUT_MAX_BYTES));
     });
     rx
+}
+
+fn read_capped(pipe: Option<impl Read>, max: u64) -> (String, bool) {
+    let mut buf = Vec::new();
+    let Some(mut p) = pipe else {
+        return (String::new(), false);
+    };
+    let _ = p.by_ref().take(max).read_to_end(&mut buf);
+    let rest = std::io::copy(&mut p, &mut std::io::sink()).unwrap_or(0);
+    (String::from_utf8_lossy(&buf).into_owned(), rest > 0)
 }
 
 /// Finds a program on PATH, then in the sbin directories a non-login root shell may lack.
@@ -83,6 +95,14 @@ pub fn which(name: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_past_the_cap_is_drained_and_flagged() {
+        let (text, cut) = read_capped(Some(&b"0123456789"[..]), 4);
+        assert_eq!((text.as_str(), cut), ("0123", true));
+        let (text, cut) = read_capped(Some(&b"0123"[..]), 4);
+        assert_eq!((text.as_str(), cut), ("0123", false));
+    }
 
     #[test]
     fn captures_output_and_status() {

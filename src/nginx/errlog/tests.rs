@@ -220,28 +220,7 @@ fn seed_lines() -> Vec<String> {
 
 /// A real line with bytes replaced, inserted or cut at random places.
 fn mutated() -> impl Strategy<Value = String> {
-    let seeds = seed_lines();
-    (
-        0..seeds.len(),
-        proptest::collection::vec((any::<usize>(), any::<char>(), 0u8..3), 0..8),
-        any::<usize>(),
-    )
-        .prop_map(move |(i, edits, cut)| {
-            let mut chars: Vec<char> = seeds[i].chars().collect();
-            for (at, c, op) in edits {
-                let at = at % (chars.len() + 1);
-                match op {
-                    0 if at < chars.len() => chars[at] = c,
-                    1 => chars.insert(at, c),
-                    _ if at < chars.len() => {
-                        chars.remove(at);
-                    }
-                    _ => {}
-                }
-            }
-            chars.truncate(cut % (chars.len() + 1).max(1) + chars.len() / 2);
-            chars.into_iter().collect()
-        })
+    crate::hostile::mutated(seed_lines(), 8)
 }
 
 proptest! {
