@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod harden;
+mod watch;
+
+pub use harden::HardenArgs;
+pub use watch::WatchArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fixer",
@@ -43,10 +49,10 @@ pub enum Command {
     Init(InitArgs),
     /// What would keep the next outage short (Restart=always, timeouts, log rotation), with the
     /// exact text to apply; --apply writes the systemd part after asking.
-    Harden(crate::harden::HardenArgs),
+    Harden(HardenArgs),
     /// Verify on an interval (or --once, for cron), notify on a change of state, and with --fix
     /// repair what the playbook allows; --install puts it under a systemd timer.
-    Watch(crate::watch::WatchArgs),
+    Watch(WatchArgs),
     /// Show the latest entries of the audit log.
     Log(LogArgs),
     /// List the playbooks fixer can see and where each comes from.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::check::port_holder::HolderView;
+use crate::check::port_holder::view::HolderView;
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
 use crate::step::StepResult;

@@ -3,9 +3,7 @@
 //! writes the systemd part (`action::harden`) after consent, audited like every action. Exit
 //! 0 when nothing is left to harden, 1 when something is, 4 declined, 5 the change failed.
 
-mod args;
-
-pub use args::HardenArgs;
+pub use crate::cli::HardenArgs;
 
 use std::time::Instant;
 

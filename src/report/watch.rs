@@ -7,9 +7,8 @@ use serde_json::json;
 use crate::notify::{Delivery, Message};
 use crate::sanitize::clean;
 use crate::target::Target;
-use crate::watch::install::Plan;
 use crate::watch::round::Round;
-use crate::watch::Setup;
+use crate::watch::view::{Plan, Setup};
 
 use super::Style;
 

@@ -15,6 +15,7 @@ use crate::exit_code::ExitCode;
 use crate::report::{self, watch as out};
 
 use super::units::{crontab_line, interval_text, service_text, TIMER_TEXT};
+use super::view::{File, Plan};
 use super::WatchArgs;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
@@ -24,14 +25,6 @@ const TIMER: &str = "fixer-watch@.timer";
 /// `enable --now` starts the timer, not a round; this bounds a hung systemctl.
 const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A file to write: where, what, and whether its text may be shown (the env file's may not).
-pub struct File {
-    pub path: PathBuf,
-    pub text: String,
-    pub shown: String,
-    pub mode: u32,
-}
-
 pub fn run(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> ExitCode {
     match plan(args, target_args, interval) {
         Ok(p) => act(args, p),
@@ -40,18 +33,6 @@ pub fn run(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> Ex
             ExitCode::Usage
         }
     }
-}
-
-/// What --install or --uninstall will do, decided without touching anything.
-pub struct Plan {
-    pub instance: String,
-    pub install: bool,
-    pub files: Vec<File>,
-    pub remove: Vec<PathBuf>,
-    pub commands: Vec<Vec<String>>,
-    /// Without systemd: the crontab line to add (or the one to remove).
-    pub crontab: Option<String>,
-    pub notes: Vec<String>,
 }
 
 fn plan(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> Result<Plan, String> {

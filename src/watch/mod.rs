@@ -2,14 +2,15 @@
 //! when the site fails, optionally repair what the playbook allows, and tell people only when
 //! something changed. `--install` puts it under a systemd timer (`install`).
 
-mod args;
 mod event;
 pub(crate) mod install;
 mod memory;
 pub(crate) mod round;
 mod units;
+pub(crate) mod view;
 
-pub use args::WatchArgs;
+pub use crate::cli::WatchArgs;
+pub(crate) use view::Setup;
 
 use std::time::{Duration, Instant};
 
@@ -23,14 +24,6 @@ const INTERVAL_MIN: Duration = Duration::from_secs(1);
 const INTERVAL_MAX: Duration = Duration::from_secs(24 * 3600);
 /// How often a sleeping watch looks whether it was asked to stop.
 const STOP_POLL: Duration = Duration::from_millis(200);
-
-/// Everything a round needs besides the target, resolved from the flags once.
-pub(crate) struct Setup {
-    pub interval: Duration,
-    pub notifiers: Vec<Notifier>,
-    pub ding: DingTalk,
-    pub audit: std::path::PathBuf,
-}
 
 pub fn run(args: WatchArgs, color: report::ColorWhen) -> ExitCode {
     let usage = |e: String| {

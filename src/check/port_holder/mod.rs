@@ -12,6 +12,9 @@ mod describe;
 mod judge;
 mod nginx_wait;
 mod unproven;
+pub(crate) mod view;
+
+pub use view::{Condition, HolderView};
 
 use crate::check::backend_port::Listening;
 use crate::check::nginx::NginxView;
@@ -26,31 +29,6 @@ use crate::sys::http::{Failure, Response};
 use crate::sys::probe;
 use crate::sys::process::ProcessInfo;
 use crate::target::{BackendAddr, BackendSpec, Target};
-
-/// How the holder behaves, as far as the evidence shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
-    Answering,
-    Stopped,
-    BlockedOnStdin,
-    Stuck,
-    /// Took the request and is slower than fixer's timeout, while nginx still waits for it.
-    Slow,
-    /// No reading that counts either way (a protocol fixer did not speak, a refused connect).
-    Unconfirmed,
-}
-
-/// What later actions need: who holds the port and in what condition.
-#[derive(Debug, Clone)]
-pub struct HolderView {
-    /// The pre-fork master, or the only holder.
-    pub main: ProcessInfo,
-    /// Every living process that holds the socket, main first.
-    pub all: Vec<ProcessInfo>,
-    pub condition: Condition,
-    /// Whether the holder's command line matches the playbook's `match` (None: no regex).
-    pub matches: Option<bool>,
-}
 
 /// One listening socket on the backend's address and the processes holding it. Several exist
 /// with SO_REUSEPORT (and for a `[::]` plus a `0.0.0.0` socket); each is judged on its own.
