@@ -7,7 +7,6 @@ mod common;
 mod fix_support;
 
 use std::fs;
-use std::process::Command;
 
 use common::nginx::{free_ports, PlainNginx};
 use common::{fixer, lab, step};
@@ -39,11 +38,13 @@ fn diagnose_json(lab: &Lab) -> Ran {
     }
 }
 
-fn root(ran: &Ran) -> (&str, &str) {
-    (
-        ran.doc["root_cause_code"].as_str().unwrap_or(""),
-        ran.doc["root_cause"].as_str().unwrap_or(""),
-    )
+/// The lab with `fault`, diagnosed: its root cause must be `code`; the root-cause sentence.
+fn diagnosed(fault: Fault, code: &str) -> (tempfile::TempDir, Lab, Ran, String) {
+    let (dir, lab) = lab(fault);
+    let ran = diagnose_json(&lab);
+    assert_eq!(ran.doc["root_cause_code"], code, "{:#}", ran.doc);
+    let cause = ran.doc["root_cause"].as_str().unwrap_or("").to_string();
+    (dir, lab, ran, cause)
 }
 
 #[test]
@@ -78,10 +79,7 @@ fn a_healthy_lab_shows_its_certificate_and_basic_auth() {
 
 #[test]
 fn an_expired_certificate_is_the_root_cause() {
-    let (_dir, lab) = lab(Fault::TlsExpired);
-    let ran = diagnose_json(&lab);
-    let (code, cause) = root(&ran);
-    assert_eq!(code, "tls-expired", "{:#}", ran.doc);
+    let (_dir, _lab, ran, cause) = diagnosed(Fault::TlsExpired, "tls-expired");
     assert!(
         cause.starts_with(
             "the certificate nginx serves for localhost expired on 2025-02-01T00:00:00Z ("
@@ -96,13 +94,10 @@ fn an_expired_certificate_is_the_root_cause() {
 
 #[test]
 fn refused_credentials_are_the_root_cause_and_the_password_is_never_shown() {
-    let (_dir, lab) = lab(Fault::AuthMismatch);
+    let (_dir, lab, ran, cause) = diagnosed(Fault::AuthMismatch, "auth-rejected");
     let password = fs::read_to_string(&lab.password_file).unwrap();
     let password = password.trim();
     assert!(password.len() >= 16);
-    let ran = diagnose_json(&lab);
-    let (code, cause) = root(&ran);
-    assert_eq!(code, "auth-rejected", "{:#}", ran.doc);
     assert!(
         cause.contains(
             "refuses admin with 401: the htpasswd entry and the operator's credentials differ"
@@ -148,10 +143,7 @@ fn refused_credentials_are_the_root_cause_and_the_password_is_never_shown() {
 
 #[test]
 fn a_domain_without_a_server_block_falls_to_the_default_server() {
-    let (_dir, lab) = lab(Fault::NoServerBlock);
-    let ran = diagnose_json(&lab);
-    let (code, cause) = root(&ran);
-    assert_eq!(code, "no-server-block", "{:#}", ran.doc);
+    let (_dir, lab, ran, cause) = diagnosed(Fault::NoServerBlock, "no-server-block");
     assert!(
         cause.starts_with(&format!(
             "no server block on port {} has server_name localhost: nginx answers it from the port's default server (server_name _, ",
@@ -169,30 +161,15 @@ fn a_domain_without_a_server_block_falls_to_the_default_server() {
 #[test]
 fn a_certificate_for_another_name_is_a_mismatch() {
     let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = (certs.path().join("c.pem"), certs.path().join("k.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "5", "-subj", "/CN=other.test"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "subjectAltName=DNS:other.test,DNS:*.other.test"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    fixer::lab::make_cert_for(
+        std::path::Path::new("openssl"),
+        certs.path(),
+        "other.test",
+        "DNS:other.test,DNS:*.other.test",
+        5,
+    )
+    .expect("openssl makes the certificate");
     let port = free_ports(1)[0];
     let nginx = PlainNginx::start(
         "nginx",

@@ -13,7 +13,7 @@ mod fault;
 mod net;
 mod nginx_conf;
 
-pub use nginx_conf::make_cert;
+pub use nginx_conf::{make_cert, make_cert_for};
 mod playbook;
 mod procfs;
 mod spawn;

@@ -226,9 +226,14 @@ pub fn write_cert(openssl: &Path, dir: &Path) -> Result<()> {
     make_cert(openssl, dir, "localhost", "DNS:localhost,IP:127.0.0.1")
 }
 
+/// `make_cert` valid for 30 days.
+pub fn make_cert(openssl: &Path, dir: &Path, cn: &str, san: &str) -> Result<()> {
+    make_cert_for(openssl, dir, cn, san, 30)
+}
+
 /// A self-signed certificate (`DIR/cert.pem`, `DIR/key.pem`) that rustls accepts as an end
 /// entity (CA:FALSE; a plain `openssl req -x509` certificate is marked CA:TRUE and rejected).
-pub fn make_cert(openssl: &Path, dir: &Path, cn: &str, san: &str) -> Result<()> {
+pub fn make_cert_for(openssl: &Path, dir: &Path, cn: &str, san: &str, days: u32) -> Result<()> {
     let out = Command::new(openssl)
         .args([
             "req",
@@ -238,7 +243,13 @@ pub fn make_cert(openssl: &Path, dir: &Path, cn: &str, san: &str) -> Result<()> 
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .args([
+            "-nodes",
+            "-days",
+            &days.to_string(),
+            "-subj",
+            &format!("/CN={cn}"),
+        ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", &format!("subjectAltName={san}")])
         .arg("-keyout")
