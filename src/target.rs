@@ -27,7 +27,7 @@ pub struct Target {
     /// No probe to an address outside this host (`--offline`).
     pub offline: bool,
     /// The playbook's `[watch]` table: what `fixer watch --fix` may do unattended.
-    pub watch: crate::playbook::watch::WatchPolicy,
+    pub watch: WatchPolicy,
 }
 
 impl Target {
@@ -438,5 +438,31 @@ mod tests {
         }
         assert_eq!(Protocol::parse("fcgi"), None);
         assert_eq!(Protocol::default(), Protocol::Http);
+    }
+}
+
+pub const DEFAULT_MAX_FIXES: u32 = 3;
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// A reminder every 30 unhealthy rounds: half an hour at the default one-minute interval.
+pub const DEFAULT_REMIND_EVERY: u32 = 30;
+
+/// The validated `[watch]` table: what `fixer watch --fix` may do unattended, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchPolicy {
+    /// Action codes (`restart-backend`, …) `--fix` may run unattended.
+    pub auto_fix: Vec<String>,
+    pub max_fixes: u32,
+    pub window: Duration,
+    pub remind_every: u32,
+}
+
+impl Default for WatchPolicy {
+    fn default() -> Self {
+        WatchPolicy {
+            auto_fix: Vec::new(),
+            max_fixes: DEFAULT_MAX_FIXES,
+            window: DEFAULT_WINDOW,
+            remind_every: DEFAULT_REMIND_EVERY,
+        }
     }
 }

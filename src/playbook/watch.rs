@@ -18,10 +18,7 @@ pub const AUTO_FIX_ACTIONS: &[&str] = &[
     "kill-holder",
 ];
 
-pub const DEFAULT_MAX_FIXES: u32 = 3;
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// A reminder every 30 unhealthy rounds: half an hour at the default one-minute interval.
-pub const DEFAULT_REMIND_EVERY: u32 = 30;
+pub use crate::target::{DEFAULT_MAX_FIXES, DEFAULT_REMIND_EVERY, DEFAULT_WINDOW};
 const MAX_FIXES_MAX: i64 = 100;
 const WINDOW_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 const REMIND_EVERY_MAX: i64 = 100_000;
@@ -38,26 +35,7 @@ pub struct RawWatch {
     pub remind_every: Option<Spanned<i64>>,
 }
 
-/// The validated `[watch]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchPolicy {
-    /// Action codes (`restart-backend`, …) `--fix` may run unattended.
-    pub auto_fix: Vec<String>,
-    pub max_fixes: u32,
-    pub window: Duration,
-    pub remind_every: u32,
-}
-
-impl Default for WatchPolicy {
-    fn default() -> Self {
-        WatchPolicy {
-            auto_fix: Vec::new(),
-            max_fixes: DEFAULT_MAX_FIXES,
-            window: DEFAULT_WINDOW,
-            remind_every: DEFAULT_REMIND_EVERY,
-        }
-    }
-}
+pub use crate::target::WatchPolicy;
 
 /// A bad value: where it is, its key inside `[watch]`, and what is wrong.
 pub type Invalid = (Range<usize>, &'static str, String);
