@@ -11,6 +11,7 @@ use crate::{config, playbook};
 mod discovered;
 mod metrics;
 mod shell;
+mod watch;
 
 /// `--color` as the report reads it.
 fn color_when(choice: ColorChoice) -> ColorWhen {
@@ -45,7 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Init(args) => discovered::init(&args),
         Command::Harden(args) => crate::harden::run(args, color_when(cli.color)),
-        Command::Watch(args) => crate::watch::run(args, color),
+        Command::Watch(args) => watch::run(args, color),
         Command::Log(args) => log(&args),
         Command::Playbooks => playbooks(),
         Command::Lab { command } => lab(&command),

@@ -7,12 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::cli::TargetArgs;
-use crate::consent::{Answer, Consent};
-use crate::exit_code::ExitCode;
-use crate::report::{self, watch as out};
 
 use super::units::{crontab_line, interval_text, service_text, TIMER_TEXT};
 use super::view::{File, Plan};
@@ -25,17 +20,11 @@ const TIMER: &str = "fixer-watch@.timer";
 /// `enable --now` starts the timer, not a round; this bounds a hung systemctl.
 const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn run(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> ExitCode {
-    match plan(args, target_args, interval) {
-        Ok(p) => act(args, p),
-        Err(e) => {
-            report::error(&anyhow::anyhow!(e));
-            ExitCode::Usage
-        }
-    }
-}
-
-fn plan(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> Result<Plan, String> {
+pub(crate) fn plan(
+    args: &WatchArgs,
+    target_args: &TargetArgs,
+    interval: Duration,
+) -> Result<Plan, String> {
     let Some(playbook) = target_args.playbook.clone() else {
         return Err(format!(
             "{} needs a playbook: fixer watch {} NAME",
@@ -100,7 +89,7 @@ fn plan(args: &WatchArgs, target_args: &TargetArgs, interval: Duration) -> Resul
     Ok(p)
 }
 
-fn flag(args: &WatchArgs) -> &'static str {
+pub(crate) fn flag(args: &WatchArgs) -> &'static str {
     if args.install {
         "--install"
     } else {
@@ -237,70 +226,12 @@ fn others_left(mine: &Path) -> bool {
     })
 }
 
-fn act(args: &WatchArgs, p: Plan) -> ExitCode {
-    out::install_plan(&p);
-    if p.crontab.is_some() {
-        return ExitCode::Healthy;
-    }
-    let consent = Consent::from_flags(args.yes, args.dry_run, false);
-    let question = if p.install {
-        format!("Install and start fixer-watch@{}.timer?", p.instance)
-    } else {
-        format!("Stop and remove fixer-watch@{}.timer?", p.instance)
-    };
-    let audit = crate::audit::AuditLog::new(args.audit_log.clone());
-    let action = if p.install {
-        "install-watch"
-    } else {
-        "uninstall-watch"
-    };
-    let target = json!({"timer": format!("fixer-watch@{}.timer", p.instance),
-        "files": p.files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>(),
-        "remove": p.remove.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()});
-    let approval = match consent.ask(&question, false) {
-        Answer::Approved(a) => a,
-        Answer::PlanOnly => {
-            out::install_message("Dry run: nothing was changed.");
-            return ExitCode::Healthy;
-        }
-        Answer::Refused => {
-            out::install_message(&format!("Refused: {} needs consent and there is no terminal to ask on; re-run with --yes (or --dry-run to see the plan).", flag(args)));
-            return ExitCode::Declined;
-        }
-        Answer::Declined | Answer::Interrupted => {
-            out::install_message("Declined: nothing was changed.");
-            return ExitCode::Declined;
-        }
-    };
-    let name = p.instance.clone();
-    if let Err(e) = audit.record(
-        &name,
-        "start",
-        json!({"action": action, "target": target, "consent": approval}),
-    ) {
-        report::error(&e.context("not acting: the audit log cannot be written"));
-        return ExitCode::ActionFailed;
-    }
-    let (ok, evidence) = apply(&p);
-    let result = if ok { "done" } else { "failed" };
-    let _ = audit.record(
-        &name,
-        "end",
-        json!({"action": action, "target": target,
-        "consent": approval, "result": result, "evidence": evidence}),
-    );
-    if ok {
-        ExitCode::Healthy
-    } else {
-        ExitCode::ActionFailed
-    }
-}
-
-/// Writes, removes and runs what the plan says, saying each step; stops at the first failure.
-fn apply(p: &Plan) -> (bool, Vec<String>) {
+/// Writes, removes and runs what the plan says, telling `tell` each step; stops at the first
+/// failure. Whether to is decided before (`run::watch`); this only acts.
+pub(crate) fn apply(p: &Plan, tell: &mut dyn FnMut(&str)) -> (bool, Vec<String>) {
     let mut evidence = Vec::new();
     let mut say = |line: String| {
-        out::install_message(&line);
+        tell(&line);
         evidence.push(line);
     };
     for f in &p.files {
