@@ -18,7 +18,7 @@ use ureq::unversioned::transport::{
     ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
 };
 
-use crate::target::BackendAddr;
+use crate::sys::addr::BackendAddr;
 
 pub(crate) mod raw;
 

@@ -3,6 +3,7 @@
 //! file paths under /proc themselves.
 
 pub(crate) mod accept;
+pub mod addr;
 pub(crate) mod bound;
 pub(crate) mod command;
 pub mod dns_query;

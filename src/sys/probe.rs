@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use crate::format::secs;
 use crate::sanitize::clean;
+use crate::sys::addr::{BackendAddr, Protocol};
 use crate::sys::http::raw::{connect_any, connect_unix, Conn, Fail};
 use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
-use crate::target::{BackendAddr, Protocol};
 
 /// What the probe sends, decided before anything is sent so the evidence can name it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{canonical_reason, connect_timeout, is_local, Failure, FailureKind, Response};
 use crate::format::{io_message, secs};
 use crate::pace::Pace;
-use crate::target::BackendAddr;
+use crate::sys::addr::BackendAddr;
 
 /// The response head is read up to this size; a backend's status line and headers fit.
 const MAX_HEAD: usize = 16 * 1024;

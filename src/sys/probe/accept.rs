@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::format::secs;
 use crate::pace::Pace;
+use crate::sys::addr::{BackendAddr, Protocol};
 use crate::sys::http::raw::{connect_any, connect_unix, Fail};
 use crate::sys::http::FailureKind;
-use crate::target::{BackendAddr, Protocol};
 
 /// For a protocol fixer does not speak: connect, and where the kernel shows it, wait until the
 /// holder accepts the connection. Accepted, or unknown, is not judged; a connection still

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use super::{cgi_head, exchange, Conn, Fail};
+use crate::sys::addr::BackendAddr;
 use crate::sys::http::{FailureKind, Response};
-use crate::target::BackendAddr;
 
 /// A ping answer is a few headers and `pong`; a FCGI_GET_VALUES_RESULT a few dozen bytes.
 const MAX_ANSWER: usize = 64 * 1024;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::{connect, fastcgi};
-use crate::target::BackendAddr;
+use crate::sys::addr::BackendAddr;
 
 /// The fields of `?json` fixer judges a pool by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::target::BackendAddr;
+use crate::sys::addr::BackendAddr;
 
 /// Config files larger than this are not php-fpm configs worth reading.
 const MAX_FILE: u64 = 256 * 1024;

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use super::{exchange, Conn, Fail};
+use crate::sys::addr::BackendAddr;
 use crate::sys::http::raw::parse_head;
 use crate::sys::http::{FailureKind, Response};
-use crate::target::BackendAddr;
 
 /// The response head fits; the body is not read.
 const MAX_HEAD: usize = 16 * 1024;
