@@ -37,7 +37,7 @@ pub fn run(args: HardenArgs, color: crate::report::ColorWhen) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let mut out = Out::new(Style::detect(color, json), json);
+    let mut out = Out::new(Style::detect(color, json));
     let before = harden::gather(&target);
     out.findings(&target, &before);
     let (record, after, code) = act(&target, &args, &before, &mut out);

@@ -14,12 +14,11 @@ use crate::target::Target;
 
 pub struct Out {
     style: Style,
-    json: bool,
 }
 
 impl Out {
-    pub fn new(style: Style, json: bool) -> Out {
-        Out { style, json }
+    pub fn new(style: Style) -> Out {
+        Out { style }
     }
 
     fn paint(&self, p: Paint) -> Paint {
@@ -28,7 +27,7 @@ impl Out {
 
     /// A line for the operator: stdout, or stderr under `--json`.
     fn say(&self, line: &str) {
-        if self.json {
+        if self.style.json {
             eprintln!("{line}");
         } else {
             println!("{line}");
@@ -36,7 +35,7 @@ impl Out {
     }
 
     pub fn findings(&self, target: &Target, h: &Hardening) {
-        if self.json {
+        if self.style.json {
             return;
         }
         super::human::Human::new(self.style).header("harden", target);
@@ -75,7 +74,7 @@ impl Out {
 
     /// Without `--apply`: what it would do, and what stays with the operator.
     pub fn hint(&self, h: &Hardening, apply: bool) {
-        if self.json || h.items.is_empty() {
+        if self.style.json || h.items.is_empty() {
             return;
         }
         let by_hand = h.items.iter().filter(|i| !i.by_apply).count();
@@ -120,7 +119,7 @@ impl Out {
 
     /// Re-checked after `--apply`.
     pub fn after(&self, h: &Hardening) {
-        if self.json {
+        if self.style.json {
             return;
         }
         println!();
@@ -147,7 +146,7 @@ impl Out {
         after: Option<&Hardening>,
         code: ExitCode,
     ) {
-        if !self.json {
+        if !self.style.json {
             return;
         }
         super::json::print(&json!({

@@ -30,6 +30,8 @@ pub struct Style {
     pub color: bool,
     /// Spinners on stderr (a terminal, and not JSON output).
     pub spinner: bool,
+    /// One JSON document on stdout; what is said for people goes to stderr.
+    pub json: bool,
 }
 
 impl Style {
@@ -43,6 +45,7 @@ impl Style {
         Style {
             color: color && !json,
             spinner: !json && std::io::stderr().is_terminal(),
+            json,
         }
     }
 }

@@ -14,17 +14,16 @@ use super::Style;
 
 pub struct Out {
     style: Style,
-    json: bool,
 }
 
 impl Out {
-    pub fn new(style: Style, json: bool) -> Out {
-        Out { style, json }
+    pub fn new(style: Style) -> Out {
+        Out { style }
     }
 
     /// What is watched and where news goes, on stderr: a service's journal starts with it.
     pub fn start(&self, target: &Target, setup: &Setup, fix: bool, once: bool) {
-        if self.json || once {
+        if self.style.json || once {
             return;
         }
         let fixing = if fix {
@@ -63,7 +62,7 @@ impl Out {
         deliveries: &[Delivery],
         unsaved: Option<&std::io::Error>,
     ) {
-        if self.json {
+        if self.style.json {
             let doc = json!({
                 "schema_version": crate::SCHEMA_VERSION,
                 "command": "watch",

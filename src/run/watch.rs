@@ -53,10 +53,7 @@ pub fn run(args: WatchArgs, color: report::ColorWhen) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let mut out = Out::new(
-        report::Style::detect(color, args.target.json),
-        args.target.json,
-    );
+    let mut out = Out::new(report::Style::detect(color, args.target.json));
     out.start(&target, &setup, args.fix, args.once);
     if args.once {
         return one(&target, &setup, args.fix, &mut out);
