@@ -150,24 +150,29 @@ pub fn probe(req: &Request) -> Result<Response, Failure> {
         r
     };
     let deadline = started + req.timeout;
+    let session = |conn| Session {
+        conn,
+        deadline,
+        timeout: req.timeout,
+    };
     match &req.exchange {
         Exchange::Http(path) => http::raw_get(&req.addr, path, req.timeout),
         Exchange::Https(path) => https(&req.addr, path, req.timeout),
         Exchange::FastcgiPing(path) => {
             let mut conn = connect(&req.addr, req.timeout).map_err(fail)?;
-            fastcgi::ping(conn.as_mut(), path, &req.addr, deadline, req.timeout)
+            fastcgi::ping(&mut session(conn.as_mut()), path, &req.addr)
                 .map(timed)
                 .map_err(fail)
         }
         Exchange::FastcgiValues => {
             let mut conn = connect(&req.addr, req.timeout).map_err(fail)?;
-            fastcgi::get_values(conn.as_mut(), deadline, req.timeout)
+            fastcgi::get_values(&mut session(conn.as_mut()))
                 .map(timed)
                 .map_err(fail)
         }
         Exchange::Uwsgi(path) => {
             let mut conn = connect(&req.addr, req.timeout).map_err(fail)?;
-            uwsgi::get(conn.as_mut(), path, &req.addr, deadline, req.timeout)
+            uwsgi::get(&mut session(conn.as_mut()), path, &req.addr)
                 .map(timed)
                 .map_err(fail)
         }
@@ -218,17 +223,24 @@ fn connect(addr: &BackendAddr, timeout: Duration) -> Result<Box<dyn Conn>, Fail>
     })
 }
 
+/// One connection to a backend, with the deadline of the whole exchange and the timeout it was
+/// derived from (quoted when nothing arrived in time).
+pub(super) struct Session<'a> {
+    pub conn: &'a mut dyn Conn,
+    pub deadline: Instant,
+    pub timeout: Duration,
+}
+
 /// Writes `request` and reads until `complete` says the answer is whole, the peer closes, `cap`
 /// bytes arrived, or the deadline passes. A partial answer is still an answer; nothing at all
 /// by the deadline is a response timeout.
 fn exchange(
-    conn: &mut dyn Conn,
+    s: &mut Session<'_>,
     request: &[u8],
-    deadline: Instant,
-    timeout: Duration,
     cap: usize,
     complete: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<u8>, Fail> {
+    let (conn, deadline, timeout) = (&mut *s.conn, s.deadline, s.timeout);
     let stuck = || {
         (
             FailureKind::ResponseTimeout,

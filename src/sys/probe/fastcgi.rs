@@ -3,9 +3,7 @@
 //! answers without running any script, or a responder request for php-fpm's `ping.path`.
 //! Encoders and decoders are pure; [`ping`] and [`get_values`] do the bounded I/O.
 
-use std::time::{Duration, Instant};
-
-use super::{cgi_head, exchange, Conn, Fail};
+use super::{cgi_head, exchange, Fail, Session};
 use crate::sys::addr::BackendAddr;
 use crate::sys::http::{FailureKind, Response};
 
@@ -35,14 +33,8 @@ pub(super) struct Record {
 }
 
 /// Asks for php-fpm's ping page at `path` and reads the CGI head of its answer.
-pub(super) fn ping(
-    conn: &mut dyn Conn,
-    path: &str,
-    addr: &BackendAddr,
-    deadline: Instant,
-    timeout: Duration,
-) -> Result<Response, Fail> {
-    let stdout = get(conn, path, "", addr, deadline, timeout)?;
+pub(super) fn ping(s: &mut Session<'_>, path: &str, addr: &BackendAddr) -> Result<Response, Fail> {
+    let stdout = get(s, path, "", addr)?;
     cgi_head(&stdout).map_err(|m| {
         (
             FailureKind::NotSpoken,
@@ -54,12 +46,10 @@ pub(super) fn ping(
 /// A responder request for `path?query` (a page php-fpm serves itself, such as `ping.path` or
 /// `pm.status_path`): the whole stdout, CGI head and body, up to the size cap.
 pub(super) fn get(
-    conn: &mut dyn Conn,
+    s: &mut Session<'_>,
     path: &str,
     query: &str,
     addr: &BackendAddr,
-    deadline: Instant,
-    timeout: Duration,
 ) -> Result<Vec<u8>, Fail> {
     let server = match addr {
         BackendAddr::Tcp(a) => a.ip().to_string(),
@@ -70,7 +60,7 @@ pub(super) fn get(
     params.retain(|(n, _)| *n != "QUERY_STRING");
     params.push(("QUERY_STRING", query.to_string()));
     let request = responder_request(&params);
-    let got = exchange(conn, &request, deadline, timeout, MAX_ANSWER, |b| {
+    let got = exchange(s, &request, MAX_ANSWER, |b| {
         parse(b).is_ok_and(|(rs, _)| rs.iter().any(|r| r.kind == END_REQUEST))
     })?;
     let (records, _) = parse(&got).map_err(other_protocol)?;
@@ -98,24 +88,13 @@ fn other_protocol(m: String) -> Fail {
 }
 
 /// Sends FCGI_GET_VALUES and reads FCGI_GET_VALUES_RESULT; the reason lists the values.
-pub(super) fn get_values(
-    conn: &mut dyn Conn,
-    deadline: Instant,
-    timeout: Duration,
-) -> Result<Response, Fail> {
-    let got = exchange(
-        conn,
-        &get_values_request(),
-        deadline,
-        timeout,
-        MAX_ANSWER,
-        |b| {
-            parse(b).is_ok_and(|(rs, _)| {
-                rs.iter()
-                    .any(|r| matches!(r.kind, GET_VALUES_RESULT | UNKNOWN_TYPE))
-            })
-        },
-    )?;
+pub(super) fn get_values(s: &mut Session<'_>) -> Result<Response, Fail> {
+    let got = exchange(s, &get_values_request(), MAX_ANSWER, |b| {
+        parse(b).is_ok_and(|(rs, _)| {
+            rs.iter()
+                .any(|r| matches!(r.kind, GET_VALUES_RESULT | UNKNOWN_TYPE))
+        })
+    })?;
     let (records, _) = parse(&got).map_err(other_protocol)?;
     let answer = records
         .iter()

@@ -26,8 +26,12 @@ pub struct FpmStatus {
 pub fn status(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<FpmStatus, String> {
     let deadline = Instant::now() + timeout;
     let mut conn = connect(addr, timeout).map_err(|(_, m)| m)?;
-    let stdout =
-        fastcgi::get(conn.as_mut(), path, "json", addr, deadline, timeout).map_err(|(_, m)| m)?;
+    let mut session = super::Session {
+        conn: conn.as_mut(),
+        deadline,
+        timeout,
+    };
+    let stdout = fastcgi::get(&mut session, path, "json", addr).map_err(|(_, m)| m)?;
     parse(&stdout)
 }
 

@@ -2,9 +2,7 @@
 //! (modifier1 0 = WSGI request, little-endian body size, modifier2 0) and the CGI variables as
 //! length-prefixed strings. The server answers with a plain HTTP response head.
 
-use std::time::{Duration, Instant};
-
-use super::{exchange, Conn, Fail};
+use super::{exchange, Fail, Session};
 use crate::sys::addr::BackendAddr;
 use crate::sys::http::raw::parse_head;
 use crate::sys::http::{FailureKind, Response};
@@ -12,13 +10,7 @@ use crate::sys::http::{FailureKind, Response};
 /// The response head fits; the body is not read.
 const MAX_HEAD: usize = 16 * 1024;
 
-pub(super) fn get(
-    conn: &mut dyn Conn,
-    path: &str,
-    addr: &BackendAddr,
-    deadline: Instant,
-    timeout: Duration,
-) -> Result<Response, Fail> {
+pub(super) fn get(s: &mut Session<'_>, path: &str, addr: &BackendAddr) -> Result<Response, Fail> {
     let (host, port) = match addr {
         BackendAddr::Tcp(a) => (a.ip().to_string(), a.port().to_string()),
         BackendAddr::Named(n) => (n.host.clone(), n.port.to_string()),
@@ -36,7 +28,7 @@ pub(super) fn get(
         ("SCRIPT_NAME", ""),
     ];
     let packet = packet(&vars).map_err(|m| (FailureKind::Protocol, m))?;
-    let got = exchange(conn, &packet, deadline, timeout, MAX_HEAD, |b| {
+    let got = exchange(s, &packet, MAX_HEAD, |b| {
         b.windows(4).any(|w| w == b"\r\n\r\n")
     })?;
     // Not an HTTP head: the holder answers, in another protocol than nginx's config says.
