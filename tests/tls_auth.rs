@@ -38,6 +38,19 @@ fn diagnose_json(lab: &Lab) -> Ran {
     }
 }
 
+/// `fixer diagnose --json` with the playbook at `book`: its exit code and document.
+fn diagnose_book(book: &std::path::Path) -> (Option<i32>, Value) {
+    let out = fixer()
+        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .arg(book)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
 /// The lab with `fault`, diagnosed: its root cause must be `code`; the root-cause sentence.
 fn diagnosed(fault: Fault, code: &str) -> (tempfile::TempDir, Lab, Ran, String) {
     let (dir, lab) = lab(fault);
@@ -189,13 +202,8 @@ fn a_certificate_for_another_name_is_a_mismatch() {
         ),
     )
     .unwrap();
-    let out = fixer()
-        .args(["diagnose", "--json", "--timeout", "2", "-p"])
-        .arg(&book)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, doc) = diagnose_book(&book);
+    assert_eq!(code, Some(1));
     assert_eq!(doc["root_cause_code"], "tls-name-mismatch", "{doc:#}");
     let tls = step(&doc, "tls");
     assert_eq!(tls["verdict"], "fail", "{tls:#}");
@@ -247,12 +255,7 @@ fn an_ssl_port_in_nginx_config_is_inspected_without_a_verify_url() {
         format!("name = \"ports\"\n[site]\ndomains = [\"localhost\"]\n[nginx]\nports = [{port}]\n"),
     )
     .unwrap();
-    let out = fixer()
-        .args(["diagnose", "--json", "--timeout", "2", "-p"])
-        .arg(&book)
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, doc) = diagnose_book(&book);
     let tls = step(&doc, "tls");
     assert_eq!(tls["verdict"], "warn", "{tls:#}");
     assert_eq!(tls["finding"]["code"], "tls-self-signed", "{tls:#}");
