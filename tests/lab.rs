@@ -60,201 +60,201 @@ fn cmdline(pid: i32) -> String {
 
 #[test]
 fn none_is_healthy_through_nginx_and_direct() {
-    let (_dir, mut lab) = lab(Fault::None);
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
-    assert_eq!(
-        status(lab.http_port, "/").unwrap(),
-        401,
-        "basic auth guards /"
-    );
-    let pw = password(&lab);
-    let authed = http_get(
-        lab.http_port,
-        "/",
-        Some(("admin", &pw)),
-        Duration::from_secs(3),
-    );
-    assert_eq!(authed.unwrap(), 200);
-    let wrong = http_get(
-        lab.http_port,
-        "/",
-        Some(("admin", "nope")),
-        Duration::from_secs(3),
-    );
-    assert_eq!(wrong.unwrap(), 401);
-    assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
-    assert_eq!(lab.upstream_port, lab.backend_port);
-    let mode = fs::metadata(&lab.password_file)
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-    down_and_check(&mut lab);
+    rehearse(Fault::None, |lab| {
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+        assert_eq!(
+            status(lab.http_port, "/").unwrap(),
+            401,
+            "basic auth guards /"
+        );
+        let pw = password(lab);
+        let authed = http_get(
+            lab.http_port,
+            "/",
+            Some(("admin", &pw)),
+            Duration::from_secs(3),
+        );
+        assert_eq!(authed.unwrap(), 200);
+        let wrong = http_get(
+            lab.http_port,
+            "/",
+            Some(("admin", "nope")),
+            Duration::from_secs(3),
+        );
+        assert_eq!(wrong.unwrap(), 401);
+        assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
+        assert_eq!(lab.upstream_port, lab.backend_port);
+        let mode = fs::metadata(&lab.password_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    });
 }
 
 #[test]
 fn none_serves_tls_with_a_certificate_rustls_accepts() {
-    let (_dir, mut lab) = lab(Fault::None);
-    let pem = fs::read(lab.dir.join("cert.pem")).unwrap();
-    let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
-        .build();
-    let agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .new_agent();
-    let url = format!("https://127.0.0.1:{}/api/health", lab.https_port);
-    let resp = agent
-        .get(&url)
-        .call()
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    assert_eq!(resp.status().as_u16(), 200);
-    down_and_check(&mut lab);
+    rehearse(Fault::None, |lab| {
+        let pem = fs::read(lab.dir.join("cert.pem")).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .new_agent();
+        let url = format!("https://127.0.0.1:{}/api/health", lab.https_port);
+        let resp = agent
+            .get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(resp.status().as_u16(), 200);
+    });
 }
 
 #[test]
 fn playbook_matches_the_lab() {
-    let (_dir, mut lab) = lab(Fault::None);
-    let book = playbook(&lab);
-    assert_eq!(book.name.as_deref(), Some("lab-none"));
-    assert_eq!(book.nginx.ports, Some(vec![lab.http_port, lab.https_port]));
-    let dir = lab.dir.display().to_string();
-    assert_eq!(book.nginx.prefix.as_deref(), Some(dir.as_str()));
-    let backend = book.backend.unwrap();
-    assert_eq!(
-        backend.address.get_ref(),
-        &format!("127.0.0.1:{}", lab.backend_port)
-    );
-    let re = regex::Regex::new(backend.match_.as_ref().unwrap().get_ref()).unwrap();
-    assert!(re.is_match(&cmdline(backend_pid(&lab))));
-    assert_eq!(book.verify.len(), 5);
-    down_and_check(&mut lab);
+    rehearse(Fault::None, |lab| {
+        let book = playbook(lab);
+        assert_eq!(book.name.as_deref(), Some("lab-none"));
+        assert_eq!(book.nginx.ports, Some(vec![lab.http_port, lab.https_port]));
+        let dir = lab.dir.display().to_string();
+        assert_eq!(book.nginx.prefix.as_deref(), Some(dir.as_str()));
+        let backend = book.backend.unwrap();
+        assert_eq!(
+            backend.address.get_ref(),
+            &format!("127.0.0.1:{}", lab.backend_port)
+        );
+        let re = regex::Regex::new(backend.match_.as_ref().unwrap().get_ref()).unwrap();
+        assert!(re.is_match(&cmdline(backend_pid(lab))));
+        assert_eq!(book.verify.len(), 5);
+    });
 }
 
 #[test]
 fn backend_down_gives_502() {
-    let (_dir, mut lab) = lab(Fault::BackendDown);
-    assert!(
-        refused(lab.backend_port),
-        "nothing may listen on the backend port"
-    );
-    assert_eq!(lab.pid(Role::Backend), None);
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
-    down_and_check(&mut lab);
+    rehearse(Fault::BackendDown, |lab| {
+        assert!(
+            refused(lab.backend_port),
+            "nothing may listen on the backend port"
+        );
+        assert_eq!(lab.pid(Role::Backend), None);
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
+    });
 }
 
 #[test]
 fn stuck_holder_accepts_nothing_and_gives_504() {
-    let (_dir, mut lab) = lab(Fault::StuckHolder);
-    assert!(silent(lab.backend_port, Duration::from_millis(1500)));
-    let started = Instant::now();
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "504 should come after ~1 s"
-    );
-    down_and_check(&mut lab);
+    rehearse(Fault::StuckHolder, |lab| {
+        assert!(silent(lab.backend_port, Duration::from_millis(1500)));
+        let started = Instant::now();
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "504 should come after ~1 s"
+        );
+    });
 }
 
 #[test]
 fn stopped_backend_is_in_state_t_and_gives_504() {
-    let (_dir, mut lab) = lab(Fault::StoppedBackend);
-    assert_eq!(proc_state(backend_pid(&lab)), Some('T'));
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
-    down_and_check(&mut lab);
+    rehearse(Fault::StoppedBackend, |lab| {
+        assert_eq!(proc_state(backend_pid(lab)), Some('T'));
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
+    });
 }
 
 #[test]
 fn stdin_holder_blocks_in_read_on_fd_0_until_answered() {
-    let (_dir, mut lab) = lab(Fault::StdinHolder);
-    let pid = backend_pid(&lab);
-    let in_read_on_stdin = || {
-        let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        syscall.split_whitespace().take(2).collect::<Vec<_>>() == ["0", "0x0"]
-    };
-    assert!(wait_until(deadline(5.0), in_read_on_stdin));
-    let stdin = fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
-    assert_eq!(stdin, lab.dir.join("stdin.fifo"));
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
-    // Answering the prompt unblocks it, as with the real Streamlit prompt.
-    let mut fifo = fs::OpenOptions::new().write(true).open(&stdin).unwrap();
-    fifo.write_all(b"ops@example.com\n").unwrap();
-    let healthy = || status(lab.backend_port, "/api/health").ok() == Some(200);
-    assert!(wait_until(deadline(5.0), healthy));
-    down_and_check(&mut lab);
+    rehearse(Fault::StdinHolder, |lab| {
+        let pid = backend_pid(lab);
+        let in_read_on_stdin = || {
+            let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+            syscall.split_whitespace().take(2).collect::<Vec<_>>() == ["0", "0x0"]
+        };
+        assert!(wait_until(deadline(5.0), in_read_on_stdin));
+        let stdin = fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+        assert_eq!(stdin, lab.dir.join("stdin.fifo"));
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
+        // Answering the prompt unblocks it, as with the real Streamlit prompt.
+        let mut fifo = fs::OpenOptions::new().write(true).open(&stdin).unwrap();
+        fifo.write_all(b"ops@example.com\n").unwrap();
+        let healthy = || status(lab.backend_port, "/api/health").ok() == Some(200);
+        assert!(wait_until(deadline(5.0), healthy));
+    });
 }
 
 #[test]
 fn wrong_port_backend_answers_but_nginx_gives_502() {
-    let (_dir, mut lab) = lab(Fault::WrongPort);
-    assert_ne!(lab.upstream_port, lab.backend_port);
-    assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
-    let conf = fs::read_to_string(&lab.nginx_conf).unwrap();
-    assert!(conf.contains(&format!("server 127.0.0.1:{};", lab.upstream_port)));
-    down_and_check(&mut lab);
+    rehearse(Fault::WrongPort, |lab| {
+        assert_ne!(lab.upstream_port, lab.backend_port);
+        assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 502);
+        let conf = fs::read_to_string(&lab.nginx_conf).unwrap();
+        assert!(conf.contains(&format!("server 127.0.0.1:{};", lab.upstream_port)));
+    });
 }
 
 #[test]
 fn nginx_down_refuses_connections() {
-    let (_dir, mut lab) = lab(Fault::NginxDown);
-    assert!(refused(lab.http_port));
-    assert!(refused(lab.https_port));
-    assert_eq!(lab.pid(Role::Nginx), None);
-    assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
-    down_and_check(&mut lab);
+    rehearse(Fault::NginxDown, |lab| {
+        assert!(refused(lab.http_port));
+        assert!(refused(lab.https_port));
+        assert_eq!(lab.pid(Role::Nginx), None);
+        assert_eq!(status(lab.backend_port, "/api/health").unwrap(), 200);
+    });
 }
 
 #[test]
 fn nginx_config_broken_fails_nginx_t() {
-    let (_dir, mut lab) = lab(Fault::NginxConfigBroken);
-    let binary = playbook(&lab).nginx.binary.unwrap();
-    let out = Command::new(binary)
-        .arg("-t")
-        .arg("-p")
-        .arg(&lab.dir)
-        .arg("-c")
-        .arg(&lab.nginx_conf)
-        .arg("-e")
-        .arg(lab.dir.join("logs/error.log"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("nginx.conf"), "{stderr}");
-    assert!(refused(lab.http_port));
-    down_and_check(&mut lab);
+    rehearse(Fault::NginxConfigBroken, |lab| {
+        let binary = playbook(lab).nginx.binary.unwrap();
+        let out = Command::new(binary)
+            .arg("-t")
+            .arg("-p")
+            .arg(&lab.dir)
+            .arg("-c")
+            .arg(&lab.nginx_conf)
+            .arg("-e")
+            .arg(lab.dir.join("logs/error.log"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("nginx.conf"), "{stderr}");
+        assert!(refused(lab.http_port));
+    });
 }
 
 #[test]
 fn dns_elsewhere_is_healthy_but_expects_test_net() {
-    let (_dir, mut lab) = lab(Fault::DnsElsewhere);
-    let ips: Vec<String> = playbook(&lab)
-        .site
-        .expected_ips
-        .into_iter()
-        .map(|s| s.into_inner())
-        .collect();
-    assert_eq!(ips, ["192.0.2.10"]);
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
-    down_and_check(&mut lab);
+    rehearse(Fault::DnsElsewhere, |lab| {
+        let ips: Vec<String> = playbook(lab)
+            .site
+            .expected_ips
+            .into_iter()
+            .map(|s| s.into_inner())
+            .collect();
+        assert_eq!(ips, ["192.0.2.10"]);
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 200);
+    });
 }
 
 #[test]
 fn foreign_holder_squats_the_backend_port() {
-    let (_dir, mut lab) = lab(Fault::ForeignHolder);
-    let pid = lab.pid(Role::Squatter).expect("a squatter runs");
-    let matcher = regex::Regex::new(playbook(&lab).backend.unwrap().match_.unwrap().get_ref());
-    assert!(
-        !matcher.unwrap().is_match(&cmdline(pid)),
-        "the squatter must not look like the backend"
-    );
-    assert!(silent(lab.backend_port, Duration::from_millis(1500)));
-    assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
-    down_and_check(&mut lab);
+    rehearse(Fault::ForeignHolder, |lab| {
+        let pid = lab.pid(Role::Squatter).expect("a squatter runs");
+        let matcher = regex::Regex::new(playbook(lab).backend.unwrap().match_.unwrap().get_ref());
+        assert!(
+            !matcher.unwrap().is_match(&cmdline(pid)),
+            "the squatter must not look like the backend"
+        );
+        assert!(silent(lab.backend_port, Duration::from_millis(1500)));
+        assert_eq!(status(lab.http_port, "/api/health").unwrap(), 504);
+    });
 }
 
 #[test]
@@ -433,4 +433,11 @@ fn drop_tears_down_when_a_test_panics() {
     for p in procs {
         assert!(common::gone(*p), "process {} survived the drop", p.0);
     }
+}
+
+/// The lab with `fault` up, `check` run on it, then the lab torn down and checked gone.
+fn rehearse(fault: Fault, check: impl FnOnce(&mut Lab)) {
+    let (_dir, mut lab) = lab(fault);
+    check(&mut lab);
+    down_and_check(&mut lab);
 }
