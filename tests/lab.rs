@@ -212,16 +212,7 @@ fn nginx_down_refuses_connections() {
 fn nginx_config_broken_fails_nginx_t() {
     rehearse(Fault::NginxConfigBroken, |lab| {
         let binary = playbook(lab).nginx.binary.unwrap();
-        let out = Command::new(binary)
-            .arg("-t")
-            .arg("-p")
-            .arg(&lab.dir)
-            .arg("-c")
-            .arg(&lab.nginx_conf)
-            .arg("-e")
-            .arg(lab.dir.join("logs/error.log"))
-            .output()
-            .unwrap();
+        let out = lab_nginx(binary.as_ref(), lab).arg("-t").output().unwrap();
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("nginx.conf"), "{stderr}");
@@ -380,13 +371,7 @@ fn down_stops_a_backend_and_nginx_started_later() {
         .unwrap();
     let healthy = || status(lab.backend_port, "/api/health").ok() == Some(200);
     assert!(wait_until(deadline(10.0), healthy));
-    let nginx = Command::new("/usr/sbin/nginx")
-        .arg("-p")
-        .arg(&lab.dir)
-        .arg("-c")
-        .arg(&lab.nginx_conf)
-        .arg("-e")
-        .arg(lab.dir.join("logs/error.log"))
+    let nginx = lab_nginx("/usr/sbin/nginx".as_ref(), &lab)
         .status()
         .unwrap();
     assert!(nginx.success());
@@ -433,6 +418,18 @@ fn drop_tears_down_when_a_test_panics() {
     for p in procs {
         assert!(common::gone(*p), "process {} survived the drop", p.0);
     }
+}
+
+/// `nginx` run on the lab's prefix, config and error log.
+fn lab_nginx(binary: &std::path::Path, lab: &Lab) -> Command {
+    let mut c = Command::new(binary);
+    c.arg("-p")
+        .arg(&lab.dir)
+        .arg("-c")
+        .arg(&lab.nginx_conf)
+        .arg("-e")
+        .arg(lab.dir.join("logs/error.log"));
+    c
 }
 
 /// The lab with `fault` up, `check` run on it, then the lab torn down and checked gone.
