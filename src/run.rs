@@ -259,16 +259,27 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
             break step;
         }
     };
-    let code = if step.error.is_some() {
+    // The certificate and the login, as a cron job should see them: an expired certificate or
+    // a refused password is unhealthy even while every URL answers. Only the verify URLs are
+    // looked at (no `nginx -T`): verify stays a check of what users reach.
+    let nginx = crate::check::nginx::NginxView::default();
+    let steps = [
+        step,
+        crate::check::tls::run(&target, &nginx),
+        crate::check::auth::run(&target),
+    ];
+    let failed = |s: &crate::step::StepResult| s.verdict == crate::step::Verdict::Fail;
+    let code = if steps.iter().any(|s| s.error.is_some()) {
         ExitCode::CheckFailed
-    } else if step.verdict == crate::step::Verdict::Fail {
+    } else if steps.iter().any(failed) {
         ExitCode::Problem
     } else {
-        if step.verdict == crate::step::Verdict::Ok {
+        if steps[0].verdict == crate::step::Verdict::Ok {
             remember_healthy(&target);
         }
         ExitCode::Healthy
     };
+    let step = &steps[0];
     metrics::emit(
         &args,
         &[report::prometheus::Site {
@@ -279,11 +290,11 @@ fn verify(args: VerifyArgs, color: ColorWhen) -> ExitCode {
         }],
     );
     if json {
-        report::json::print(&report::json::verify(&target, &step, code));
+        report::json::print(&report::json::verify(&target, &steps, code));
     } else if !metrics::on_stdout(&args) {
         let mut human = Human::new(Style::detect(color, false));
         human.header("verify", &target);
-        human.verification(&step, code == ExitCode::Healthy);
+        human.verification(&steps, code == ExitCode::Healthy);
     }
     code
 }

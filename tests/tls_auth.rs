@@ -20,8 +20,13 @@ struct Ran {
 }
 
 fn diagnose_json(lab: &Lab) -> Ran {
+    json_of(lab, "diagnose")
+}
+
+/// `fixer COMMAND --json --timeout 2 -p PLAYBOOK` on the lab.
+fn json_of(lab: &Lab, command: &str) -> Ran {
     let out = fixer()
-        .args(["diagnose", "--json", "--timeout", "2", "-p"])
+        .args([command, "--json", "--timeout", "2", "-p"])
         .arg(&lab.playbook)
         .output()
         .unwrap();
@@ -268,4 +273,42 @@ fn an_ssl_port_in_nginx_config_is_inspected_without_a_verify_url() {
     assert_eq!(site["address"], format!("127.0.0.1:{port}"), "{site:#}");
     assert_eq!(site["headers_missing"], serde_json::json!([]), "{site:#}");
     drop(nginx);
+}
+
+/// `fixer verify`, as cron runs it, fails on an expired certificate and on a refused login
+/// even though every URL it asks answers, and names the step in its one-line verdict.
+#[test]
+fn verify_fails_on_an_expired_certificate_and_a_refused_login() {
+    for (fault, step_name, code) in [
+        (Fault::TlsExpired, "tls", "tls-expired"),
+        (Fault::AuthMismatch, "auth", "auth-rejected"),
+    ] {
+        let (_dir, lab) = lab(fault);
+        let ran = json_of(&lab, "verify");
+        assert_eq!(ran.code, 1, "{:#}", ran.doc);
+        assert_eq!(ran.doc["healthy"], false);
+        assert_eq!(
+            step(&ran.doc, step_name)["finding"]["code"],
+            code,
+            "{:#}",
+            ran.doc
+        );
+        let out = fixer()
+            .args(["verify", "--timeout", "2", "-p"])
+            .arg(&lab.playbook)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        assert!(last.starts_with("Unhealthy:"), "{text}");
+        let password = fs::read_to_string(&lab.password_file).unwrap_or_default();
+        let password = password.trim();
+        assert!(password.is_empty() || !text.contains(password), "{text}");
+        assert!(password.is_empty() || !ran.doc.to_string().contains(password));
+    }
 }

@@ -75,12 +75,23 @@ impl Human {
         }
     }
 
-    /// `fixer verify`: the recurl step, the URL table, and a one-line verdict.
-    pub fn verification(&mut self, step: &StepResult, healthy: bool) {
+    /// `fixer verify`: the recurl step, the URL table, the tls and auth steps when they looked
+    /// at something, and a one-line verdict naming the first failure.
+    pub fn verification(&mut self, steps: &[StepResult], healthy: bool) {
+        let Some((step, rest)) = steps.split_first() else {
+            return;
+        };
         self.print_step(step);
+        for s in rest.iter().filter(|s| s.verdict != Verdict::Skip) {
+            self.print_step(s);
+        }
         println!();
         verification_table(step);
-        self.verdict_line(healthy, step);
+        let worst = steps
+            .iter()
+            .find(|s| s.verdict == Verdict::Fail || s.error.is_some())
+            .unwrap_or(step);
+        self.verdict_line(healthy, worst);
     }
 
     /// The last line of `verify`.

@@ -65,7 +65,7 @@ pub fn fix(target: &Target, run: &crate::fix::FixRun) -> FixDoc {
     }
 }
 
-pub fn verify(target: &Target, step: &StepResult, code: ExitCode) -> VerifyDoc {
+pub fn verify(target: &Target, steps: &[StepResult], code: ExitCode) -> VerifyDoc {
     VerifyDoc {
         schema_version: SCHEMA_VERSION,
         fixer_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -78,6 +78,6 @@ pub fn verify(target: &Target, step: &StepResult, code: ExitCode) -> VerifyDoc {
             _ => Outcome::Problem,
         },
         exit_code: code.code(),
-        steps: vec![step.clone()],
+        steps: steps.to_vec(),
     }
 }

@@ -32,7 +32,7 @@ pub(crate) fn render(sites: &[Site<'_>], at: SystemTime) -> String {
     let at = format!("{}.{:03}", at.as_secs(), at.subsec_millis());
     let mut healthy = family(
         "fixer_healthy",
-        "1 when every verify URL answered as expected, else 0.",
+        "1 when verify found the site healthy (every URL as expected, certificate and login accepted), else 0.",
     );
     let mut exit = family(
         "fixer_exit_code",
