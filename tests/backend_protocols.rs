@@ -24,9 +24,7 @@ fn diagnose_json(lab: &Lab) -> (i32, Value) {
 /// its `[backend]` table) behind an nginx port nothing listens on: the checks of the backend
 /// itself are what these tests read.
 fn unix_playbook(dir: &Path, socket: &Path, backend: &str) -> PathBuf {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nginx_port = free.local_addr().unwrap().port();
-    drop(free);
+    let nginx_port = common::nginx::free_ports(1)[0];
     let book = dir.join("playbook.toml");
     let text = format!(
         "[nginx]\nports = [{nginx_port}]\n[backend]\naddress = \"unix:{}\"\n{backend}\n",

@@ -6,7 +6,6 @@ mod common;
 mod fix_support;
 
 use std::fs;
-use std::net::TcpListener;
 use std::process::Command;
 
 use common::{deadline, lab, status, step, wait_until};
@@ -14,19 +13,13 @@ use fix_support::{output, Run};
 use fixer::lab::{Fault, Lab};
 use serde_json::Value;
 
-/// A port nothing listens on: bound, read, released.
-fn dead_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Adds a second site to the lab's nginx — `other.test` on its own port, proxying to a backend
 /// that is down — and reloads nginx. Returns (the site's port, its dead backend's port).
 fn add_other_site(lab: &Lab) -> (u16, u16) {
-    let (site, dead) = (dead_port(), dead_port());
+    // Two ports nothing listens on: bound, read, released.
+    let [site, dead] = common::nginx::free_ports(2)[..] else {
+        unreachable!("two ports asked for")
+    };
     let conf = fs::read_to_string(&lab.nginx_conf).unwrap();
     let end = conf.rfind('}').unwrap();
     let other = format!(

@@ -141,7 +141,7 @@ while os.getppid() == parent:
 #[test]
 fn holder_waiting_for_a_foreground_child_names_it() {
     let run = Run::new();
-    let port = free_port();
+    let port = common::nginx::free_ports(1)[0];
     let browser = run.script("www-browser", BROWSER);
     let url = format!("http://localhost:{port}");
     let script = run.script("app.py", WAITS_FOR_BROWSER);
@@ -202,14 +202,6 @@ fn children(pid: i32) -> Vec<i32> {
         .split_whitespace()
         .filter_map(|c| c.parse().ok())
         .collect()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Asks `Email:` on stdin before it would listen, after starting a helper child (which lives
