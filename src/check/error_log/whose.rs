@@ -35,8 +35,7 @@ pub struct Owner<'a> {
 
 impl<'a> Owner<'a> {
     pub fn new(target: &'a Target, tree: &[Directive]) -> Owner<'a> {
-        let groups = conf::find_all(tree, "upstream")
-            .into_iter()
+        let groups = conf::upstreams(tree)
             .filter_map(|u| {
                 let peers = u
                     .block
