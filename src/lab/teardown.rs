@@ -146,16 +146,18 @@ fn stray_nginx_masters(dir: &Path) -> Vec<LabProcess> {
 }
 
 /// Backends started later: a python running one of the lab's scripts, or anything holding
-/// one of the lab's ports while its command line or working directory lies inside the lab
-/// directory. nginx is handled through its master.
+/// one of the lab's ports or a unix socket in the lab directory (php-fpm started again by
+/// `fixer fix`) while its command line or working directory lies inside the lab directory.
+/// nginx is handled through its master.
 fn strays(state: &LabState) -> Vec<LabProcess> {
     let dir = state.dir.display().to_string();
     let inside = format!("{dir}/");
-    let holders: Vec<i32> = state
+    let mut holders: Vec<i32> = state
         .ports()
         .iter()
         .flat_map(|p| procfs::listeners(*p))
         .collect();
+    holders.extend(unix_holders_inside(&inside));
     candidates()
         .filter(|(pid, argv)| {
             let cmd = argv.join(" ");
@@ -166,6 +168,24 @@ fn strays(state: &LabState) -> Vec<LabProcess> {
         })
         .filter(|(pid, _)| !state.processes.iter().any(|p| p.pid == *pid))
         .filter_map(|(pid, _)| LabProcess::new(Role::Backend, pid).ok())
+        .collect()
+}
+
+/// The processes listening on a unix socket whose path lies under `inside`.
+fn unix_holders_inside(inside: &str) -> Vec<i32> {
+    let inodes: Vec<u64> = crate::sys::net::unix_listeners()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.path.as_deref().is_some_and(|p| p.starts_with(inside)))
+        .map(|s| s.inode)
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    crate::sys::holders::find_holders(&inodes, &[])
+        .holders
+        .into_values()
+        .flatten()
         .collect()
 }
 
