@@ -13,8 +13,11 @@ use crate::pace::Pace;
 
 use super::net::{self, TcpSocket, TcpState};
 
-/// How often /proc/net/tcp is re-read while waiting for an accept.
-const POLL: Duration = Duration::from_millis(10);
+/// The first pause before the kernel's socket list is read again, and the longest: a prompt
+/// acceptor is seen within a millisecond or two, a slow one is looked at every 10 ms. Each look
+/// is one sock_diag dump filtered to the port, so looking often costs little.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(10);
 
 /// What became of one connection fixer opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +95,7 @@ pub fn probe(
         }
     }
     let mut mine: HashSet<SocketAddr> = open.iter().map(|(_, _, l)| canonical(*l)).collect();
-    let mut pace = Pace::until(POLL, POLL, started + window);
+    let mut pace = Pace::until(POLL_FIRST, POLL_MAX, started + window);
     let mut seen = read(target.port())?;
     loop {
         let accepted: Vec<(usize, u64)> = open
@@ -144,10 +147,10 @@ pub fn probe(
     })
 }
 
-/// The sockets on the probed port, listening or connected: only /proc/net/tcp lists the
-/// server's end of a connection not yet accepted (inode 0), which is what the probe watches.
+/// The sockets on the probed port, listening or connected: the kernel lists the server's end
+/// of a connection not yet accepted with inode 0, which is what the probe watches.
 fn read(port: u16) -> Result<Vec<TcpSocket>, String> {
-    net::tcp_sockets_where(|s| s.local.port() == port).map_err(|e| format!("{e:#}"))
+    net::tcp_on_port(port).map_err(|e| format!("{e:#}"))
 }
 
 /// The inode of the server's end of the connection from `local` to `target` (0 while it waits

@@ -131,6 +131,17 @@ pub fn tcp_listeners() -> anyhow::Result<Vec<TcpSocket>> {
     listeners_or_fallback(diag::tcp_listeners())
 }
 
+/// The TCP sockets on local port `port`, listening or connected, from sock_diag with the
+/// port filter applied in the kernel; from /proc/net/tcp* (streamed, filtered as read) where
+/// the kernel refuses sock_diag. This is what watching a connection until it is accepted
+/// reads, every few milliseconds, so it must not cost a walk of every socket's text.
+pub fn tcp_on_port(port: u16) -> anyhow::Result<Vec<TcpSocket>> {
+    match diag::tcp_on_port(port) {
+        Ok(found) => Ok(found),
+        Err(_) => tcp_sockets_where(|s| s.local.port() == port && s.state != TcpState::TimeWait),
+    }
+}
+
 fn listeners_or_fallback(
     from_kernel: std::io::Result<Vec<TcpSocket>>,
 ) -> anyhow::Result<Vec<TcpSocket>> {
@@ -459,6 +470,44 @@ mod tests {
         assert!(all.contains(&from_proc[0]));
         assert!(all.iter().all(TcpSocket::is_listening));
         assert!(listener_source().is_some());
+    }
+
+    #[test]
+    fn one_port_from_sock_diag_is_what_proc_lists_for_that_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _to_other = std::net::TcpStream::connect(other.local_addr().unwrap()).unwrap();
+        // accept() takes the oldest connection in the queue.
+        let accepted = std::net::TcpStream::connect(local).unwrap();
+        let waiting = std::net::TcpStream::connect(local).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let key = |s: &TcpSocket| (s.local, s.remote, s.state == TcpState::Listen, s.inode);
+        let mut from_proc: Vec<_> = tcp_sockets_where(|s| s.local.port() == local.port())
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect();
+        from_proc.sort();
+        // The listener and two server ends: one not yet accepted (inode 0), one accepted.
+        assert_eq!(from_proc.len(), 3, "{from_proc:?}");
+        let end = |c: &std::net::TcpStream| {
+            from_proc
+                .iter()
+                .find(|s| s.1 == c.local_addr().unwrap())
+                .map(|s| s.3)
+        };
+        assert_eq!(end(&waiting), Some(0));
+        assert!(end(&accepted).is_some_and(|inode| inode != 0));
+        match diag::tcp_on_port(local.port()) {
+            Ok(found) => {
+                let mut found: Vec<_> = found.iter().map(key).collect();
+                found.sort();
+                assert_eq!(found, from_proc);
+            }
+            Err(e) => assert!(e.raw_os_error().is_some(), "{e}"),
+        }
+        drop(served);
     }
 
     #[test]

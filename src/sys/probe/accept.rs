@@ -67,15 +67,16 @@ pub(super) fn connect_only(
 }
 
 /// Whether the holder has accepted `stream`: until accept(), the server's end of a TCP
-/// connection has no file, so /proc/net/tcp lists it with inode 0. `None` when the server's end
+/// connection has no file, so the kernel lists it with inode 0. `None` when the server's end
 /// is not visible (another network namespace) or /proc cannot be read.
 fn accepted(stream: &std::net::TcpStream) -> Option<bool> {
     let (ours, theirs) = (stream.local_addr().ok()?, stream.peer_addr().ok()?);
     let same = |a: SocketAddr, b: SocketAddr| {
         a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
     };
-    crate::sys::net::tcp_sockets_where(|s| same(s.local, theirs) && same(s.remote, ours))
+    crate::sys::net::tcp_on_port(theirs.port())
         .ok()?
-        .first()
+        .into_iter()
+        .find(|s| same(s.local, theirs) && same(s.remote, ours))
         .map(|s| s.inode != 0)
 }
