@@ -96,12 +96,15 @@ pub fn probe(
     }
     let mut mine: HashSet<SocketAddr> = open.iter().map(|(_, _, l)| canonical(*l)).collect();
     let mut pace = Pace::until(POLL_FIRST, POLL_MAX, started + window);
-    let mut seen = read(target.port())?;
+    let mut ends = net::ServerEnds::open();
     loop {
+        let locals: Vec<SocketAddr> = open.iter().map(|(_, _, l)| *l).collect();
+        let found = ends.look(target, &locals).map_err(|e| format!("{e:#}"))?;
         let accepted: Vec<(usize, u64)> = open
             .iter()
-            .filter_map(|(i, _, local)| {
-                server_end(&seen, target, *local)
+            .zip(found)
+            .filter_map(|((i, _, _), end)| {
+                end.map(|s| s.inode)
                     .filter(|inode| *inode != 0)
                     .map(|inode| (*i, inode))
             })
@@ -121,9 +124,10 @@ pub fn probe(
         if open.is_empty() || !pace.wait() {
             break;
         }
-        seen = read(target.port())?;
     }
     let waited = started.elapsed();
+    // Read while fixer's unaccepted connections are still open, so the queues count them.
+    let seen = read(target.port())?;
     mine.extend(open.iter().map(|(_, _, l)| canonical(*l)));
     drop(open);
     Ok(AcceptReport {
@@ -151,19 +155,6 @@ pub fn probe(
 /// of a connection not yet accepted with inode 0, which is what the probe watches.
 fn read(port: u16) -> Result<Vec<TcpSocket>, String> {
     net::tcp_on_port(port).map_err(|e| format!("{e:#}"))
-}
-
-/// The inode of the server's end of the connection from `local` to `target` (0 while it waits
-/// to be accepted), if the kernel lists it.
-fn server_end(sockets: &[TcpSocket], target: SocketAddr, local: SocketAddr) -> Option<u64> {
-    sockets
-        .iter()
-        .find(|s| {
-            s.state != TcpState::Listen
-                && canonical(s.local) == canonical(target)
-                && canonical(s.remote) == canonical(local)
-        })
-        .map(|s| s.inode)
 }
 
 /// A wildcard address is reached through loopback of its family.

@@ -142,6 +142,54 @@ pub fn tcp_on_port(port: u16) -> anyhow::Result<Vec<TcpSocket>> {
     }
 }
 
+/// Finds the server's end of connections fixer opened, look after look, while it waits for a
+/// holder to accept them: by sock_diag, one hash lookup per connection; where the kernel
+/// refuses sock_diag, from /proc/net/tcp* filtered to the port.
+pub struct ServerEnds {
+    diag: Option<diag::Socket>,
+}
+
+impl ServerEnds {
+    pub fn open() -> Self {
+        Self {
+            diag: diag::connect().ok(),
+        }
+    }
+
+    /// The server's end of the connection from each of `clients` to `server`, in order; `None`
+    /// where the kernel lists no such connection.
+    pub fn look(
+        &mut self,
+        server: SocketAddr,
+        clients: &[SocketAddr],
+    ) -> anyhow::Result<Vec<Option<TcpSocket>>> {
+        if let Some(socket) = &self.diag {
+            let found: std::io::Result<Vec<_>> = clients
+                .iter()
+                .map(|c| diag::tcp_server_end(socket, server, *c))
+                .collect();
+            match found {
+                Ok(found) => return Ok(found),
+                // Refused once, refused for good: the rest of the looks read /proc.
+                Err(_) => self.diag = None,
+            }
+        }
+        let same = |a: SocketAddr, b: SocketAddr| {
+            canonical(a.ip()) == canonical(b.ip()) && a.port() == b.port()
+        };
+        let on_port = tcp_sockets_where(|s| s.local.port() == server.port() && !s.is_listening())?;
+        Ok(clients
+            .iter()
+            .map(|c| {
+                on_port
+                    .iter()
+                    .find(|s| same(s.local, server) && same(s.remote, *c))
+                    .cloned()
+            })
+            .collect())
+    }
+}
+
 fn listeners_or_fallback(
     from_kernel: std::io::Result<Vec<TcpSocket>>,
 ) -> anyhow::Result<Vec<TcpSocket>> {
@@ -507,6 +555,42 @@ mod tests {
             }
             Err(e) => assert!(e.raw_os_error().is_some(), "{e}"),
         }
+        drop(served);
+    }
+
+    #[test]
+    fn server_ends_are_found_by_their_addresses_waiting_or_accepted() {
+        // A dual-stack listener reached over IPv4: its connections are IPv6 sockets with
+        // IPv4-mapped addresses, found by the IPv4 pair. Without IPv6, a plain IPv4 listener.
+        let listener = std::net::TcpListener::bind("[::]:0")
+            .or_else(|_| std::net::TcpListener::bind("0.0.0.0:0"))
+            .unwrap();
+        let server = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
+        let accepted = std::net::TcpStream::connect(server).unwrap();
+        let waiting = std::net::TcpStream::connect(server).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let gone = SocketAddr::from(([127, 0, 0, 1], 9));
+        let clients = [
+            accepted.local_addr().unwrap(),
+            waiting.local_addr().unwrap(),
+            gone,
+        ];
+        let mut ends = ServerEnds::open();
+        let found = ends.look(server, &clients).unwrap();
+        assert!(found[0].as_ref().is_some_and(|s| s.inode != 0), "{found:?}");
+        assert_eq!(found[1].as_ref().map(|s| s.inode), Some(0), "{found:?}");
+        assert!(found[2].is_none(), "{found:?}");
+        // The /proc reading gives the same answer.
+        let mut from_proc = ServerEnds { diag: None };
+        let inodes = |f: Vec<Option<TcpSocket>>| {
+            f.iter()
+                .map(|s| s.as_ref().map(|s| s.inode))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            inodes(from_proc.look(server, &clients).unwrap()),
+            inodes(found)
+        );
         drop(served);
     }
 

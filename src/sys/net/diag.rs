@@ -18,7 +18,8 @@ use netlink_packet_sock_diag::inet::{
 };
 use netlink_packet_sock_diag::unix::{self, nlas::UnixDiagName, UnixRequest, UnixResponse};
 use netlink_packet_sock_diag::SockDiagMessage;
-use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr as NlAddr};
+pub(super) use netlink_sys::Socket;
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, SocketAddr as NlAddr};
 
 use super::{TcpSocket, TcpState, UnixSocket};
 
@@ -65,6 +66,58 @@ pub(super) fn tcp_on_port(port: u16) -> io::Result<Vec<TcpSocket>> {
     // The kernel applied the filter; a kernel that ignored it must not widen the answer.
     out.retain(|s| s.local.port() == port);
     Ok(out)
+}
+
+/// The server's end of the TCP connection from `client` to `server`, looked up by its four
+/// addresses (one hash lookup in the kernel, not a walk of every socket): `Ok(None)` when the
+/// kernel has no such connection. An accepted connection of a dual-stack listener is an IPv6
+/// socket with IPv4-mapped addresses; the kernel finds it by the IPv4 pair as well.
+pub(super) fn tcp_server_end(
+    socket: &Socket,
+    server: SocketAddr,
+    client: SocketAddr,
+) -> io::Result<Option<TcpSocket>> {
+    let family = if server.is_ipv4() { AF_INET } else { AF_INET6 };
+    let request = serialize_with(
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: SocketId {
+                source_port: server.port(),
+                destination_port: client.port(),
+                source_address: server.ip(),
+                destination_address: client.ip(),
+                interface_id: 0,
+                // INET_DIAG_NOCOOKIE: match by the addresses alone.
+                cookie: [0xff; 8],
+            },
+        }),
+        NLM_F_REQUEST,
+    );
+    socket.send(&request, 0)?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let len = socket.recv(&mut &mut buf[..], 0)?;
+    let msg = <NetlinkMessage<SockDiagMessage>>::deserialize(&buf[..len])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    match msg.payload {
+        // Without a connection of that pair the kernel's lookup may fall back to the
+        // listener, which is not the server's end of anything.
+        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => Ok(Some(to_socket(&r))
+            .filter(|s| s.state != TcpState::Listen && s.remote.port() == client.port())),
+        NetlinkPayload::Error(e) => match e.code.map(|c| -c.get()) {
+            Some(code) if code == rustix::io::Errno::NOENT.raw_os_error() => Ok(None),
+            Some(code) => Err(io::Error::from_raw_os_error(code)),
+            None => Err(io::Error::other("sock_diag: empty error")),
+        },
+        _ => Err(io::Error::other("sock_diag: unexpected reply")),
+    }
+}
+
+/// A sock_diag socket for a series of lookups.
+pub(super) fn connect() -> io::Result<Socket> {
+    open()
 }
 
 /// inet_diag bytecode for "local port == `port`": `sport >= port`, then `sport <= port`. Each
@@ -184,8 +237,12 @@ fn unix_request() -> Vec<u8> {
 }
 
 fn serialize(message: SockDiagMessage) -> Vec<u8> {
+    serialize_with(message, NLM_F_REQUEST | NLM_F_DUMP)
+}
+
+fn serialize_with(message: SockDiagMessage, flags: u16) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header.flags = flags;
     let mut packet = NetlinkMessage::new(header, message.into());
     packet.finalize();
     let mut buf = vec![0; packet.buffer_len()];

@@ -1,7 +1,6 @@
 //! Liveness for a protocol fixer does not speak: a connect, then the kernel's word on whether
 //! the holder accepted it.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::format::secs;
@@ -48,8 +47,9 @@ pub(super) fn connect_only(
         Duration::from_millis(100),
         deadline,
     );
+    let mut ends = crate::sys::net::ServerEnds::open();
     loop {
-        match accepted(&stream) {
+        match accepted(&mut ends, &stream) {
             Some(true) => return not_spoken("connected and accepted"),
             None => return not_spoken("connected"),
             Some(false) if !pace.wait() => {
@@ -69,14 +69,8 @@ pub(super) fn connect_only(
 /// Whether the holder has accepted `stream`: until accept(), the server's end of a TCP
 /// connection has no file, so the kernel lists it with inode 0. `None` when the server's end
 /// is not visible (another network namespace) or /proc cannot be read.
-fn accepted(stream: &std::net::TcpStream) -> Option<bool> {
+fn accepted(ends: &mut crate::sys::net::ServerEnds, stream: &std::net::TcpStream) -> Option<bool> {
     let (ours, theirs) = (stream.local_addr().ok()?, stream.peer_addr().ok()?);
-    let same = |a: SocketAddr, b: SocketAddr| {
-        a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
-    };
-    crate::sys::net::tcp_on_port(theirs.port())
-        .ok()?
-        .into_iter()
-        .find(|s| same(s.local, theirs) && same(s.remote, ours))
-        .map(|s| s.inode != 0)
+    let end = ends.look(theirs, &[ours]).ok()?.pop()??;
+    Some(end.inode != 0)
 }
