@@ -65,8 +65,14 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         progress.begin(StepName::Dns);
         report(join(dns, StepName::Dns), progress);
 
-        progress.begin(StepName::Nginx);
         let tcp = net::tcp_listeners();
+        // The backend's sockets and their holders are read, and the accept probe started,
+        // before nginx's config: none of it needs the config, and the probe's wait for an
+        // accept then overlaps `nginx -T`. The step is still reported in chain order.
+        let (mut port_step, listening) = backend_port_readings(target, &tcp);
+        let holders = port_holder::begin(target, &listening);
+
+        progress.begin(StepName::Nginx);
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
@@ -77,13 +83,21 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(nginx_step, progress);
 
         progress.begin(StepName::Upstream);
+        // The error log needs the config, not the upstream step's reading: it is read
+        // meanwhile, on a 3 000-server-block config as long as the upstream step itself.
+        let log_step = background(s, {
+            let (nginx, listeners) = (
+                nginx_view.clone(),
+                tcp.as_deref().unwrap_or_default().to_vec(),
+            );
+            move || error_log::run(target, &nginx, &listeners)
+        });
         let (upstream_step, protocol) = upstream::run(target, &nginx_view);
         report(upstream_step, progress);
         let target = &target.with_config_protocol(protocol);
 
         progress.begin(StepName::ErrorLog);
-        let listeners = tcp.as_deref().unwrap_or_default();
-        let log_step = error_log::run(target, &nginx_view, listeners);
+        let log_step = join(log_step, StepName::ErrorLog);
         report(log_step.clone(), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
         let recurl = background(s, {
@@ -100,22 +114,6 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         });
 
         progress.begin(StepName::BackendPort);
-        // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
-        let unix = if matches!(
-            target.backend.as_ref().map(|b| &b.address),
-            Some(crate::target::BackendAddr::Unix(_))
-        ) {
-            net::unix_listeners()
-        } else {
-            Ok(Vec::new())
-        };
-        let (mut port_step, listening) = match (&tcp, &unix) {
-            (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
-            (Err(e), _) | (_, Err(e)) => (
-                Recorder::<BackendPortDetails>::start(StepName::BackendPort).could_not_run(e),
-                Listening::default(),
-            ),
-        };
         // Nothing listens and the backend has a unit: say how it died.
         unit_history::explain(&mut port_step, target);
         // It listens, but may nginx's workers connect to the unix socket?
@@ -123,7 +121,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);
-        let gathered = port_holder::gather(target, &listening);
+        let gathered = port_holder::finish(target, holders);
         // The holder is judged against what nginx answered, so recurl is awaited first.
         let recurl = join(recurl, StepName::Recurl);
         let context = port_holder::Context {
@@ -156,6 +154,29 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             backend_protocol: protocol,
         }
     })
+}
+
+/// What listens on the backend's address (the backend_port step's readings).
+fn backend_port_readings(
+    target: &Target,
+    tcp: &anyhow::Result<Vec<net::TcpSocket>>,
+) -> (StepResult, Listening) {
+    // An unreadable /proc/net/unix is fixer's own failure, never "nothing listens".
+    let unix = if matches!(
+        target.backend.as_ref().map(|b| &b.address),
+        Some(crate::target::BackendAddr::Unix(_))
+    ) {
+        net::unix_listeners()
+    } else {
+        Ok(Vec::new())
+    };
+    match (tcp, &unix) {
+        (Ok(tcp), Ok(unix)) => backend_port::run(target, tcp, unix),
+        (Err(e), _) | (_, Err(e)) => (
+            Recorder::<BackendPortDetails>::start(StepName::BackendPort).could_not_run(e),
+            Listening::default(),
+        ),
+    }
 }
 
 /// A check run on its own thread, or right here when no thread can be started (a resource

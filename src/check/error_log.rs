@@ -56,7 +56,8 @@ pub fn run(target: &Target, nginx: &NginxView, tcp: &[TcpSocket]) -> StepResult 
     let verified = crate::state::last_verified(&target.site_key());
     let cut = verified.and_then(local_second);
     let tree = nginx.dump.as_ref().map(|d| d.tree());
-    let mut owner = Owner::new(target, tree.unwrap_or(&[]));
+    let servers = nginx.dump.as_ref().map(|d| d.servers());
+    let mut owner = Owner::new(target, tree.unwrap_or(&[]), servers.unwrap_or(&[]));
     let sorted = sort(entries, &mut owner, cut, target, tcp);
     let label = target
         .backend
@@ -301,7 +302,7 @@ mod tests {
             "# configuration file /etc/nginx/nginx.conf:\n\
              http { upstream app_one { server 127.0.0.1:53673; } }\n",
         );
-        let mut owner = Owner::new(&target, &tree);
+        let mut owner = Owner::new(&target, &tree, &crate::nginx::conf::servers(&tree));
         let entries = errlog::parse(ATTRIBUTION, at("2026/11/26 00:00:00"));
         sort(entries, &mut owner, cut, &target, &[])
     }

@@ -29,7 +29,7 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
         );
     };
     let tree = dump.tree();
-    let servers = relevant_servers(target, conf::servers(tree));
+    let servers = relevant_servers(target, dump.servers());
     let mut matched = false;
     let mut spoken: Vec<(Protocol, String)> = Vec::new();
     let mut others = Vec::new();
@@ -179,29 +179,28 @@ fn server_label(s: &Server) -> String {
 }
 
 /// Servers listening on the playbook's nginx ports, preferring those named for its domains.
-fn relevant_servers(target: &Target, servers: Vec<Server>) -> Vec<Server> {
-    let on_ports: Vec<Server> = servers
+fn relevant_servers<'a>(target: &Target, servers: &'a [Server]) -> Vec<&'a Server> {
+    let on_ports: Vec<&Server> = servers
         .iter()
         .filter(|s| {
             s.listen_ports
                 .iter()
                 .any(|p| target.nginx.ports.contains(p))
         })
-        .cloned()
         .collect();
     let pool = if on_ports.is_empty() {
-        servers
+        servers.iter().collect()
     } else {
         on_ports
     };
-    let named: Vec<Server> = pool
+    let named: Vec<&Server> = pool
         .iter()
+        .copied()
         .filter(|s| {
             s.names
                 .iter()
                 .any(|n| target.domains.iter().any(|d| d == n))
         })
-        .cloned()
         .collect();
     if named.is_empty() {
         pool

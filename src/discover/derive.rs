@@ -204,7 +204,12 @@ mod tests {
             }],
             ..Default::default()
         };
-        super::super::add_sites(&mut d, 0, &crate::nginx::conf::parse_dump(LAB));
+        let tree = crate::nginx::conf::parse_dump(LAB);
+        let blocks: Vec<_> = crate::nginx::conf::servers::server_blocks(&tree)
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
+        super::super::add_sites(&mut d, 0, &tree, &blocks);
         d
     }
 

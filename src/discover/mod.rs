@@ -136,7 +136,7 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
     for (i, dump) in dumps.into_iter().enumerate() {
         let shown = out.sources[i].describe();
         match dump {
-            Ok(d) if d.ok => add_sites(&mut out, i, d.tree()),
+            Ok(d) if d.ok => add_sites(&mut out, i, d.tree(), d.blocks()),
             Ok(d) => out.unread.push((
                 shown,
                 format!("`{}` failed: {}", d.command, d.messages.join("; ")),
@@ -147,11 +147,15 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
     out
 }
 
-fn add_sites(out: &mut Discovery, source: usize, tree: &[Directive]) {
+fn add_sites(
+    out: &mut Discovery,
+    source: usize,
+    tree: &[Directive],
+    blocks: &[std::sync::Arc<servers::ServerBlock>],
+) {
     // Only the upstream blocks, so resolving each pass does not walk the whole tree again.
     let upstreams: Vec<Directive> = conf::upstreams(tree).cloned().collect();
-    for block in servers::server_blocks(tree) {
-        let server = std::sync::Arc::new(block);
+    for server in blocks {
         if server.routes.is_empty() {
             out.static_servers.push((source, server.clone()));
         }

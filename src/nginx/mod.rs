@@ -115,11 +115,30 @@ pub struct Dump {
     /// The config parsed once, on first use, and shared by every clone of this dump: on a
     /// 3 000-server-block config each parse costs as much as the steps that read it.
     pub tree: std::sync::Arc<std::sync::OnceLock<Vec<conf::Directive>>>,
+    /// The server blocks, read once from the tree and shared the same way: the upstream and
+    /// error_log steps both ask for them, at the same time.
+    pub servers: std::sync::Arc<std::sync::OnceLock<Vec<conf::Server>>>,
+    /// The server blocks with their listen flags and routes (the tls step, discovery).
+    pub blocks:
+        std::sync::Arc<std::sync::OnceLock<Vec<std::sync::Arc<conf::servers::ServerBlock>>>>,
 }
 
 impl Dump {
     pub fn tree(&self) -> &[conf::Directive] {
         self.tree.get_or_init(|| conf::parse_dump(&self.config))
+    }
+
+    pub fn servers(&self) -> &[conf::Server] {
+        self.servers.get_or_init(|| conf::servers(self.tree()))
+    }
+
+    pub fn blocks(&self) -> &[std::sync::Arc<conf::servers::ServerBlock>] {
+        self.blocks.get_or_init(|| {
+            conf::servers::server_blocks(self.tree())
+                .into_iter()
+                .map(std::sync::Arc::new)
+                .collect()
+        })
     }
 }
 
@@ -166,6 +185,8 @@ fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<
             .collect(),
         config: out.stdout,
         tree: Default::default(),
+        servers: Default::default(),
+        blocks: Default::default(),
     })
 }
 

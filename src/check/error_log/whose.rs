@@ -34,7 +34,7 @@ pub struct Owner<'a> {
 }
 
 impl<'a> Owner<'a> {
-    pub fn new(target: &'a Target, tree: &[Directive]) -> Owner<'a> {
+    pub fn new(target: &'a Target, tree: &[Directive], servers: &[conf::Server]) -> Owner<'a> {
         let groups = conf::upstreams(tree)
             .filter_map(|u| {
                 let peers = u
@@ -55,13 +55,13 @@ impl<'a> Owner<'a> {
             siblings: Vec::new(),
             dual: net::dual_stack_default(),
         };
-        owner.siblings = owner.find_siblings(tree);
+        owner.siblings = owner.find_siblings(tree, servers);
         owner
     }
 
-    fn find_siblings(&mut self, tree: &[Directive]) -> Vec<SocketAddr> {
+    fn find_siblings(&mut self, tree: &[Directive], servers: &[conf::Server]) -> Vec<SocketAddr> {
         let mut out = Vec::new();
-        for server in conf::servers(tree) {
+        for server in servers {
             for (_, pass) in &server.proxies {
                 for (endpoint, _) in conf::endpoints(tree, pass) {
                     let conf::Endpoint::Tcp { host, port } = endpoint else {
@@ -215,7 +215,7 @@ mod tests {
     fn owners(address: &str) -> Vec<String> {
         let t = target(address);
         let tree = conf::parse_dump(CONF);
-        let mut owner = Owner::new(&t, &tree);
+        let mut owner = Owner::new(&t, &tree, &conf::servers(&tree));
         let since =
             chrono::NaiveDateTime::parse_from_str("2026/11/26 00:00:00", "%Y/%m/%d %H:%M:%S")
                 .unwrap();

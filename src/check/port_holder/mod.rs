@@ -67,10 +67,57 @@ pub(crate) struct Readings {
     pub accept: Option<Result<AcceptReport, String>>,
 }
 
+/// The holders read and the accept probe under way, before nginx's config is read: neither
+/// needs the config, and the probe's wait for an accept then overlaps `nginx -T`.
+pub struct Begun(Beginning);
+
+enum Beginning {
+    Done(StepResult),
+    Found {
+        rec: Rec,
+        living: Vec<ProcessInfo>,
+        listeners: Vec<Listener>,
+        accept: Option<Accepting>,
+    },
+}
+
+/// The accept probe on its own thread, or why it could not start (fixer's own failure).
+enum Accepting {
+    Running(std::thread::JoinHandle<Result<AcceptReport, String>>),
+    NotStarted(String),
+}
+
+impl Accepting {
+    fn start(addr: std::net::SocketAddr, count: usize, target: &Target, holders: Vec<i32>) -> Self {
+        let window = target.timeout;
+        match std::thread::Builder::new()
+            .name("accept-probe".into())
+            .spawn(move || accept::probe(addr, count, window, &holders))
+        {
+            Ok(h) => Accepting::Running(h),
+            Err(e) => Accepting::NotStarted(format!("could not start the accept probe: {e}")),
+        }
+    }
+
+    fn join(self) -> Result<AcceptReport, String> {
+        match self {
+            Accepting::Running(h) => h
+                .join()
+                .unwrap_or_else(|_| Err("the accept probe crashed".into())),
+            Accepting::NotStarted(why) => Err(why),
+        }
+    }
+}
+
 /// Reads the holders and probes them; [`judge`] then decides.
 pub fn gather(target: &Target, listening: &Listening) -> Gathered {
+    finish(target, begin(target, listening))
+}
+
+/// Reads the holders of the backend's sockets and starts the accept probe.
+pub fn begin(target: &Target, listening: &Listening) -> Begun {
     let mut rec = Rec::start(StepName::PortHolder);
-    let done = |r: StepResult| Gathered(Gathering::Done(r));
+    let done = |r: StepResult| Begun(Beginning::Done(r));
     let Some(backend) = &target.backend else {
         return done(rec.skip("no backend configured"));
     };
@@ -140,9 +187,46 @@ pub fn gather(target: &Target, listening: &Listening) -> Gathered {
             }
         }
     }
-    let all: Vec<i32> = living.iter().map(|p| p.pid).collect();
+    // With several listeners the kernel spreads connections by a hash of the address pair;
+    // a few per listener reach each of them with high probability.
+    let accept = match backend.address {
+        BackendAddr::Tcp(addr) => {
+            let count = if listeners.len() > 1 {
+                (8 * listeners.len()).min(32)
+            } else {
+                1
+            };
+            let all: Vec<i32> = living.iter().map(|p| p.pid).collect();
+            Some(Accepting::start(addr, count, target, all))
+        }
+        _ => None,
+    };
+    Begun(Beginning::Found {
+        rec,
+        living,
+        listeners,
+        accept,
+    })
+}
+
+/// The direct request to the backend, in the protocol nginx speaks to it (`target` carries the
+/// protocol read from the config), while the accept probe runs: a stuck holder costs one timeout.
+pub fn finish(target: &Target, begun: Begun) -> Gathered {
+    let (mut rec, living, listeners, accept) = match begun.0 {
+        Beginning::Done(r) => return Gathered(Gathering::Done(r)),
+        Beginning::Found {
+            rec,
+            living,
+            listeners,
+            accept,
+        } => (rec, living, listeners, accept),
+    };
+    let Some(backend) = &target.backend else {
+        return Gathered(Gathering::Done(rec.skip("no backend configured")));
+    };
     let request = direct_request(target, backend, &living);
-    let (probe, accept) = probe_both(&request, backend, target, &all, listeners.len());
+    let probe = probe::probe(&request);
+    let accept = accept.map(Accepting::join);
     rec.details.protocol = Some(backend.protocol().as_str());
     Gathered(Gathering::Read(
         rec,
@@ -205,43 +289,6 @@ fn listeners(
         })
         .filter(|l| !l.holders.is_empty())
         .collect()
-}
-
-/// The direct request to the backend and, on TCP, the accept probe, at the same time so a
-/// stuck holder costs one timeout. Failing to start a thread is fixer's own failure.
-fn probe_both(
-    request: &probe::Request,
-    backend: &BackendSpec,
-    target: &Target,
-    holders: &[i32],
-    listeners: usize,
-) -> (
-    Result<Response, Failure>,
-    Option<Result<AcceptReport, String>>,
-) {
-    let BackendAddr::Tcp(addr) = backend.address else {
-        return (probe::probe(request), None);
-    };
-    // With several listeners the kernel spreads connections by a hash of the address pair;
-    // a few per listener reach each of them with high probability.
-    let count = if listeners > 1 {
-        (8 * listeners).min(32)
-    } else {
-        1
-    };
-    std::thread::scope(|s| {
-        let accept = std::thread::Builder::new()
-            .name("accept-probe".into())
-            .spawn_scoped(s, || accept::probe(addr, count, target.timeout, holders));
-        let probe = probe::probe(request);
-        let accept = match accept {
-            Ok(h) => h
-                .join()
-                .unwrap_or_else(|_| Err("the accept probe crashed".into())),
-            Err(e) => Err(format!("could not start the accept probe: {e}")),
-        };
-        (probe, Some(accept))
-    })
 }
 
 /// The one request straight to the backend, in the protocol nginx speaks to it; the main

@@ -198,6 +198,8 @@ mod tests {
                 messages: Vec::new(),
                 config: format!("# configuration file /etc/nginx/nginx.conf:\n{config}"),
                 tree: Default::default(),
+                servers: Default::default(),
+                blocks: Default::default(),
             }),
             ..Default::default()
         };

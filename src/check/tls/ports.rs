@@ -2,7 +2,6 @@
 //! more URL for the tls step, so a certificate is read even when the playbook only probes HTTP.
 
 use crate::check::nginx::NginxView;
-use crate::nginx::conf::servers::server_blocks;
 use crate::sys::http::{self, UrlParts};
 use crate::target::{Target, VerifySpec};
 
@@ -16,7 +15,7 @@ pub(super) fn uncovered(
     let Some(dump) = nginx.dump.as_ref().filter(|d| d.ok) else {
         return Vec::new();
     };
-    let blocks = server_blocks(dump.tree());
+    let blocks = dump.blocks();
     let covered_ports: Vec<u16> = covered.iter().filter_map(|s| port_of(s)).collect();
     let mut out = Vec::new();
     for &port in &target.nginx.ports {

@@ -92,6 +92,23 @@ fn comments_and_quotes() {
     assert_eq!(tree[1].line, 3);
 }
 
+#[test]
+fn words_escapes_and_lines_as_nginx_reads_them() {
+    let tree = parse_file(
+        "server_name  café.example\t\"a\\\"b\\é\";\r\nroot '/srv/x\ny';\nreturn 200 \"unterminated",
+        "f",
+        7,
+    );
+    assert_eq!(tree[0].args, vec!["café.example", "a\"bé"]);
+    assert_eq!(tree[0].line, 7);
+    assert_eq!((tree[1].args[0].as_str(), tree[1].line), ("/srv/x\ny", 8));
+    // A quote left open runs to the end; the directive without its `;` is not one.
+    assert_eq!(tree.len(), 2);
+    let no_semicolon = parse_file("a b", "f", 1);
+    assert!(no_semicolon.is_empty());
+    let after_newline_in_quote = parse_file("a 'x\n\ny';\nb;", "f", 1);
+    assert_eq!(after_newline_in_quote[1].line, 4);
+}
 const FPM: &str = include_str!("../../../tests/fixtures/nginx/php-fpm-T.txt");
 
 /// Crashes the property tests below found, kept: none so far; these are the hand-made edges.
