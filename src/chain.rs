@@ -63,7 +63,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             steps.push(r);
         };
         progress.begin(StepName::Dns);
-        report(join(dns, StepName::Dns), progress);
+        // The name is looked up while the local steps read /proc and nginx -T runs and the
+        // probes start: a slow resolver must not delay them. It is reported first all the same.
 
         let tcp = net::tcp_listeners();
         // The backend's sockets and their holders are read, and the accept probe started,
@@ -72,7 +73,6 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let (mut port_step, listening) = backend_port_readings(target, &tcp);
         let holders = port_holder::begin(target, &listening);
 
-        progress.begin(StepName::Nginx);
         let (nginx_step, nginx_view) = match &tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
@@ -80,9 +80,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
                 NginxView::default(),
             ),
         };
-        report(nginx_step, progress);
 
-        progress.begin(StepName::Upstream);
         // The error log needs the config, not the upstream step's reading: it is read
         // meanwhile, on a 3 000-server-block config as long as the upstream step itself.
         let log_step = background(s, {
@@ -93,12 +91,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             move || error_log::run(target, &nginx, &listeners)
         });
         let (upstream_step, protocol) = upstream::run(target, &nginx_view);
-        report(upstream_step, progress);
         let target = &target.with_config_protocol(protocol);
-
-        progress.begin(StepName::ErrorLog);
         let log_step = join(log_step, StepName::ErrorLog);
-        report(log_step.clone(), progress);
         // Started only now, so the error log read above holds what users hit, not our probes.
         let recurl = background(s, {
             let target = target.clone();
@@ -112,6 +106,17 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             let target = target.clone();
             move || auth::run(&target)
         });
+
+        // Reported in chain order once the name has been looked up.
+        report(join(dns, StepName::Dns), progress);
+        for (name, step) in [
+            (StepName::Nginx, nginx_step),
+            (StepName::Upstream, upstream_step),
+            (StepName::ErrorLog, log_step.clone()),
+        ] {
+            progress.begin(name);
+            report(step, progress);
+        }
 
         progress.begin(StepName::BackendPort);
         // Nothing listens and the backend has a unit: say how it died.

@@ -25,48 +25,22 @@ pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<Ip
     socket
         .connect(server)
         .map_err(|e| format!("{server}: {e}"))?;
-    let mut ips = Vec::new();
-    let mut errors = Vec::new();
-    for (i, (rtype, label)) in [(TYPE::A, "A"), (TYPE::AAAA, "AAAA")]
-        .into_iter()
-        .enumerate()
-    {
-        let id = (std::process::id() as u16).wrapping_add(i as u16);
-        match ask(&socket, id, &fqdn, rtype, deadline) {
-            Ok(found) => ips.extend(found),
-            Err(e) => errors.push(format!("{label}: {e}")),
-        }
+    // Both questions go out at once, as the system resolver sends them: a server a continent
+    // away costs one round trip, not two.
+    let base = std::process::id() as u16;
+    let questions = [
+        (TYPE::A, "A", base),
+        (TYPE::AAAA, "AAAA", base.wrapping_add(1)),
+    ];
+    for (rtype, _, id) in questions {
+        send(&socket, id, &fqdn, rtype)?;
     }
-    // Some servers refuse the AAAA question for a name they only hold an A record for; one
-    // answered question is enough.
-    if ips.is_empty() && !errors.is_empty() {
-        return Err(format!("{server}: {}", errors.join("; ")));
-    }
-    Ok(ips)
-}
-
-fn ask(
-    socket: &UdpSocket,
-    id: u16,
-    name: &Name,
-    rtype: TYPE,
-    deadline: Instant,
-) -> Result<Vec<IpAddr>, String> {
-    let mut msg = Packet::new_query(id);
-    msg.set_flags(PacketFlag::RECURSION_DESIRED);
-    msg.questions.push(Question::new(
-        name.clone(),
-        QTYPE::TYPE(rtype),
-        QCLASS::CLASS(CLASS::IN),
-        false,
-    ));
-    let bytes = msg.build_bytes_vec().map_err(|e| e.to_string())?;
-    socket.send(&bytes).map_err(|e| e.to_string())?;
+    let mut answers: [Option<Result<Vec<IpAddr>, String>>; 2] = [None, None];
     let mut buf = [0u8; 4096];
-    loop {
+    while answers.iter().any(Option::is_none) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("no answer in time".into());
+            break;
         }
         socket
             .set_read_timeout(Some(left))
@@ -79,23 +53,60 @@ fn ask(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err("no answer in time".into())
+                break
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                // e.g. refused: nothing listens there. Every question still open has failed.
+                for a in answers.iter_mut().filter(|a| a.is_none()) {
+                    *a = Some(Err(e.to_string()));
+                }
+                break;
+            }
         };
-        // Only a parsed answer to this question counts; anything else on the socket is ignored.
+        // Only a parsed answer to one of the questions counts; anything else is ignored.
         let Ok(reply) = Packet::parse(&buf[..n]) else {
             continue;
         };
-        if reply.id() != id || !reply.has_flags(PacketFlag::RESPONSE) {
+        if !reply.has_flags(PacketFlag::RESPONSE) {
             continue;
         }
-        return match reply.rcode() {
+        let Some(k) = questions.iter().position(|q| q.2 == reply.id()) else {
+            continue;
+        };
+        answers[k].get_or_insert_with(|| match reply.rcode() {
             RCODE::NoError => Ok(addresses(&reply)),
             RCODE::NameError => Err("no such domain (NXDOMAIN)".into()),
             other => Err(format!("the server answered {}", rcode_name(other))),
-        };
+        });
     }
+    let mut ips = Vec::new();
+    let mut errors = Vec::new();
+    for ((_, label, _), answer) in questions.iter().zip(answers) {
+        match answer.unwrap_or_else(|| Err("no answer in time".into())) {
+            Ok(found) => ips.extend(found),
+            Err(e) => errors.push(format!("{label}: {e}")),
+        }
+    }
+    // Some servers refuse the AAAA question for a name they only hold an A record for; one
+    // answered question is enough.
+    if ips.is_empty() && !errors.is_empty() {
+        return Err(format!("{server}: {}", errors.join("; ")));
+    }
+    Ok(ips)
+}
+
+fn send(socket: &UdpSocket, id: u16, name: &Name, rtype: TYPE) -> Result<(), String> {
+    let mut msg = Packet::new_query(id);
+    msg.set_flags(PacketFlag::RECURSION_DESIRED);
+    msg.questions.push(Question::new(
+        name.clone(),
+        QTYPE::TYPE(rtype),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    let bytes = msg.build_bytes_vec().map_err(|e| e.to_string())?;
+    socket.send(&bytes).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 fn addresses(reply: &Packet) -> Vec<IpAddr> {
@@ -126,4 +137,61 @@ pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
     s.parse::<SocketAddr>()
         .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
         .map_err(|_| format!("{s:?} is not an IP address or IP:port"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thin stand-in for a DNS server on loopback that answers nothing until it holds both
+    /// questions, then answers AAAA first: asked one question at a time, fixer would give up.
+    #[test]
+    fn both_questions_are_in_flight_at_once_and_answers_match_by_id() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let serving = std::thread::spawn(move || {
+            server
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut held = Vec::new();
+            let mut buf = [0u8; 512];
+            while held.len() < 2 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                held.push((buf[..n].to_vec(), from));
+            }
+            for (bytes, from) in held.iter().rev() {
+                let query = Packet::parse(bytes).unwrap();
+                let mut reply = Packet::new_reply(query.id());
+                let question = query.questions[0].clone();
+                let rdata = match question.qtype {
+                    QTYPE::TYPE(TYPE::A) => RData::A(simple_dns::rdata::A {
+                        address: u32::from(std::net::Ipv4Addr::new(127, 0, 0, 7)),
+                    }),
+                    _ => RData::AAAA(simple_dns::rdata::AAAA {
+                        address: u128::from(std::net::Ipv6Addr::LOCALHOST),
+                    }),
+                };
+                reply.answers.push(simple_dns::ResourceRecord::new(
+                    question.qname.clone(),
+                    CLASS::IN,
+                    60,
+                    rdata,
+                ));
+                reply.questions.push(question);
+                server
+                    .send_to(&reply.build_bytes_vec().unwrap(), from)
+                    .unwrap();
+            }
+        });
+        let mut ips = query(addr, "held.fixer.test", Duration::from_secs(3)).unwrap();
+        ips.sort();
+        assert_eq!(
+            ips,
+            vec![
+                IpAddr::from([127, 0, 0, 7]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            ]
+        );
+        serving.join().unwrap();
+    }
 }

@@ -41,11 +41,22 @@ fn check_domain(
     probe: bool,
 ) -> DomainResult {
     let started = Instant::now();
-    let system = resolve::resolve(domain, target.timeout);
-    let (ips, system_ips) = match (target.dns_server, system) {
+    // With a DNS server to ask, it is asked while this host's resolver answers.
+    let (system, asked) = std::thread::scope(|s| {
+        let asked = target
+            .dns_server
+            .map(|server| s.spawn(move || dns_query::query(server, domain, target.timeout)));
+        let system = resolve::resolve(domain, target.timeout);
+        let asked = asked.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the DNS query crashed".to_string()))
+        });
+        (system, asked)
+    });
+    let (ips, system_ips) = match (target.dns_server.zip(asked), system) {
         (None, Ok(ips)) => (ips, None),
         (None, Err(e)) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
-        (Some(server), system) => match dns_query::query(server, domain, target.timeout) {
+        (Some((server, asked)), system) => match asked {
             Ok(ips) if ips.is_empty() => {
                 let e = format!("DNS server {server} has no A/AAAA record for it");
                 return failed(domain, expected, e, started.elapsed().as_millis() as u64);
