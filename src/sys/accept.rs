@@ -39,8 +39,10 @@ pub struct AcceptReport {
     /// LISTEN sockets on the port, read when the window ended (their accept queues then).
     pub listeners_after: Vec<TcpSocket>,
     /// Server-side sockets on the port that some process had accepted and still held open
-    /// when the window ended (fixer's own connections excluded).
-    pub open_accepted: Vec<u64>,
+    /// when the window ended (fixer's own connections excluded). `None` when not read: every
+    /// one of fixer's connections was accepted on the port's only listener, so what else its
+    /// holder works on decides nothing, and the read would walk every connection on the host.
+    pub open_accepted: Option<Vec<u64>>,
 }
 
 impl AcceptReport {
@@ -127,27 +129,35 @@ pub fn probe(
     }
     let waited = started.elapsed();
     // Read while fixer's unaccepted connections are still open, so the queues count them.
-    let seen = read(target.port())?;
+    let listeners_after: Vec<TcpSocket> = net::tcp_listeners_on_port(target.port())
+        .map_err(|e| format!("{e:#}"))?
+        .into_iter()
+        .filter(|s| s.state == TcpState::Listen && s.local.port() == target.port())
+        .collect();
     mine.extend(open.iter().map(|(_, _, l)| canonical(*l)));
+    let all_taken = fates.iter().all(|f| matches!(f, Fate::Accepted { .. }));
+    let open_accepted = if all_taken && listeners_after.len() <= 1 {
+        None
+    } else {
+        Some(
+            read(target.port())?
+                .iter()
+                .filter(|s| {
+                    s.state != TcpState::Listen
+                        && s.local.port() == target.port()
+                        && s.inode != 0
+                        && !mine.contains(&canonical(s.remote))
+                })
+                .map(|s| s.inode)
+                .collect(),
+        )
+    };
     drop(open);
     Ok(AcceptReport {
         fates,
         waited,
-        listeners_after: seen
-            .iter()
-            .filter(|s| s.state == TcpState::Listen && s.local.port() == target.port())
-            .cloned()
-            .collect(),
-        open_accepted: seen
-            .iter()
-            .filter(|s| {
-                s.state != TcpState::Listen
-                    && s.local.port() == target.port()
-                    && s.inode != 0
-                    && !mine.contains(&canonical(s.remote))
-            })
-            .map(|s| s.inode)
-            .collect(),
+        listeners_after,
+        open_accepted,
     })
 }
 
@@ -224,6 +234,8 @@ mod tests {
             matches!(r.fates[0], Fate::Accepted { inode, by: Some(p) } if inode != 0 && p == me),
             "{r:?}"
         );
+        // Taken on the port's only listener: the host's connections are not walked for more.
+        assert_eq!(r.open_accepted, None);
 
         let idle = TcpListener::bind("127.0.0.1:0").unwrap();
         let r = probe(
@@ -236,7 +248,11 @@ mod tests {
         assert_eq!(r.waiting(), 2, "{r:?}");
         assert_eq!(r.listeners_after.len(), 1);
         assert_eq!(r.listeners_after[0].rx_queue, 2);
-        assert!(r.open_accepted.is_empty());
+        assert_eq!(
+            r.open_accepted,
+            Some(Vec::new()),
+            "read, as connections waited"
+        );
     }
 
     #[test]

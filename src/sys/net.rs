@@ -136,9 +136,17 @@ pub fn tcp_listeners() -> anyhow::Result<Vec<TcpSocket>> {
 /// the kernel refuses sock_diag. This is what watching a connection until it is accepted
 /// reads, every few milliseconds, so it must not cost a walk of every socket's text.
 pub fn tcp_on_port(port: u16) -> anyhow::Result<Vec<TcpSocket>> {
-    match diag::tcp_on_port(port) {
+    match diag::tcp_on_port(port, false) {
         Ok(found) => Ok(found),
         Err(_) => tcp_sockets_where(|s| s.local.port() == port && s.state != TcpState::TimeWait),
+    }
+}
+
+/// The listening TCP sockets on local port `port`, with their accept queues now.
+pub fn tcp_listeners_on_port(port: u16) -> anyhow::Result<Vec<TcpSocket>> {
+    match diag::tcp_on_port(port, true) {
+        Ok(found) => Ok(found),
+        Err(_) => tcp_sockets_where(|s| s.local.port() == port && s.is_listening()),
     }
 }
 
@@ -547,7 +555,7 @@ mod tests {
         };
         assert_eq!(end(&waiting), Some(0));
         assert!(end(&accepted).is_some_and(|inode| inode != 0));
-        match diag::tcp_on_port(local.port()) {
+        match diag::tcp_on_port(local.port(), false) {
             Ok(found) => {
                 let mut found: Vec<_> = found.iter().map(key).collect();
                 found.sort();

@@ -178,9 +178,12 @@ fn socket_state(
     if ours > 0 {
         return Socket::Accepting(ours);
     }
-    let busy = a.open_accepted.iter().any(|inode| {
-        pids.iter()
-            .any(|p| held.get(p).is_some_and(|s| s.contains(inode)))
+    // Not read (every connection was taken on the only listener): not known to be idle.
+    let busy = a.open_accepted.as_ref().is_none_or(|open| {
+        open.iter().any(|inode| {
+            pids.iter()
+                .any(|p| held.get(p).is_some_and(|s| s.contains(inode)))
+        })
     });
     // Without every holder's fd table, "has nothing accepted to work on" is not known.
     let fds_read = pids.iter().all(|p| held.contains_key(p));

@@ -51,10 +51,15 @@ pub(super) fn tcp_listeners() -> io::Result<Vec<TcpSocket>> {
 /// has no process), IPv4 then IPv6. The kernel filters by port itself (a bytecode filter, as
 /// `ss 'sport = :P'` sends), so on a front end with 60 000 connections only the few on this
 /// port cross into fixer.
-pub(super) fn tcp_on_port(port: u16) -> io::Result<Vec<TcpSocket>> {
+pub(super) fn tcp_on_port(port: u16, listening_only: bool) -> io::Result<Vec<TcpSocket>> {
     let socket = open()?;
     let mut out = Vec::new();
-    let states = StateFlags::all() - StateFlags::TIME_WAIT;
+    // LISTEN alone spares the kernel its walk of every connection's hash bucket.
+    let states = if listening_only {
+        StateFlags::LISTEN
+    } else {
+        StateFlags::all() - StateFlags::TIME_WAIT
+    };
     for family in [AF_INET, AF_INET6] {
         let request = with_bytecode(inet_request(family, states.clone()), &sport_is(port));
         dump(&socket, &request, |m| {
