@@ -91,3 +91,57 @@ fn a_three_thousand_block_config_checks_each_backend_once() {
         "each distinct backend checked once"
     );
 }
+
+/// With a backend given, every config line that reaches it is shown; the many that go
+/// elsewhere are shown up to 20 and counted, and the JSON details keep every one.
+#[test]
+fn the_upstream_step_names_every_line_to_the_backend_and_counts_the_rest() {
+    let iso = Isolated::new();
+    let live = free_ports(1)[0];
+    iso.nginx_conf(&hosting_config(200, 40, live, iso.path()));
+    let backend = format!("127.0.0.1:{live}");
+    let ran = iso.run(
+        &http_backend(live),
+        true,
+        &[args(&[
+            "diagnose",
+            "--json",
+            "--timeout",
+            "10",
+            "--backend",
+            &backend,
+        ])],
+    );
+    let doc: Value = serde_json::from_str(&ran[0].stdout).unwrap();
+    let up = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "upstream")
+        .unwrap();
+    assert_eq!(up["verdict"], "ok", "{up:#}");
+    let evidence: Vec<&str> = up["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let proxy_lines: Vec<&&str> = evidence.iter().filter(|l| l.contains(" → ")).collect();
+    let to_backend = proxy_lines
+        .iter()
+        .filter(|l| l.ends_with("— the backend"))
+        .count();
+    // Blocks 0, 40, 80, 120 and 160 proxy to the live backend.
+    assert_eq!(to_backend, 5, "{evidence:#?}");
+    assert_eq!(proxy_lines.len() - to_backend, 20, "{evidence:#?}");
+    let targets = up["details"]["targets"].as_array().unwrap().len();
+    assert!(targets > 20, "{up:#}");
+    let counted = format!(
+        "… and {} more proxy targets that are not the backend",
+        targets - 20
+    );
+    assert!(
+        evidence.iter().any(|l| l.starts_with(&counted)),
+        "{evidence:#?}"
+    );
+}

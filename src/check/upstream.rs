@@ -15,6 +15,12 @@ use crate::target::{BackendAddr, BackendSpec, Protocol, Target};
 
 /// The step's result, and the protocol of the config line that reaches the backend (for the
 /// direct probe, when the playbook does not name one).
+/// Server blocks that serve files, and proxy targets that are not the backend, shown one line
+/// each up to this many: on a hosting-size config they are thousands, which no operator reads
+/// and which cost more to print than to find. Every line that reaches the backend is shown,
+/// and `details.targets` keeps every other target.
+const SHOWN_MAX: usize = 20;
+
 pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>) {
     let mut rec = Rec::start(StepName::Upstream);
     let Some(backend) = &target.backend else {
@@ -34,11 +40,18 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
     let mut spoken: Vec<(Protocol, String)> = Vec::new();
     let mut others = Vec::new();
     let mut dynamic = false;
-    for server in servers.iter().filter(|s| s.proxies.is_empty()) {
+    let statics: Vec<_> = servers.iter().filter(|s| s.proxies.is_empty()).collect();
+    for server in statics.iter().take(SHOWN_MAX) {
         rec.see(format!(
             "{} listens on {}: no proxy_pass (serves files itself)",
             server_label(server),
             crate::sanitize::clean(&server.listen_addrs.join(", "))
+        ));
+    }
+    if statics.len() > SHOWN_MAX {
+        rec.see(format!(
+            "… and {} more server blocks on these ports that serve files themselves",
+            statics.len() - SHOWN_MAX
         ));
     }
     for server in &servers {
@@ -46,15 +59,18 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
             let protocol = pass::protocol(tree, pass);
             for (endpoint, at) in conf::endpoints(tree, pass) {
                 let verdict = compare(&endpoint, &backend.address, target);
-                rec.see(format!(
-                    "{} (location {location}, {}): {} {} → {endpoint} ({at}), {}{}",
-                    server_label(server),
-                    pass.at(),
-                    pass.name,
-                    pass.args.first().map_or("", String::as_str),
-                    protocol.label(),
-                    verdict.note()
-                ));
+                let elsewhere = matches!(verdict, Compare::Different(_));
+                if !elsewhere || others.len() < SHOWN_MAX {
+                    rec.see(format!(
+                        "{} (location {location}, {}): {} {} → {endpoint} ({at}), {}{}",
+                        server_label(server),
+                        pass.at(),
+                        pass.name,
+                        pass.args.first().map_or("", String::as_str),
+                        protocol.label(),
+                        verdict.note()
+                    ));
+                }
                 match verdict {
                     Compare::Same(_) => {
                         matched = true;
@@ -65,6 +81,12 @@ pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>)
                 }
             }
         }
+    }
+    if others.len() > SHOWN_MAX {
+        rec.see(format!(
+            "… and {} more proxy targets that are not the backend (the JSON details list every one)",
+            others.len() - SHOWN_MAX
+        ));
     }
     rec.details.backend = Some(backend.address.to_string());
     rec.details.targets = Some(
