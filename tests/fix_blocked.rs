@@ -36,8 +36,22 @@ fn all_pids() -> Vec<i32> {
 #[test]
 fn diagnose_names_the_process_waiting_at_its_prompt() {
     let (_dir, lab) = lab(Fault::PromptBeforeListen);
-    // Another app's Streamlit, blocked the same way on another port: not this backend.
-    let (_other_dir, other) = common::lab(Fault::PromptBeforeListen);
+    // Another app's Streamlit, blocked the same way on another port: not this backend. Its
+    // port is free (nothing ever binds it), so a free-port pick may hand it out twice: a lab
+    // that drew the same port is put down and drawn again, a bounded number of times.
+    let mut drawn = common::lab(Fault::PromptBeforeListen);
+    for _ in 0..5 {
+        if drawn.1.backend_port != lab.backend_port {
+            break;
+        }
+        // The Lab puts its processes down, before its directory goes.
+        let (dir, same) = drawn;
+        drop(same);
+        drop(dir);
+        drawn = common::lab(Fault::PromptBeforeListen);
+    }
+    let (_other_dir, other) = drawn;
+    assert_ne!(other.backend_port, lab.backend_port, "6 draws, same port");
     let other_pid = other.pid(Role::Backend).unwrap();
     let pid = lab.pid(Role::Backend).unwrap();
     let run = Run::new();
