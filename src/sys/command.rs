@@ -88,15 +88,7 @@ impl ExitWatch {
         if left.is_zero() {
             return false;
         }
-        let mut fds = [rustix::event::PollFd::new(
-            &self.0,
-            rustix::event::PollFlags::IN,
-        )];
-        let timeout = rustix::event::Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
+        match super::signal::pidfd_exited(&self.0, left) {
             // Woken, timed out or interrupted: the caller looks at the child again.
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             // A poll that keeps failing must not become a busy loop until the deadline.

@@ -118,17 +118,21 @@ impl Handle {
     /// Whether the process has exited (a zombie counts: it holds no sockets any more).
     pub fn exited(&self) -> bool {
         match &self.pidfd {
-            Some(fd) => {
-                let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                let zero = rustix::event::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                poll(&mut fds, Some(&zero)).map(|n| n > 0).unwrap_or(false)
-            }
+            Some(fd) => pidfd_exited(fd, std::time::Duration::ZERO).unwrap_or(false),
             None => !matches!(recheck(&self.id), Recheck::Same),
         }
     }
+}
+
+/// Whether the process behind `pidfd` has exited, waiting up to `within` for it (a pidfd turns
+/// readable at the exit). `Err(INTR)` when a signal cut the wait short.
+pub(crate) fn pidfd_exited(
+    pidfd: &impl std::os::fd::AsFd,
+    within: std::time::Duration,
+) -> rustix::io::Result<bool> {
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let timeout = rustix::event::Timespec::try_from(within).ok();
+    poll(&mut fds, timeout.as_ref()).map(|n| n > 0)
 }
 
 pub fn signal_name(sig: Signal) -> &'static str {
