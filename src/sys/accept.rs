@@ -13,9 +13,9 @@ use crate::pace::Pace;
 
 use super::net::{self, TcpSocket, TcpState};
 
-/// The first pause before the kernel's socket list is read again, and the longest: a prompt
-/// acceptor is seen within a millisecond or two, a slow one is looked at every 10 ms. Each look
-/// is one sock_diag dump filtered to the port, so looking often costs little.
+/// The first pause before the kernel is asked again, and the longest: a prompt acceptor is
+/// seen within a millisecond or two, a slow one is looked at every 10 ms. Each look is one
+/// sock_diag lookup per open connection by its four addresses, so looking often costs little.
 const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL_MAX: Duration = Duration::from_millis(10);
 
@@ -129,11 +129,8 @@ pub fn probe(
     }
     let waited = started.elapsed();
     // Read while fixer's unaccepted connections are still open, so the queues count them.
-    let listeners_after: Vec<TcpSocket> = net::tcp_listeners_on_port(target.port())
-        .map_err(|e| format!("{e:#}"))?
-        .into_iter()
-        .filter(|s| s.state == TcpState::Listen && s.local.port() == target.port())
-        .collect();
+    let listeners_after =
+        net::tcp_listeners_on_port(target.port()).map_err(|e| format!("{e:#}"))?;
     mine.extend(open.iter().map(|(_, _, l)| canonical(*l)));
     let all_taken = fates.iter().all(|f| matches!(f, Fate::Accepted { .. }));
     let open_accepted = if all_taken && listeners_after.len() <= 1 {
@@ -144,7 +141,6 @@ pub fn probe(
                 .iter()
                 .filter(|s| {
                     s.state != TcpState::Listen
-                        && s.local.port() == target.port()
                         && s.inode != 0
                         && !mine.contains(&canonical(s.remote))
                 })

@@ -160,7 +160,7 @@ pub struct ServerEnds {
 impl ServerEnds {
     pub fn open() -> Self {
         Self {
-            diag: diag::connect().ok(),
+            diag: diag::open().ok(),
         }
     }
 

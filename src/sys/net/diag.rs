@@ -69,7 +69,7 @@ pub(super) fn tcp_on_port(port: u16, listening_only: bool) -> io::Result<Vec<Tcp
         })?;
     }
     // The kernel applied the filter; a kernel that ignored it must not widen the answer.
-    out.retain(|s| s.local.port() == port);
+    out.retain(|s| s.local.port() == port && (!listening_only || s.state == TcpState::Listen));
     Ok(out)
 }
 
@@ -120,11 +120,6 @@ pub(super) fn tcp_server_end(
     }
 }
 
-/// A sock_diag socket for a series of lookups.
-pub(super) fn connect() -> io::Result<Socket> {
-    open()
-}
-
 /// inet_diag bytecode for "local port == `port`": `sport >= port`, then `sport <= port`. Each
 /// test is an op (code, jump if true, jump if false) followed by an op whose `no` holds the
 /// port; a false test jumps past the end, which rejects the socket.
@@ -169,7 +164,8 @@ pub(super) fn unix_listeners() -> io::Result<Vec<UnixSocket>> {
     Ok(out)
 }
 
-fn open() -> io::Result<Socket> {
+/// A sock_diag socket, for one dump or a series of lookups.
+pub(super) fn open() -> io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&NlAddr::new(0, 0))?;
