@@ -33,7 +33,7 @@ pub fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<Ip
         (TYPE::AAAA, "AAAA", base.wrapping_add(1)),
     ];
     for (rtype, _, id) in questions {
-        send(&socket, id, &fqdn, rtype)?;
+        send(&socket, id, &fqdn, rtype).map_err(|e| format!("{server}: {e}"))?;
     }
     let mut answers: [Option<Result<Vec<IpAddr>, String>>; 2] = [None, None];
     let mut buf = [0u8; 4096];

@@ -43,17 +43,22 @@ fn check_domain(
     let started = Instant::now();
     // With a DNS server to ask, it is asked while this host's resolver answers.
     let (system, asked) = std::thread::scope(|s| {
-        let asked = target
-            .dns_server
-            .map(|server| s.spawn(move || dns_query::query(server, domain, target.timeout)));
+        let asking = target.dns_server.map(|server| {
+            (
+                server,
+                s.spawn(move || dns_query::query(server, domain, target.timeout)),
+            )
+        });
         let system = resolve::resolve(domain, target.timeout);
-        let asked = asked.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err("the DNS query crashed".to_string()))
+        let asked = asking.map(|(server, h)| {
+            let answer = h
+                .join()
+                .unwrap_or_else(|_| Err("the DNS query crashed".to_string()));
+            (server, answer)
         });
         (system, asked)
     });
-    let (ips, system_ips) = match (target.dns_server.zip(asked), system) {
+    let (ips, system_ips) = match (asked, system) {
         (None, Ok(ips)) => (ips, None),
         (None, Err(e)) => return failed(domain, expected, e, started.elapsed().as_millis() as u64),
         (Some((server, asked)), system) => match asked {
