@@ -13,14 +13,14 @@ type Rec = crate::step::Recorder<crate::step::details::UpstreamDetails>;
 use crate::sys::resolve;
 use crate::target::{BackendAddr, BackendSpec, Protocol, Target};
 
-/// The step's result, and the protocol of the config line that reaches the backend (for the
-/// direct probe, when the playbook does not name one).
 /// Server blocks that serve files, and proxy targets that are not the backend, shown one line
 /// each up to this many: on a hosting-size config they are thousands, which no operator reads
 /// and which cost more to print than to find. Every line that reaches the backend is shown,
 /// and `details.targets` keeps every other target.
 const SHOWN_MAX: usize = 20;
 
+/// The step's result, and the protocol of the config line that reaches the backend (for the
+/// direct probe, when the playbook does not name one).
 pub fn run(target: &Target, nginx: &NginxView) -> (StepResult, Option<Protocol>) {
     let mut rec = Rec::start(StepName::Upstream);
     let Some(backend) = &target.backend else {

@@ -109,6 +109,7 @@ fn words_escapes_and_lines_as_nginx_reads_them() {
     let after_newline_in_quote = parse_file("a 'x\n\ny';\nb;", "f", 1);
     assert_eq!(after_newline_in_quote[1].line, 4);
 }
+
 const FPM: &str = include_str!("../../../tests/fixtures/nginx/php-fpm-T.txt");
 
 /// Crashes the property tests below found, kept: none so far; these are the hand-made edges.
