@@ -204,12 +204,8 @@ mod tests {
             }],
             ..Default::default()
         };
-        let tree = crate::nginx::conf::parse_dump(LAB);
-        let blocks: Vec<_> = crate::nginx::conf::servers::server_blocks(&tree)
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect();
-        super::super::add_sites(&mut d, 0, &tree, &blocks);
+        let dump = crate::nginx::Dump::new(true, "nginx -T".into(), Vec::new(), LAB.into());
+        super::super::add_sites(&mut d, 0, &dump);
         d
     }
 

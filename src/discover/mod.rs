@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::nginx::conf::servers::{self, Route, ServerBlock};
+use crate::nginx::conf::servers::{Route, ServerBlock};
 use crate::nginx::conf::{self, Directive, Endpoint};
 use crate::nginx::master::{self, Master};
 use crate::nginx::{self as ngx, Invocation};
@@ -136,7 +136,7 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
     for (i, dump) in dumps.into_iter().enumerate() {
         let shown = out.sources[i].describe();
         match dump {
-            Ok(d) if d.ok => add_sites(&mut out, i, d.tree(), d.blocks()),
+            Ok(d) if d.ok => add_sites(&mut out, i, &d),
             Ok(d) => out.unread.push((
                 shown,
                 format!("`{}` failed: {}", d.command, d.messages.join("; ")),
@@ -147,15 +147,10 @@ pub fn read_from(sources: Vec<Source>, timeout: Duration) -> Discovery {
     out
 }
 
-fn add_sites(
-    out: &mut Discovery,
-    source: usize,
-    tree: &[Directive],
-    blocks: &[std::sync::Arc<servers::ServerBlock>],
-) {
+fn add_sites(out: &mut Discovery, source: usize, dump: &crate::nginx::Dump) {
     // Only the upstream blocks, so resolving each pass does not walk the whole tree again.
-    let upstreams: Vec<Directive> = conf::upstreams(tree).cloned().collect();
-    for server in blocks {
+    let upstreams: Vec<Directive> = conf::upstreams(dump.tree()).cloned().collect();
+    for server in dump.blocks() {
         if server.routes.is_empty() {
             out.static_servers.push((source, server.clone()));
         }

@@ -112,28 +112,46 @@ pub struct Dump {
     /// nginx's own verdict lines ("syntax is ok", or the error with file:line).
     pub messages: Vec<String>,
     pub config: String,
-    /// The config parsed once, on first use, and shared by every clone of this dump: on a
-    /// 3 000-server-block config each parse costs as much as the steps that read it.
-    pub tree: std::sync::Arc<std::sync::OnceLock<Vec<conf::Directive>>>,
-    /// The server blocks, read once from the tree and shared the same way: the upstream and
-    /// error_log steps both ask for them, at the same time.
-    pub servers: std::sync::Arc<std::sync::OnceLock<Vec<conf::Server>>>,
+    /// What is read from the config, each on first use, and shared by every clone of this
+    /// dump: on a 3 000-server-block config each reading costs as much as the steps that use
+    /// it, and several steps ask for the same one at the same time.
+    parsed: std::sync::Arc<Parsed>,
+}
+
+#[derive(Debug, Default)]
+struct Parsed {
+    tree: std::sync::OnceLock<Vec<conf::Directive>>,
+    servers: std::sync::OnceLock<Vec<conf::Server>>,
     /// The server blocks with their listen flags and routes (the tls step, discovery).
-    pub blocks:
-        std::sync::Arc<std::sync::OnceLock<Vec<std::sync::Arc<conf::servers::ServerBlock>>>>,
+    blocks: std::sync::OnceLock<Vec<std::sync::Arc<conf::servers::ServerBlock>>>,
 }
 
 impl Dump {
+    /// A dump of `config`, as `nginx -T` printed it; nothing is read from it yet.
+    pub fn new(ok: bool, command: String, messages: Vec<String>, config: String) -> Dump {
+        Dump {
+            ok,
+            command,
+            messages,
+            config,
+            parsed: Default::default(),
+        }
+    }
+
     pub fn tree(&self) -> &[conf::Directive] {
-        self.tree.get_or_init(|| conf::parse_dump(&self.config))
+        self.parsed
+            .tree
+            .get_or_init(|| conf::parse_dump(&self.config))
     }
 
     pub fn servers(&self) -> &[conf::Server] {
-        self.servers.get_or_init(|| conf::servers(self.tree()))
+        self.parsed
+            .servers
+            .get_or_init(|| conf::servers(self.tree()))
     }
 
     pub fn blocks(&self) -> &[std::sync::Arc<conf::servers::ServerBlock>] {
-        self.blocks.get_or_init(|| {
+        self.parsed.blocks.get_or_init(|| {
             conf::servers::server_blocks(self.tree())
                 .into_iter()
                 .map(std::sync::Arc::new)
@@ -174,20 +192,16 @@ fn run_dump(inv: &Invocation, shown: &str, timeout: Duration) -> anyhow::Result<
             crate::format::bytes(crate::limits::COMMAND_OUTPUT_MAX_BYTES)
         );
     }
-    Ok(Dump {
-        ok: out.success(),
-        command: inv.describe(&["-T"]),
-        messages: out
-            .stderr
+    Ok(Dump::new(
+        out.success(),
+        inv.describe(&["-T"]),
+        out.stderr
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(str::to_string)
             .collect(),
-        config: out.stdout,
-        tree: Default::default(),
-        servers: Default::default(),
-        blocks: Default::default(),
-    })
+        out.stdout,
+    ))
 }
 
 #[cfg(test)]

@@ -192,15 +192,12 @@ mod tests {
 
     fn timeout_for(config: &str, backend: &str) -> Option<ReadTimeout> {
         let view = NginxView {
-            dump: Some(crate::nginx::Dump {
-                ok: true,
-                command: "nginx -T".into(),
-                messages: Vec::new(),
-                config: format!("# configuration file /etc/nginx/nginx.conf:\n{config}"),
-                tree: Default::default(),
-                servers: Default::default(),
-                blocks: Default::default(),
-            }),
+            dump: Some(crate::nginx::Dump::new(
+                true,
+                "nginx -T".into(),
+                Vec::new(),
+                format!("# configuration file /etc/nginx/nginx.conf:\n{config}"),
+            )),
             ..Default::default()
         };
         read_timeout(&view, &BackendAddr::Tcp(backend.parse().unwrap()))
