@@ -82,17 +82,15 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         };
 
         // The error log needs the config, not the upstream step's reading: it is read
-        // meanwhile, on a 3 000-server-block config as long as the upstream step itself.
-        let log_step = background(s, {
-            let (nginx, listeners) = (
-                nginx_view.clone(),
-                tcp.as_deref().unwrap_or_default().to_vec(),
-            );
-            move || error_log::run(target, &nginx, &listeners)
+        // meanwhile, on a 3 000-server-block config as long as the upstream step itself. A
+        // scope of its own lets that thread borrow the view instead of copying the dump.
+        let listeners = tcp.as_deref().unwrap_or_default();
+        let (log_step, (upstream_step, protocol)) = std::thread::scope(|beside| {
+            let log = background(beside, || error_log::run(target, &nginx_view, listeners));
+            let upstream = upstream::run(target, &nginx_view);
+            (join(log, StepName::ErrorLog), upstream)
         });
-        let (upstream_step, protocol) = upstream::run(target, &nginx_view);
         let target = &target.with_config_protocol(protocol);
-        let log_step = join(log_step, StepName::ErrorLog);
         // Started only now, so the error log read above holds what users hit, not our probes.
         let recurl = background(s, {
             let target = target.clone();
