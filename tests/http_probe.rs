@@ -314,3 +314,14 @@ fn a_full_unix_accept_queue_is_a_connect_timeout() {
     assert!(f.message.contains("accept queue full"), "{}", f.message);
     drop(full);
 }
+
+/// The probe's buffers are sized for a probe, not a download, but an answer with a 60 KiB
+/// header (cookies, a long policy) is still read, not reported as a broken answer.
+#[test]
+fn a_60_kib_response_header_is_read() {
+    let big = "a".repeat(60 * 1024);
+    let server = HttpServer::fixed("200 OK", &[("X-Big", big.as_str())]);
+    let (r, headers) = http::get_with_headers(&probe(&server.url("/")), &["x-big"]).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(headers.len(), 1, "{headers:?}");
+}

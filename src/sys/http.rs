@@ -231,6 +231,13 @@ pub fn raw_get(addr: &BackendAddr, path: &str, timeout: Duration) -> Result<Resp
     raw::get(addr, path, timeout)
 }
 
+/// ureq zeroes both buffers for every connection, twice over TLS, and its 128 KiB defaults
+/// cost more CPU per probe than the request itself. The input buffer still holds the
+/// largest response header ureq accepts (64 KiB), so no answer is cut; a probe's request is
+/// a few hundred bytes.
+const INPUT_BUFFER: usize = 64 * 1024 + 1024;
+const OUTPUT_BUFFER: usize = 8 * 1024;
+
 fn agent(probe: &Probe, via: Option<SocketAddr>, stage: &Arc<AtomicU8>) -> ureq::Agent {
     let connect = connect_timeout(probe.timeout);
     let config = ureq::Agent::config_builder()
@@ -247,6 +254,8 @@ fn agent(probe: &Probe, via: Option<SocketAddr>, stage: &Arc<AtomicU8>) -> ureq:
         .timeout_connect(Some(connect))
         .timeout_send_request(Some(probe.timeout))
         .timeout_recv_response(Some(probe.timeout))
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
         .build();
     // No proxy connectors: a probe must reach exactly the address it names.
     let connector =
