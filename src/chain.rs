@@ -13,7 +13,7 @@ use crate::exit_code::ExitCode;
 use crate::finding::{Finding, FindingCode};
 use crate::step::details::BackendPortDetails;
 use crate::step::{self, Recorder, StepName, StepResult, Verdict};
-use crate::sys::net;
+use crate::sys::{http, net};
 use crate::target::Target;
 
 mod subjects;
@@ -54,6 +54,8 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     // One view of the process table for every step; dropped before any action runs.
     let _processes = crate::sys::process::snapshot::install();
     let _dumps = crate::nginx::dumps::install();
+    let answers = &http::Answers::new();
+    let tcp = &net::tcp_listeners();
     std::thread::scope(|s| {
         let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();
@@ -66,20 +68,31 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         // The name is looked up while the local steps read /proc and nginx -T runs and the
         // probes start: a slow resolver must not delay them. It is reported first all the same.
 
-        let tcp = net::tcp_listeners();
-        // The backend's sockets and their holders are read, and the accept probe started,
-        // before nginx's config: none of it needs the config, and the probe's wait for an
-        // accept then overlaps `nginx -T`. The step is still reported in chain order.
-        let (mut port_step, listening) = backend_port_readings(target, &tcp);
-        let holders = port_holder::begin(target, &listening);
-
-        let (nginx_step, nginx_view) = match &tcp {
+        // `nginx -T` is the longest local reading: it starts first, on its own thread.
+        let nginx = background(s, move || match tcp {
             Ok(tcp) => nginx::run(target, tcp),
             Err(e) => (
                 step::could_not_run(StepName::Nginx, e),
                 NginxView::default(),
             ),
-        };
+        });
+        // The backend's sockets and their holders are read, and the accept probe started,
+        // meanwhile: none of it needs the config, and the probe's wait for an accept then
+        // overlaps `nginx -T`. The step is still reported in chain order.
+        let (mut port_step, listening) = backend_port_readings(target, tcp);
+        let holders = port_holder::begin(target, &listening);
+        // So are the requests through nginx, the certificates on the verify URLs and the
+        // login: only a request straight to the backend needs the config (for its protocol).
+        // Their lines in nginx's error log carry `Referer: fixer:probe`, which the error_log
+        // step leaves out, so it still counts only what users hit. Each distinct request is
+        // sent once per walk (`answers`).
+        let probes_began = step::Began::now();
+        let through_nginx = background(s, move || recurl::through_nginx(target, answers));
+        let tls_given = background(s, move || tls::given(target, answers));
+        let auth = background(s, move || auth::run_with(target, answers));
+
+        let (nginx_step, nginx_view) =
+            joined(nginx).unwrap_or_else(|| (crashed(StepName::Nginx), NginxView::default()));
 
         // The error log needs the config, not the upstream step's reading: it is read
         // meanwhile, on a 3 000-server-block config as long as the upstream step itself. A
@@ -91,18 +104,13 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
             (join(log, StepName::ErrorLog), upstream)
         });
         let target = &target.with_config_protocol(protocol);
-        // Started only now, so the error log read above holds what users hit, not our probes.
-        let recurl = background(s, {
+        let straight = background(s, {
             let target = target.clone();
-            move || recurl::run(&target)
+            move || recurl::straight(&target, answers)
         });
-        let tls = background(s, {
+        let tls_config = background(s, {
             let (target, nginx) = (target.clone(), nginx_view.clone());
-            move || tls::run(&target, &nginx)
-        });
-        let auth = background(s, {
-            let target = target.clone();
-            move || auth::run(&target)
+            move || tls::from_config(&target, &nginx, answers)
         });
 
         // Reported in chain order once the name has been looked up.
@@ -126,7 +134,11 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         progress.begin(StepName::PortHolder);
         let gathered = port_holder::finish(target, holders);
         // The holder is judged against what nginx answered, so recurl is awaited first.
-        let recurl = join(recurl, StepName::Recurl);
+        // What a crashed thread did not ask, `finish` asks.
+        let asked = [joined(through_nginx), joined(straight)].map(Option::unwrap_or_default);
+        let recurl = caught(StepName::Recurl, || {
+            recurl::finish(target, probes_began.clone(), asked, answers)
+        });
         let context = port_holder::Context {
             nginx: Some(&nginx_view),
             error_log: Some(&log_step),
@@ -138,7 +150,13 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         // What nginx serves over TLS and behind basic auth, before the URLs' verdict, so an
         // expired certificate or refused credentials is the root cause rather than its symptom.
         progress.begin(StepName::Tls);
-        report(join(tls, StepName::Tls), progress);
+        let tls = match (joined(tls_given), joined(tls_config)) {
+            (Some(given), Some(from_config)) => caught(StepName::Tls, || {
+                tls::judged(probes_began, [given, from_config].concat())
+            }),
+            _ => crashed(StepName::Tls),
+        };
+        report(tls, progress);
         progress.begin(StepName::Auth);
         report(join(auth, StepName::Auth), progress);
 
@@ -184,17 +202,18 @@ fn backend_port_readings(
 
 /// A check run on its own thread, or right here when no thread can be started (a resource
 /// limit of fixer's own must not become a finding, nor a crash).
-enum Background<'scope, F> {
-    Thread(std::thread::ScopedJoinHandle<'scope, StepResult>),
+enum Background<'scope, F, T = StepResult> {
+    Thread(std::thread::ScopedJoinHandle<'scope, T>),
     Inline(F),
 }
 
-fn background<'scope, 'env, F>(
+fn background<'scope, 'env, F, T>(
     s: &'scope std::thread::Scope<'scope, 'env>,
     f: F,
-) -> Background<'scope, F>
+) -> Background<'scope, F, T>
 where
-    F: FnOnce() -> StepResult + Send + Clone + 'scope,
+    F: FnOnce() -> T + Send + Clone + 'scope,
+    T: Send + 'scope,
 {
     match std::thread::Builder::new().spawn_scoped(s, f.clone()) {
         Ok(h) => Background::Thread(h),
@@ -204,18 +223,27 @@ where
 
 /// A check that panicked is reported as a check that could not run, never as a crash.
 fn join<F: FnOnce() -> StepResult>(handle: Background<'_, F>, name: StepName) -> StepResult {
-    let crashed = || {
-        step::could_not_run(
-            name,
-            &anyhow::anyhow!("the {} check crashed", name.as_str()),
-        )
-    };
+    joined(handle).unwrap_or_else(|| crashed(name))
+}
+
+/// The thread's value, or `None` when it panicked.
+fn joined<F: FnOnce() -> T, T>(handle: Background<'_, F, T>) -> Option<T> {
     match handle {
-        Background::Thread(h) => h.join().unwrap_or_else(|_| crashed()),
-        Background::Inline(f) => {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| crashed())
-        }
+        Background::Thread(h) => h.join().ok(),
+        Background::Inline(f) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok(),
     }
+}
+
+/// [`join`] for a check run right here.
+fn caught(name: StepName, f: impl FnOnce() -> StepResult) -> StepResult {
+    join(Background::Inline(f), name)
+}
+
+fn crashed(name: StepName) -> StepResult {
+    step::could_not_run(
+        name,
+        &anyhow::anyhow!("the {} check crashed", name.as_str()),
+    )
 }
 
 /// The one rule for the whole product: healthy means every check ran and passed.

@@ -92,12 +92,33 @@ pub struct Recorder<D> {
     pub details: D,
 }
 
+/// When a step's work began, for a step whose requests are sent before its verdict is
+/// written (recurl and tls ask while `nginx -T` runs): its time then covers them.
+#[derive(Debug, Clone)]
+pub struct Began {
+    instant: Instant,
+    at: String,
+}
+
+impl Began {
+    pub fn now() -> Self {
+        Began {
+            instant: Instant::now(),
+            at: crate::clock::now_rfc3339(),
+        }
+    }
+}
+
 impl<D: Default + Into<StepDetails>> Recorder<D> {
     pub fn start(name: StepName) -> Self {
+        Self::began(name, Began::now())
+    }
+
+    pub fn began(name: StepName, began: Began) -> Self {
         Recorder {
             name,
-            started: Instant::now(),
-            started_at: crate::clock::now_rfc3339(),
+            started: began.instant,
+            started_at: began.at,
             evidence: Vec::new(),
             details: D::default(),
         }

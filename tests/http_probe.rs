@@ -325,3 +325,29 @@ fn a_60_kib_response_header_is_read() {
     assert_eq!(r.status, 200);
     assert_eq!(headers.len(), 1, "{headers:?}");
 }
+
+/// One diagnosis's answers: the same request asked twice is sent once; a request that differs
+/// in anything sent (credentials included) is sent on its own.
+#[test]
+fn answers_send_each_distinct_request_once() {
+    let server = HttpServer::fixed("200 OK", &[]);
+    let answers = http::Answers::new();
+    let plain = probe(&server.url("/"));
+    let with = |password: &str| Probe {
+        basic_auth: Some(("admin".into(), password.into())),
+        ..plain.clone()
+    };
+    for _ in 0..3 {
+        assert_eq!(answers.get(&plain).unwrap().status, 200);
+    }
+    assert_eq!(server.requests.lock().unwrap().len(), 1);
+    answers.get(&with("one")).unwrap();
+    answers.get(&with("two")).unwrap();
+    answers.get(&with("one")).unwrap();
+    answers.get(&probe(&server.url("/other"))).unwrap();
+    assert_eq!(server.requests.lock().unwrap().len(), 4);
+    assert_eq!(answers.sent(), 4);
+    // A new walk asks again.
+    http::Answers::new().get(&plain).unwrap();
+    assert_eq!(server.requests.lock().unwrap().len(), 5);
+}

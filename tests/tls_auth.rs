@@ -95,6 +95,54 @@ fn a_healthy_lab_shows_its_certificate_and_basic_auth() {
     assert_eq!(url["with"]["status"], 200);
 }
 
+/// The recurl, tls and auth steps ask some of the same URLs; within one diagnosis each
+/// distinct request reaches nginx once: the lab's four verify URLs through nginx are four
+/// requests, not the seven the three steps would send each on their own.
+#[test]
+fn each_distinct_request_reaches_nginx_once() {
+    let (_dir, lab) = lab(Fault::None);
+    let log = lab.dir.join("logs/access.log");
+    let probes = || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"fixer:probe\""))
+            .map(|l| {
+                let user = l.split(' ').nth(2).unwrap_or("").to_string();
+                let request = l.split('"').nth(1).unwrap_or("").to_string();
+                format!("{user} {request}")
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = probes().len();
+    let ran = diagnose_json(&lab);
+    assert_eq!(ran.code, 0, "{:#}", ran.doc);
+    let mut sent: Vec<String> = probes().split_off(before);
+    sent.sort();
+    // Two of the /api/health requests are the HTTP and the HTTPS URL.
+    assert_eq!(
+        sent,
+        [
+            "- GET / HTTP/1.1",
+            "- GET /api/health HTTP/1.1",
+            "- GET /api/health HTTP/1.1",
+            "admin GET / HTTP/1.1",
+        ],
+        "{sent:#?}"
+    );
+    // Each step still shows what it was answered.
+    assert_eq!(
+        step(&ran.doc, "auth")["details"]["urls"][0]["without"]["status"],
+        401
+    );
+    assert_eq!(step(&ran.doc, "tls")["details"]["sites"][0]["status"], 200);
+    let urls = step(&ran.doc, "recurl")["details"]["urls"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(urls, 5);
+}
+
 #[test]
 fn an_expired_certificate_is_the_root_cause() {
     let (_dir, _lab, ran, cause) = diagnosed(Fault::TlsExpired, "tls-expired");

@@ -6,12 +6,18 @@ use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
 use crate::step::details::{AuthAnswer, AuthDetails, AuthUrl};
 use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::http::{self, Probe};
+use crate::sys::http::{Answers, Probe};
 use crate::target::{AuthSpec, PasswordSource, Target, VerifySpec};
 
 type Rec = Recorder<AuthDetails>;
 
 pub fn run(target: &Target) -> StepResult {
+    run_with(target, &Answers::new())
+}
+
+/// [`run`], asking through `answers`: recurl asks the same two requests when the playbook
+/// lists the URL with and without credentials.
+pub fn run_with(target: &Target, answers: &Answers) -> StepResult {
     let mut rec = Rec::start(StepName::Auth);
     let specs: Vec<(&VerifySpec, &AuthSpec)> = target
         .verify
@@ -23,7 +29,7 @@ pub fn run(target: &Target) -> StepResult {
     }
     let mut urls = Vec::new();
     for (spec, auth) in specs {
-        let url = ask_twice(target, spec, auth);
+        let url = ask_twice(target, spec, auth, answers);
         rec.see(line(&url, false));
         rec.see(line(&url, true));
         urls.push((url, auth.password.clone()));
@@ -45,7 +51,7 @@ pub fn run(target: &Target) -> StepResult {
     ))
 }
 
-fn ask_twice(target: &Target, spec: &VerifySpec, auth: &AuthSpec) -> AuthUrl {
+fn ask_twice(target: &Target, spec: &VerifySpec, auth: &AuthSpec, answers: &Answers) -> AuthUrl {
     let probe = |basic_auth| Probe {
         url: spec.url.clone(),
         via: spec.via.clone(),
@@ -53,9 +59,9 @@ fn ask_twice(target: &Target, spec: &VerifySpec, auth: &AuthSpec) -> AuthUrl {
         basic_auth,
         timeout: target.timeout,
     };
-    let without = answer(&probe(None));
+    let without = answer(&probe(None), answers);
     let with = match crate::check::recurl::read_password(&auth.password) {
-        Ok(password) => answer(&probe(Some((auth.user.clone(), password)))),
+        Ok(password) => answer(&probe(Some((auth.user.clone(), password))), answers),
         Err(e) => AuthAnswer {
             error: Some(e),
             ..AuthAnswer::default()
@@ -69,8 +75,8 @@ fn ask_twice(target: &Target, spec: &VerifySpec, auth: &AuthSpec) -> AuthUrl {
     }
 }
 
-fn answer(probe: &Probe) -> AuthAnswer {
-    match http::get_with_headers(probe, &["www-authenticate"]) {
+fn answer(probe: &Probe, answers: &Answers) -> AuthAnswer {
+    match answers.get_with_headers(probe, &["www-authenticate"]) {
         Ok((resp, headers)) => AuthAnswer {
             status: Some(resp.status),
             www_authenticate: headers.into_iter().next().map(|(_, v)| v),

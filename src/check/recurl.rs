@@ -6,10 +6,10 @@ use std::sync::{Mutex, PoisonError};
 use crate::finding::{Finding, FindingCode};
 use crate::limits;
 use crate::sanitize::clean;
-use crate::step::{StepName, StepResult};
+use crate::step::{Began, StepName, StepResult};
 
 type Rec = crate::step::Recorder<crate::step::details::RecurlDetails>;
-use crate::sys::http::{self, Failure, FailureKind, Probe, Response};
+use crate::sys::http::{Answers, Failure, FailureKind, Probe, Response};
 use crate::sys::probe;
 use crate::sys::regular_file;
 use crate::target::{PasswordSource, Protocol, Target, VerifySpec};
@@ -33,11 +33,46 @@ pub fn nginx_probes_pass(recurl: Option<&StepResult>) -> Option<bool> {
 }
 
 pub fn run(target: &Target) -> StepResult {
-    let mut rec = Rec::start(StepName::Recurl);
+    finish(target, Began::now(), [], &Answers::new())
+}
+
+/// The verify URLs through nginx, asked before nginx's config is read: only a URL straight to
+/// the backend needs the config (for the protocol the backend speaks).
+pub fn through_nginx(target: &Target, answers: &Answers) -> Vec<Option<UrlResult>> {
+    probe_where(target, answers, Vec::new(), |s| {
+        route(target, s) == Route::Nginx
+    })
+}
+
+/// The verify URLs straight to the backend, asked in the protocol `target` carries (the
+/// config's, once read).
+pub fn straight(target: &Target, answers: &Answers) -> Vec<Option<UrlResult>> {
+    probe_where(target, answers, Vec::new(), |s| {
+        route(target, s) == Route::Backend
+    })
+}
+
+/// The step, from the answers already `asked` (each in playbook order, as [`through_nginx`]
+/// and [`straight`] return them) and the URLs none of them asked.
+pub fn finish(
+    target: &Target,
+    began: Began,
+    asked: impl IntoIterator<Item = Vec<Option<UrlResult>>>,
+    answers: &Answers,
+) -> StepResult {
+    let mut rec = Rec::began(StepName::Recurl, began);
     if target.verify.is_empty() {
         return rec.skip("no verify URLs configured");
     }
-    let results = probe_all(target);
+    let mut merged: Vec<Option<UrlResult>> = vec![None; target.verify.len()];
+    for part in asked {
+        for (slot, r) in merged.iter_mut().zip(part) {
+            if slot.is_none() {
+                *slot = r;
+            }
+        }
+    }
+    let results = complete(target, answers, merged);
     for r in &results {
         rec.see(evidence_line(r));
     }
@@ -62,40 +97,64 @@ pub fn run(target: &Target) -> StepResult {
     rec.fail(finding(worst, failed.len(), total))
 }
 
-/// Probes the verify URLs concurrently through at most `PROBE_THREADS` workers, so stuck URLs
-/// cost one timeout per batch, not one each; results come back in playbook order.
+/// Probes every verify URL, in playbook order.
 pub fn probe_all(target: &Target) -> Vec<UrlResult> {
-    let specs = &target.verify;
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<UrlResult>>> = specs.iter().map(|_| Mutex::new(None)).collect();
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(spec) = specs.get(i) else { break };
-        let r = probe_url(target, spec);
-        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-    };
-    std::thread::scope(|s| {
-        let wanted = specs.len().min(limits::PROBE_THREADS);
-        let started = (0..wanted)
-            .filter(|_| std::thread::Builder::new().spawn_scoped(s, work).is_ok())
-            .count();
-        // A host out of threads still gets its probes, one after another.
-        if started == 0 {
-            work();
-        }
-    });
-    slots
+    complete(target, &Answers::new(), Vec::new())
+}
+
+/// `asked`, with the URLs it lacks probed now.
+fn complete(target: &Target, answers: &Answers, asked: Vec<Option<UrlResult>>) -> Vec<UrlResult> {
+    probe_where(target, answers, asked, |_| true)
         .into_iter()
-        .zip(specs)
-        .map(|(slot, spec)| {
-            let r = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+        .zip(&target.verify)
+        .map(|(r, spec)| {
             r.unwrap_or_else(|| not_probed(target, spec, "probe-failed", "the probe thread failed"))
         })
         .collect()
 }
 
+/// Probes the verify URLs that `wanted` picks and `asked` lacks, concurrently through at most
+/// `PROBE_THREADS` workers, so stuck URLs cost one timeout per batch, not one each; results
+/// come back in playbook order.
+fn probe_where(
+    target: &Target,
+    answers: &Answers,
+    mut asked: Vec<Option<UrlResult>>,
+    wanted: impl Fn(&VerifySpec) -> bool,
+) -> Vec<Option<UrlResult>> {
+    let specs = &target.verify;
+    asked.resize(specs.len(), None);
+    let todo: Vec<usize> = (0..specs.len())
+        .filter(|&i| asked[i].is_none() && wanted(&specs[i]))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<UrlResult>>> = asked.into_iter().map(Mutex::new).collect();
+    let work = || {
+        while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let r = probe_with(target, &specs[i], answers);
+            *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        // The last URL is asked on this thread: one URL needs no thread at all.
+        let wanted = todo.len().min(limits::PROBE_THREADS).saturating_sub(1);
+        (0..wanted).for_each(|_| {
+            let _ = std::thread::Builder::new().spawn_scoped(s, work);
+        });
+        work();
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
 /// One GET of a verify URL, classified against its expected statuses and route.
 pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
+    probe_with(target, spec, &Answers::new())
+}
+
+fn probe_with(target: &Target, spec: &VerifySpec, answers: &Answers) -> UrlResult {
     let basic_auth = match &spec.auth {
         None => None,
         Some(auth) => match read_password(&auth.password) {
@@ -113,7 +172,7 @@ pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
     let route = route(target, spec);
     let outcome = match backend_request(target, spec, route) {
         Some(direct) => probe::probe(&direct),
-        None => http::get(&probe),
+        None => answers.get(&probe),
     };
     drop(probe);
     classify(base(spec, route), spec, outcome)

@@ -6,8 +6,8 @@ use crate::check::nginx::NginxView;
 use crate::finding::{Finding, FindingCode};
 use crate::sanitize::clean;
 use crate::step::details::{Route, TlsDetails, TlsSite};
-use crate::step::{Recorder, StepName, StepResult};
-use crate::sys::http::{self, FailureKind, Probe};
+use crate::step::{Began, Recorder, StepName, StepResult};
+use crate::sys::http::{self, Answers, FailureKind, Probe};
 use crate::sys::tls;
 use crate::target::{Target, VerifySpec};
 
@@ -32,20 +32,46 @@ const HEADERS: &[&str] = &[
 ];
 
 pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
-    let mut rec = Rec::start(StepName::Tls);
-    let mut specs: Vec<&VerifySpec> = target
+    let began = Began::now();
+    let answers = Answers::new();
+    let mut sites = given(target, &answers);
+    sites.extend(from_config(target, nginx, &answers));
+    judged(began, sites)
+}
+
+/// The HTTPS verify URLs through nginx, read before nginx's config: they need none of it.
+pub fn given(target: &Target, answers: &Answers) -> Vec<TlsSite> {
+    let now = chrono::Utc::now().timestamp();
+    given_specs(target)
+        .into_iter()
+        .map(|s| inspect(target, s, now, answers))
+        .collect()
+}
+
+/// The HTTPS ports in nginx's config for the site that no verify URL covers.
+pub fn from_config(target: &Target, nginx: &NginxView, answers: &Answers) -> Vec<TlsSite> {
+    let now = chrono::Utc::now().timestamp();
+    ports::uncovered(target, nginx, &given_specs(target))
+        .iter()
+        .map(|s| inspect(target, s, now, answers))
+        .collect()
+}
+
+fn given_specs(target: &Target) -> Vec<&VerifySpec> {
+    target
         .verify
         .iter()
         .filter(|s| s.url.starts_with("https://"))
         .filter(|s| crate::check::recurl::route(target, s) == Route::Nginx)
-        .collect();
-    let from_config = ports::uncovered(target, nginx, &specs);
-    specs.extend(from_config.iter());
-    if specs.is_empty() {
+        .collect()
+}
+
+/// The step, from the sites [`given`] and [`from_config`] read.
+pub fn judged(began: Began, sites: Vec<TlsSite>) -> StepResult {
+    let mut rec = Rec::began(StepName::Tls, began);
+    if sites.is_empty() {
         return rec.skip("no HTTPS verify URL through nginx, and no `listen ... ssl` on its ports");
     }
-    let now = chrono::Utc::now().timestamp();
-    let sites: Vec<TlsSite> = specs.iter().map(|s| inspect(target, s, now)).collect();
     for site in &sites {
         for line in judge::evidence(site) {
             rec.see(line);
@@ -56,7 +82,7 @@ pub fn run(target: &Target, nginx: &NginxView) -> StepResult {
 }
 
 /// One handshake and one GET for a URL, judged as data.
-fn inspect(target: &Target, spec: &VerifySpec, now: i64) -> TlsSite {
+fn inspect(target: &Target, spec: &VerifySpec, now: i64, answers: &Answers) -> TlsSite {
     let name = http::UrlParts::parse(&spec.url).map_or_else(|_| String::new(), |u| u.host);
     let mut site = TlsSite {
         url: spec.url.clone(),
@@ -96,13 +122,13 @@ fn inspect(target: &Target, spec: &VerifySpec, now: i64) -> TlsSite {
         Some(Err(e)) => site.error = Some(e.clone()),
         None => site.error = Some("the server sent no certificate".into()),
     }
-    read_headers(target, spec, &mut site);
+    read_headers(target, spec, &mut site, answers);
     site
 }
 
 /// The security headers, read from a real GET with the same name and address. Only a 2xx or
 /// 3xx answer is judged: nginx's `add_header` leaves error answers without them by default.
-fn read_headers(target: &Target, spec: &VerifySpec, site: &mut TlsSite) {
+fn read_headers(target: &Target, spec: &VerifySpec, site: &mut TlsSite, answers: &Answers) {
     let probe = Probe {
         url: spec.url.clone(),
         via: spec.via.clone(),
@@ -110,7 +136,7 @@ fn read_headers(target: &Target, spec: &VerifySpec, site: &mut TlsSite) {
         basic_auth: None,
         timeout: target.timeout,
     };
-    match http::get_with_headers(&probe, HEADERS) {
+    match answers.get_with_headers(&probe, HEADERS) {
         Ok((resp, headers)) => {
             site.status = Some(resp.status);
             if (200..400).contains(&resp.status) {

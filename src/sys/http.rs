@@ -20,7 +20,10 @@ use ureq::unversioned::transport::{
 
 use crate::sys::addr::BackendAddr;
 
+mod answers;
 pub(crate) mod raw;
+
+pub use answers::Answers;
 
 /// Sent as `Referer` with every probe. nginx writes a request's Referer into its error-log lines
 /// (`referrer: "fixer:probe"`), so the error_log step can leave out errors fixer caused itself.
@@ -187,6 +190,23 @@ pub fn get_with_headers(
     probe: &Probe,
     names: &[&str],
 ) -> Result<(Response, Vec<(String, String)>), Failure> {
+    fetch(probe).map(|(r, all)| (r, only(all, names)))
+}
+
+/// The headers among `all` that `names` asks for, in the order asked.
+fn only(all: Vec<(String, String)>, names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|n| {
+            let n = n.to_ascii_lowercase();
+            all.iter().find(|(k, _)| *k == n).cloned()
+        })
+        .collect()
+}
+
+/// One GET with every answer header (lowercase names, values cut). ureq refuses a header
+/// block over 64 KiB, so what is kept is bounded.
+fn fetch(probe: &Probe) -> Result<(Response, Vec<(String, String)>), Failure> {
     let started = Instant::now();
     let fail = |kind, message: String| Failure {
         kind,
@@ -206,9 +226,10 @@ pub fn get_with_headers(
     }
     match request.call() {
         Ok(resp) => {
-            let wanted = names
-                .iter()
-                .filter_map(|n| Some((n.to_ascii_lowercase(), header(resp.headers(), n)?)))
+            let all = resp
+                .headers()
+                .keys()
+                .filter_map(|k| Some((k.as_str().to_string(), header(resp.headers(), k.as_str())?)))
                 .collect();
             let response = Response {
                 status: resp.status().as_u16(),
@@ -217,7 +238,7 @@ pub fn get_with_headers(
                 location: header(resp.headers(), "location"),
                 elapsed_ms: started.elapsed().as_millis() as u64,
             };
-            Ok((response, wanted))
+            Ok((response, all))
         }
         Err(e) => {
             let (kind, message) = classify(e, stage.load(Ordering::SeqCst), &url, probe.timeout);
