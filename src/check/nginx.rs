@@ -104,6 +104,8 @@ fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec
     let ports: Vec<String> = views.iter().map(|v| v.port.to_string()).collect();
     let key = format!("nginx {}", ports.join(","));
     let scan = holders::find_holders_remembered(&key, &inodes, &likely);
+    // The master and its workers hold every port: each is read once.
+    let mut read: std::collections::HashMap<i32, Option<ProcessInfo>> = Default::default();
     for view in &mut views {
         let mut pids: Vec<i32> = view
             .listeners
@@ -114,7 +116,11 @@ fn port_views(target: &Target, sockets: &[TcpSocket], masters: &[Master]) -> Vec
         pids.dedup();
         view.holders = pids
             .into_iter()
-            .filter_map(|p| ProcessInfo::read(p).ok())
+            .filter_map(|p| {
+                read.entry(p)
+                    .or_insert_with(|| ProcessInfo::read(p).ok())
+                    .clone()
+            })
             .collect();
     }
     views

@@ -54,9 +54,10 @@ where
     T: Send,
     F: Fn(i32, &mut Vec<u8>) -> T + Sync,
 {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    // available_parallelism reads the cgroup's CPU quota files each time it is asked.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = cores.min(8);
     let run = |w: usize| {
         let mut scratch = Vec::with_capacity(4096);
         let mine = pids.iter().skip(w).step_by(workers);
@@ -65,12 +66,14 @@ where
     if workers == 1 || pids.len() < 64 {
         return (0..workers).flat_map(run).collect();
     }
+    // This thread takes the first share: one thread fewer to start.
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers).map(|w| s.spawn(move || run(w))).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let handles: Vec<_> = (1..workers).map(|w| s.spawn(move || run(w))).collect();
+        let mut all = run(0);
+        for h in handles {
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
     })
 }
 
