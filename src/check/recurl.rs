@@ -39,17 +39,13 @@ pub fn run(target: &Target) -> StepResult {
 /// The verify URLs through nginx, asked before nginx's config is read: only a URL straight to
 /// the backend needs the config (for the protocol the backend speaks).
 pub fn through_nginx(target: &Target, answers: &Answers) -> Vec<Option<UrlResult>> {
-    probe_where(target, answers, Vec::new(), |s| {
-        route(target, s) == Route::Nginx
-    })
+    probe_where(target, answers, Vec::new(), |r| r == Route::Nginx)
 }
 
 /// The verify URLs straight to the backend, asked in the protocol `target` carries (the
 /// config's, once read).
 pub fn straight(target: &Target, answers: &Answers) -> Vec<Option<UrlResult>> {
-    probe_where(target, answers, Vec::new(), |s| {
-        route(target, s) == Route::Backend
-    })
+    probe_where(target, answers, Vec::new(), |r| r == Route::Backend)
 }
 
 /// The step, from the answers already `asked` (each in playbook order, as [`through_nginx`]
@@ -113,30 +109,33 @@ fn complete(target: &Target, answers: &Answers, asked: Vec<Option<UrlResult>>) -
         .collect()
 }
 
-/// Probes the verify URLs that `wanted` picks and `asked` lacks, concurrently through at most
+/// Probes the verify URLs whose route `wanted` picks and `asked` lacks, concurrently through at most
 /// `PROBE_THREADS` workers, so stuck URLs cost one timeout per batch, not one each; results
 /// come back in playbook order.
 fn probe_where(
     target: &Target,
     answers: &Answers,
     mut asked: Vec<Option<UrlResult>>,
-    wanted: impl Fn(&VerifySpec) -> bool,
+    wanted: impl Fn(Route) -> bool,
 ) -> Vec<Option<UrlResult>> {
     let specs = &target.verify;
     asked.resize(specs.len(), None);
-    let todo: Vec<usize> = (0..specs.len())
-        .filter(|&i| asked[i].is_none() && wanted(&specs[i]))
+    // A URL's route may take a name lookup: it is found once here.
+    let todo: Vec<(usize, Route)> = (0..specs.len())
+        .filter(|&i| asked[i].is_none())
+        .map(|i| (i, route(target, &specs[i])))
+        .filter(|&(_, r)| wanted(r))
         .collect();
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<UrlResult>>> = asked.into_iter().map(Mutex::new).collect();
     let work = || {
-        while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let r = probe_with(target, &specs[i], answers);
+        while let Some(&(i, route)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let r = probe_routed(target, &specs[i], route, answers);
             *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
         }
     };
     std::thread::scope(|s| {
-        // The last URL is asked on this thread: one URL needs no thread at all.
+        // This thread asks too: a single URL needs no thread of its own.
         let wanted = todo.len().min(limits::PROBE_THREADS).saturating_sub(1);
         (0..wanted).for_each(|_| {
             let _ = std::thread::Builder::new().spawn_scoped(s, work);
@@ -151,15 +150,21 @@ fn probe_where(
 
 /// One GET of a verify URL, classified against its expected statuses and route.
 pub fn probe_url(target: &Target, spec: &VerifySpec) -> UrlResult {
-    probe_with(target, spec, &Answers::new())
+    probe_routed(target, spec, route(target, spec), &Answers::new())
 }
 
-fn probe_with(target: &Target, spec: &VerifySpec, answers: &Answers) -> UrlResult {
+fn probe_routed(target: &Target, spec: &VerifySpec, route: Route, answers: &Answers) -> UrlResult {
     let basic_auth = match &spec.auth {
         None => None,
         Some(auth) => match read_password(&auth.password) {
             Ok(password) => Some((auth.user.clone(), password)),
-            Err(msg) => return not_probed(target, spec, "credentials", &msg),
+            Err(msg) => {
+                return UrlResult {
+                    error_kind: Some("credentials".into()),
+                    error: Some(msg),
+                    ..base(spec, route)
+                }
+            }
         },
     };
     let probe = Probe {
@@ -169,7 +174,6 @@ fn probe_with(target: &Target, spec: &VerifySpec, answers: &Answers) -> UrlResul
         basic_auth,
         timeout: target.timeout,
     };
-    let route = route(target, spec);
     let outcome = match backend_request(target, spec, route) {
         Some(direct) => probe::probe(&direct),
         None => answers.get(&probe),
