@@ -100,7 +100,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         let listeners = tcp.as_deref().unwrap_or_default();
         let (log_step, (upstream_step, protocol)) = std::thread::scope(|beside| {
             let log = background(beside, || error_log::run(target, &nginx_view, listeners));
-            // The server blocks (for the tls step and the holder's evidence) are read from the
+            // The server blocks (the tls step's `listen ... ssl` ports) are read from the
             // parsed config while the upstream step reads its servers: on a 3 000-block config
             // each takes as long as the parse.
             if let Some(dump) = nginx_view.dump.as_ref().filter(|d| d.ok) {
