@@ -36,6 +36,7 @@ pub mod step;
 pub mod sys;
 pub mod target;
 pub(crate) mod text;
+pub(crate) mod users;
 pub(crate) mod watch;
 
 /// The version of every JSON document fixer writes (`--json`, the audit log). Bumped when a

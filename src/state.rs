@@ -43,12 +43,14 @@ pub fn default_audit_log() -> PathBuf {
 /// The login name for audit lines: who ran fixer, through sudo if that is how.
 pub fn operator() -> String {
     let who = Identity::current();
-    let name = user_name(who.uid);
+    let name = crate::users::name(who.uid);
     if let Some(sudo) = &who.sudo_user {
         return format!("{sudo} (as {name})");
     }
     match who.login_uid {
-        Some(login) if login != who.uid => format!("{} (as {name})", user_name(login)),
+        Some(login) if login != who.uid => {
+            format!("{} (as {name})", crate::users::name(login))
+        }
         _ => name,
     }
 }
@@ -73,7 +75,7 @@ impl Identity {
             sudo_user: std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty()),
             sudo_uid: std::env::var("SUDO_UID").ok().and_then(|s| s.parse().ok()),
             login_uid,
-            login_user: login_uid.map(user_name),
+            login_user: login_uid.map(crate::users::name),
         }
     }
 }
@@ -86,13 +88,6 @@ fn login_uid() -> Option<u32> {
         .parse()
         .ok()
         .filter(|&uid| uid != u32::MAX)
-}
-
-fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 pub fn hostname() -> String {

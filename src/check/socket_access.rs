@@ -50,7 +50,8 @@ pub fn explain(step: &mut StepResult, target: &Target, nginx: &NginxView, listen
                 "in {} (pool {}), set listen.owner/listen.group to {} (or listen.mode so its group may write), then restart php-fpm",
                 pool.file.display(),
                 pool.name,
-                user_name(worker)
+                // the name alone, as php-fpm's `listen.owner` takes it
+                crate::users::name(worker.uid)
             ));
         }
         step.verdict = Verdict::Fail;
@@ -109,14 +110,6 @@ fn fpm_pool_of(listening: &Listening, backend: &BackendSpec) -> Option<FpmPool> 
         let title = crate::sys::process::read_cmdline(pid)?.join(" ");
         fpm_pool(&title, &backend.address)
     })
-}
-
-/// The worker's user name alone, as php-fpm's `listen.owner` takes it.
-fn user_name(worker: &Identity) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(worker.uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| worker.uid.to_string(), |u| u.name)
 }
 
 /// nginx's worker processes (children of the master titled `nginx: worker process`).

@@ -12,9 +12,9 @@ mod syscall;
 mod wait;
 
 use crate::clock::now_unix;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -166,7 +166,7 @@ impl ProcessInfo {
             comm: stat.comm,
             cmdline,
             uid,
-            user: user_name(uid),
+            user: crate::users::name(uid),
             wchan: read_text(pid, "wchan").ok().and_then(|w| clean_wchan(&w)),
             stdin: read_fd(pid, 0),
             syscall: read_text(pid, "syscall")
@@ -230,30 +230,6 @@ fn is_read_wchan(w: &str) -> bool {
 fn clean_wchan(text: &str) -> Option<String> {
     let w = text.trim();
     (!w.is_empty() && w != "0").then(|| w.to_string())
-}
-
-/// Each lookup reads and parses /etc/passwd (or asks NSS); a diagnosis describes a handful of
-/// processes of two or three users, so each uid is looked up once per run.
-fn user_name(uid: u32) -> String {
-    static NAMES: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
-    let known = NAMES
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&uid)
-        .cloned();
-    if let Some(name) = known {
-        return name;
-    }
-    let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
-        // Not kept: a directory service that did not answer may answer next time.
-        return uid.to_string();
-    };
-    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-    // Bounded: on a host with more users than this, later ones are looked up each time.
-    if names.len() < 256 {
-        names.insert(uid, user.name.clone());
-    }
-    user.name
 }
 
 /// Boot time and clock-tick rate never change while fixer runs: read them once.

@@ -41,7 +41,7 @@ impl Identity {
 
     /// `nobody (uid 65534)`.
     pub fn user(&self) -> String {
-        format!("{} (uid {})", user_name(self.uid), self.uid)
+        format!("{} (uid {})", crate::users::name(self.uid), self.uid)
     }
 }
 
@@ -164,16 +164,9 @@ fn owner_mode(m: &FileMeta) -> String {
     format!(
         "mode {:04o}, owner {}:{}",
         m.mode,
-        user_name(m.uid),
+        crate::users::name(m.uid),
         group_name(m.gid)
     )
-}
-
-fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 fn group_name(gid: u32) -> String {
