@@ -169,6 +169,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);
         crate::sys::holders::remembered::save();
+        crate::nginx::memory::save();
         error_log::explain_root(&mut steps);
 
         Diagnosis {

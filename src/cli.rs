@@ -40,7 +40,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk the chain read-only and name the root cause of the 502.
-    Diagnose(TargetArgs),
+    Diagnose(DiagnoseArgs),
     /// Walk the chain and, where a step fails, show the fix and apply it after asking.
     Fix(FixArgs),
     /// Only the checks that prove health (the playbook's URLs); exit 0 healthy, 1 not.
@@ -144,6 +144,17 @@ pub struct TargetArgs {
     /// Also write a Markdown incident report (timeline, evidence, actions, verification).
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Run `nginx -T` even when the config it printed on an earlier run (at most 5 minutes
+    /// ago) still holds: every file it read, the certificates and the binary unchanged.
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -25,11 +25,15 @@ fn color_when(choice: ColorChoice) -> ColorWhen {
 pub fn run(cli: Cli) -> ExitCode {
     let color = color_when(cli.color);
     match cli.command {
-        Command::Diagnose(args) => match discovered::applies(&args) {
-            Ok(true) => discovered::diagnose(&args, color),
-            Ok(false) => diagnose(&args, color),
-            Err(code) => code,
-        },
+        Command::Diagnose(args) => {
+            // Only a diagnosis may read a remembered `nginx -T`: it acts on nothing.
+            let _remembered = (!args.fresh).then(crate::nginx::memory::allow);
+            match discovered::applies(&args.target) {
+                Ok(true) => discovered::diagnose(&args.target, color),
+                Ok(false) => diagnose(&args.target, color),
+                Err(code) => code,
+            }
+        }
         Command::Fix(args) => {
             match discovered::applies(&with_name(args.target.clone(), args.name.clone())) {
                 Ok(true) => discovered::fix(&args, color),

@@ -135,6 +135,7 @@ pub fn run(timeout: Duration, depth: Depth) -> Survey {
     check_all(&mut survey, &masters, depth);
     if depth == Depth::Chain {
         holders::remembered::save();
+        crate::nginx::memory::save();
     }
     survey.elapsed_ms = started.elapsed().as_millis() as u64;
     survey

@@ -37,6 +37,15 @@ impl Directive {
     }
 }
 
+/// The files a `nginx -T` dump says it printed, in its order.
+pub fn dump_files(dump: &str) -> impl Iterator<Item = &str> {
+    dump.lines().filter_map(|l| {
+        l.trim_end_matches('\r')
+            .strip_prefix("# configuration file ")
+            .and_then(|l| l.strip_suffix(':'))
+    })
+}
+
 /// Splits a `nginx -T` dump into its files and parses each one, straight from the dump's text
 /// (no copy of a file's text, no token list: a 3 000-server-block dump is parsed in one pass).
 pub fn parse_dump(dump: &str) -> Vec<Directive> {

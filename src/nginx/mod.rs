@@ -4,6 +4,7 @@ pub mod conf;
 pub mod dumps;
 pub mod errlog;
 pub mod master;
+pub mod memory;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -112,6 +113,8 @@ pub struct Dump {
     /// nginx's own verdict lines ("syntax is ok", or the error with file:line).
     pub messages: Vec<String>,
     pub config: String,
+    /// Set when this is a remembered dump, not one nginx -T printed in this run.
+    pub remembered: Option<memory::Recalled>,
     /// What is read from the config, each on first use, and shared by every clone of this
     /// dump: on a 3 000-server-block config each reading costs as much as the steps that use
     /// it, and several steps ask for the same one at the same time.
@@ -134,7 +137,16 @@ impl Dump {
             command,
             messages,
             config,
+            remembered: None,
             parsed: Default::default(),
+        }
+    }
+
+    /// This dump, as remembered from an earlier run.
+    pub fn recalled(self, recalled: memory::Recalled) -> Dump {
+        Dump {
+            remembered: Some(recalled),
+            ..self
         }
     }
 
@@ -161,14 +173,21 @@ impl Dump {
 }
 
 /// Runs `nginx -T` within `timeout` (the probe timeout: an upstream host name nginx cannot
-/// resolve can hang it). A run that did not finish, or could not start, is an error, never a
+/// resolve can hang it), unless this run may use a remembered dump and has one that still
+/// holds ([`memory`]). A run that did not finish, or could not start, is an error, never a
 /// verdict on the config.
 pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
     let shown = inv.describe(&["-T"]);
     if let Some(d) = dumps::cached(&shown) {
         return Ok(d);
     }
+    if let Some(d) = memory::recall(inv) {
+        dumps::keep(&shown, &d);
+        return Ok(d);
+    }
+    let started = std::time::SystemTime::now();
     let d = run_dump(inv, &shown, timeout)?;
+    memory::note(inv, &d, started);
     dumps::keep(&shown, &d);
     Ok(d)
 }

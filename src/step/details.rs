@@ -84,6 +84,21 @@ pub struct ConfigTest {
     pub ok: bool,
     pub command: String,
     pub output: Vec<String>,
+    /// Set when the command was not run again: its remembered output from an earlier run was
+    /// used, every file it read being unchanged since (`fixer diagnose --fresh` runs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remembered: Option<RememberedTest>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RememberedTest {
+    /// When the command ran.
+    pub taken_at: String,
+    pub age_s: u64,
+    /// The paths found unchanged: the files it read, their directories, the certificates,
+    /// keys and modules the config names, the nginx binary.
+    pub unchanged_paths: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

@@ -3,7 +3,7 @@
 
 use super::{needs_root, NginxView, PortView};
 use crate::nginx::master::Master;
-use crate::step::details::{ConfigTest, NginxDetails, NginxPort, OtherMaster};
+use crate::step::details::{ConfigTest, NginxDetails, NginxPort, OtherMaster, RememberedTest};
 use crate::step::Recorder;
 
 type Rec = Recorder<NginxDetails>;
@@ -106,13 +106,38 @@ pub(super) fn record_config_test(rec: &mut Rec, view: &NginxView) {
             if needs_root(d) {
                 rec.see("the config test needs root here (permission denied on files nginx opens): not counted as an invalid config; run fixer as root");
             }
+            if let Some(r) = &d.remembered {
+                rec.see(format!(
+                    "`{}` not run again: its output from {} ({} ago) still holds, the {} paths \
+                     it depends on (config files, their directories, certificates, the binary) \
+                     unchanged; --fresh runs it",
+                    d.command,
+                    r.taken_at,
+                    crate::format::secs(std::time::Duration::from_secs(r.age.as_secs())),
+                    r.watched
+                ));
+            }
+            let when = if d.remembered.is_some() {
+                " (remembered)"
+            } else {
+                ""
+            };
             for m in &d.messages {
-                rec.see(format!("`{}`: {}", d.command, crate::sanitize::clean(m)));
+                rec.see(format!(
+                    "`{}`{when}: {}",
+                    d.command,
+                    crate::sanitize::clean(m)
+                ));
             }
             rec.details.config_test = Some(ConfigTest {
                 ok: d.ok,
                 command: d.command.clone(),
                 output: d.messages.clone(),
+                remembered: d.remembered.as_ref().map(|r| RememberedTest {
+                    taken_at: r.taken_at.clone(),
+                    age_s: r.age.as_secs(),
+                    unchanged_paths: r.watched,
+                }),
             });
         }
     }
