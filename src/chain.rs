@@ -138,7 +138,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         report(port_step, progress);
 
         progress.begin(StepName::PortHolder);
-        let gathered = port_holder::finish(target, holders);
+        let gathered = port_holder::finish(target, holders, answers);
         // The holder is judged against what nginx answered, so recurl is awaited first.
         // What a crashed thread did not ask, `finish` asks.
         let asked = [joined(through_nginx), joined(straight)].map(Option::unwrap_or_default);

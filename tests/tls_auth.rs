@@ -144,6 +144,42 @@ fn each_distinct_request_reaches_nginx_once() {
 }
 
 #[test]
+fn the_holders_probe_and_a_verify_url_naming_the_backend_ask_it_once() {
+    let (_dir, lab) = lab(Fault::None);
+    // The lab backend logs each request as it answers, before fixer has read the answer.
+    let log = lab.dir.join("logs/backend.log");
+    let requests = || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"GET "))
+            .count()
+    };
+    let before = requests();
+    let ran = diagnose_json(&lab);
+    assert_eq!(ran.code, 0, "{:#}", ran.doc);
+    // Three through nginx (the HTTP and HTTPS /api/health, the authenticated /; the anonymous
+    // one is answered 401 by nginx itself) and one straight: the port_holder step's GET
+    // /api/health and the verify URL http://127.0.0.1:PORT/api/health are the same request.
+    assert_eq!(requests() - before, 4);
+    let holder = step(&ran.doc, "port_holder");
+    assert!(
+        holder["evidence"]
+            .to_string()
+            .contains("GET /api/health straight to"),
+        "{holder:#}"
+    );
+    let urls = step(&ran.doc, "recurl")["details"]["urls"].clone();
+    let direct = urls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["route"] == "backend")
+        .unwrap_or_else(|| panic!("{urls:#}"));
+    assert_eq!(direct["status"], 200, "{direct:#}");
+}
+
+#[test]
 fn an_expired_certificate_is_the_root_cause() {
     let (_dir, _lab, ran, cause) = diagnosed(Fault::TlsExpired, "tls-expired");
     assert!(

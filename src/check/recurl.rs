@@ -175,7 +175,7 @@ fn probe_routed(target: &Target, spec: &VerifySpec, route: Route, answers: &Answ
         timeout: target.timeout,
     };
     let outcome = match backend_request(target, spec, route) {
-        Some(direct) => probe::probe(&direct),
+        Some(direct) => answers.once(direct.key(), || probe::probe(&direct)),
         None => answers.get(&probe),
     };
     drop(probe);
@@ -183,16 +183,24 @@ fn probe_routed(target: &Target, spec: &VerifySpec, route: Route, answers: &Answ
 }
 
 /// A plain-HTTP URL straight to a backend that speaks something else (FastCGI, HTTPS, ...) is
-/// asked in the backend's own protocol, as nginx would ask it.
+/// asked in the backend's own protocol, as nginx would ask it. One to an HTTP backend that names
+/// its address as the playbook does (`http://127.0.0.1:8080/health`) is the port_holder step's
+/// own request when the paths agree (the same `GET` with the same `Host`, HTTP/1.0 as nginx
+/// speaks by default), so the backend is asked once.
 fn backend_request(target: &Target, spec: &VerifySpec, route: Route) -> Option<probe::Request> {
     let backend = target.backend.as_ref()?;
     let protocol = backend.protocol();
     let plain = spec.url.starts_with("http://");
-    if route != Route::Backend || protocol == Protocol::Http || !plain || spec.auth.is_some() {
+    if route != Route::Backend || !plain || spec.auth.is_some() {
         return None;
     }
     let rest = &spec.url["http://".len()..];
     let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    let named_as_backend = rest.strip_suffix(path) == Some(&backend.address.to_string());
+    let same_request = named_as_backend && spec.via.is_none() && !path.contains('#');
+    if protocol == Protocol::Http && !same_request {
+        return None;
+    }
     let request = probe::Request::new(&backend.address, protocol, path, None, target.timeout);
     Some(request)
 }

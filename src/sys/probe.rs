@@ -79,6 +79,12 @@ impl Exchange {
 }
 
 impl Request {
+    /// Everything that makes two probes the same request, for sending each once per walk
+    /// (`sys::http::Answers::once`).
+    pub fn key(&self) -> String {
+        format!("{} {:?} {:?}", self.addr, self.exchange, self.timeout)
+    }
+
     /// The probe of `addr` in `protocol`. For FastCGI without a health path, php-fpm's
     /// `ping.path` is looked up in the config of the master in `holder_cmdline`.
     pub fn new(

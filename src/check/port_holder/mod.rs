@@ -25,7 +25,7 @@ use crate::step::details::{HolderDetails, HolderProcess};
 type Rec = crate::step::Recorder<crate::step::details::PortHolderDetails>;
 use crate::sys::accept::{self, AcceptReport};
 use crate::sys::holders;
-use crate::sys::http::{Failure, Response};
+use crate::sys::http::{Answers, Failure, Response};
 use crate::sys::probe;
 use crate::sys::process::ProcessInfo;
 use crate::target::{BackendAddr, BackendSpec, Target};
@@ -111,7 +111,7 @@ impl Accepting {
 
 /// Reads the holders and probes them; [`judge`] then decides.
 pub fn gather(target: &Target, listening: &Listening) -> Gathered {
-    finish(target, begin(target, listening))
+    finish(target, begin(target, listening), &Answers::new())
 }
 
 /// Reads the holders of the backend's sockets and starts the accept probe.
@@ -211,7 +211,8 @@ pub fn begin(target: &Target, listening: &Listening) -> Begun {
 
 /// The direct request to the backend, in the protocol nginx speaks to it (`target` carries the
 /// protocol read from the config), while the accept probe runs: a stuck holder costs one timeout.
-pub fn finish(target: &Target, begun: Begun) -> Gathered {
+/// Sent once per walk (`answers`): a verify URL naming the backend's address asks the same.
+pub fn finish(target: &Target, begun: Begun, answers: &Answers) -> Gathered {
     let (mut rec, living, listeners, accept) = match begun.0 {
         Beginning::Done(r) => return Gathered(Gathering::Done(r)),
         Beginning::Found {
@@ -225,7 +226,7 @@ pub fn finish(target: &Target, begun: Begun) -> Gathered {
         return Gathered(Gathering::Done(rec.skip("no backend configured")));
     };
     let request = direct_request(target, backend, &living);
-    let probe = probe::probe(&request);
+    let probe = answers.once(request.key(), || probe::probe(&request));
     let accept = accept.map(Accepting::join);
     rec.details.protocol = Some(backend.protocol().as_str());
     Gathered(Gathering::Read(

@@ -3,6 +3,10 @@
 //! whose headers are judged): within one walk of the chain each distinct request is sent once,
 //! and a step that asks while it is in flight waits for that answer instead of sending its own.
 //!
+//! Requests sent straight to a backend in its own protocol (the holder's probe, a verify URL
+//! that names the backend's address) are kept here too, by a key their sender gives: the
+//! port_holder and recurl steps ask the same one.
+//!
 //! A value made by each walk and dropped with it: an answer is never carried into a later
 //! walk, so a re-check after a restart always asks again.
 
@@ -14,6 +18,7 @@ use std::time::Duration;
 use super::{fetch, only, Failure, Probe, Response};
 
 type Answer = Result<(Response, Vec<(String, String)>), Failure>;
+type Slot<T> = Arc<OnceLock<T>>;
 
 /// Everything that makes two probes the same request. The password is kept only as a keyed
 /// hash, so the map holds no secret.
@@ -29,7 +34,8 @@ struct Key {
 
 #[derive(Default)]
 pub struct Answers {
-    asked: Mutex<HashMap<Key, Arc<OnceLock<Answer>>>>,
+    asked: Mutex<HashMap<Key, Slot<Answer>>>,
+    direct: Mutex<HashMap<String, Slot<Result<Response, Failure>>>>,
     keys: std::collections::hash_map::RandomState,
 }
 
@@ -58,10 +64,27 @@ impl Answers {
         Ok((response, only(all, names)))
     }
 
+    /// A request sent by other means than this module's client, once per walk under `key`,
+    /// which must name everything that makes it that request (address, exchange, timeout):
+    /// the first asker calls `send`, later askers get its answer.
+    pub fn once(
+        &self,
+        key: String,
+        send: impl FnOnce() -> Result<Response, Failure>,
+    ) -> Result<Response, Failure> {
+        let slot = {
+            let mut direct = self.direct.lock().unwrap_or_else(PoisonError::into_inner);
+            direct.entry(key).or_default().clone()
+        };
+        slot.get_or_init(send).clone()
+    }
+
     /// How many distinct requests were sent.
     pub fn sent(&self) -> usize {
         let asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        let direct = self.direct.lock().unwrap_or_else(PoisonError::into_inner);
         asked.values().filter(|a| a.get().is_some()).count()
+            + direct.values().filter(|a| a.get().is_some()).count()
     }
 
     fn key(&self, probe: &Probe) -> Key {
