@@ -51,12 +51,23 @@ pub struct Diagnosis {
 pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
     let started = std::time::Instant::now();
     let started_at = crate::clock::now_rfc3339();
-    // One view of the process table for every step; dropped before any action runs.
-    let _processes = crate::sys::process::snapshot::install();
-    let _dumps = crate::nginx::dumps::install();
     let answers = &http::Answers::new();
     let tcp = &net::tcp_listeners();
     std::thread::scope(|s| {
+        // The requests that need nothing from this host's readings are sent first: every
+        // verify URL through nginx, the certificates on the HTTPS ones, the login. Only a
+        // request straight to the backend needs the config (for its protocol). Their lines in
+        // nginx's error log carry `Referer: fixer:probe`, which the error_log step leaves out,
+        // so it still counts only what users hit. Each distinct request is sent once per walk
+        // (`answers`).
+        let probes_began = step::Began::now();
+        let through_nginx = background(s, move || recurl::through_nginx(target, answers));
+        let tls_given = background(s, move || tls::given(target, answers));
+        let auth = background(s, move || auth::run_with(target, answers));
+        // One view of the process table for every step; dropped before any action runs
+        // (every thread that reads it is joined before the walk ends).
+        let _processes = crate::sys::process::snapshot::install();
+        let _dumps = crate::nginx::dumps::install();
         let dns = background(s, || dns::run(target));
         let mut steps = Vec::new();
         let mut report = |r: StepResult, p: &mut dyn Progress| {
@@ -81,18 +92,12 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         // overlaps `nginx -T`. The step is still reported in chain order.
         let (mut port_step, listening) = backend_port_readings(target, tcp);
         let holders = port_holder::begin(target, &listening);
-        // So are the requests through nginx, the certificates on the verify URLs and the
-        // login: only a request straight to the backend needs the config (for its protocol).
-        // Their lines in nginx's error log carry `Referer: fixer:probe`, which the error_log
-        // step leaves out, so it still counts only what users hit. Each distinct request is
-        // sent once per walk (`answers`).
-        let probes_began = step::Began::now();
-        let through_nginx = background(s, move || recurl::through_nginx(target, answers));
-        let tls_given = background(s, move || tls::given(target, answers));
-        let auth = background(s, move || auth::run_with(target, answers));
 
         let (nginx_step, nginx_view) =
             joined(nginx).unwrap_or_else(|| (crashed(StepName::Nginx), NginxView::default()));
+        // What nginx -T printed is written for the next diagnosis meanwhile: it waits on
+        // nothing else, and on 3 000 server blocks it is 800 KB.
+        let remembered = background(s, crate::nginx::memory::save);
 
         // The error log needs the config, not the upstream step's reading: it is read
         // meanwhile, on a 3 000-server-block config as long as the upstream step itself. A
@@ -169,7 +174,7 @@ pub fn diagnose(target: &Target, progress: &mut dyn Progress) -> Diagnosis {
         progress.begin(StepName::Recurl);
         report(direct_disagrees(recurl), progress);
         crate::sys::holders::remembered::save();
-        crate::nginx::memory::save();
+        let _ = joined(remembered);
         error_log::explain_root(&mut steps);
 
         Diagnosis {
