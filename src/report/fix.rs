@@ -43,8 +43,8 @@ impl HumanFix {
 impl FixReport for HumanFix {
     fn round(&mut self, round: usize) {
         if round > 0 {
-            println!();
-            println!(
+            outln!();
+            outln!(
                 "{}",
                 self.paint(Paint::new().bold())
                     .apply_to("Re-checking the chain")
@@ -61,31 +61,31 @@ impl FixReport for HumanFix {
     }
 
     fn message(&mut self, msg: &str) {
-        println!("{}", clean(msg));
+        outln!("{}", clean(msg));
     }
 
     fn plan(&mut self, p: &Plan) {
-        println!();
+        outln!();
         let title = self
             .paint(Paint::new().bold().cyan())
             .apply_to(format!("Plan: {}", p.code.as_str()));
-        println!("{title}");
+        outln!("{title}");
         for line in &p.lines {
             let line = clean(line);
             if line.starts_with("WARNING") {
-                println!("  {}", self.paint(Paint::new().red().bold()).apply_to(line));
+                outln!("  {}", self.paint(Paint::new().red().bold()).apply_to(line));
             } else {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
     }
 
     fn action_line(&mut self, line: &str) {
-        println!("  · {}", clean(line));
+        outln!("  · {}", clean(line));
     }
 
     fn verifying(&mut self, wait: Duration) {
-        println!();
+        outln!();
         let msg = format!("Verifying (up to {} s)…", wait.as_secs());
         if self.style.spinner {
             let pb = ProgressBar::new_spinner();
@@ -94,7 +94,7 @@ impl FixReport for HumanFix {
             pb.enable_steady_tick(Duration::from_millis(80));
             self.spinner = Some(pb);
         } else {
-            println!("{msg}");
+            outln!("{msg}");
         }
     }
 
@@ -107,7 +107,7 @@ impl FixReport for HumanFix {
         match &self.spinner {
             Some(pb) => pb.set_message(format!("Verifying (attempt {attempt}): {}", clean(why))),
             None if attempt == 1 || nginx_lagging && attempt % 4 == 1 => {
-                println!("  attempt {attempt}: {}", clean(why))
+                outln!("  attempt {attempt}: {}", clean(why))
             }
             None => {}
         }
@@ -121,7 +121,7 @@ impl FixReport for HumanFix {
 
     fn verified_locally(&mut self, step: &StepResult) {
         super::human::verification_table(step);
-        println!(
+        outln!(
             "{} the backend and nginx answer as expected on this server, but users may not reach it yet.",
             self.paint(Paint::new().yellow().bold())
                 .apply_to("Fixed locally and verified:")
@@ -130,23 +130,23 @@ impl FixReport for HumanFix {
 
     fn manual(&mut self, items: &[Manual]) {
         if !items.is_empty() {
-            println!();
+            outln!();
         }
         for line in manual_lines(items) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
     fn verified(&mut self, step: &StepResult, healthy: bool) {
         super::human::verification_table(step);
         if healthy {
-            println!(
+            outln!(
                 "{} the site answers as expected.",
                 self.paint(Paint::new().green().bold())
                     .apply_to("Fixed and verified:")
             );
         } else {
-            println!(
+            outln!(
                 "{} {}",
                 self.paint(Paint::new().red().bold())
                     .apply_to("Still unhealthy:"),

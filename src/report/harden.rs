@@ -30,7 +30,7 @@ impl Out {
         if self.style.json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
@@ -40,16 +40,16 @@ impl Out {
         }
         super::human::Human::new(self.style).header("harden", target);
         for line in &h.evidence {
-            println!("  {}", clean(line));
+            outln!("  {}", clean(line));
         }
         for e in &h.errors {
             let mark = self.paint(Paint::new().yellow()).apply_to("!");
-            println!("{mark} could not check: {}", clean(e));
+            outln!("{mark} could not check: {}", clean(e));
         }
-        println!();
+        outln!();
         if h.items.is_empty() && h.errors.is_empty() {
             let mark = self.paint(Paint::new().green()).apply_to("✓");
-            println!("{mark} Nothing to harden: the backend's supervisor, nginx's timeouts and log rotation are in place.");
+            outln!("{mark} Nothing to harden: the backend's supervisor, nginx's timeouts and log rotation are in place.");
         }
         for item in &h.items {
             self.item(item);
@@ -61,15 +61,15 @@ impl Out {
         let code = self
             .paint(Paint::new().bold())
             .apply_to(item.finding.code.as_str());
-        println!("{mark} {code}: {}", clean(&item.finding.cause));
+        outln!("{mark} {code}: {}", clean(&item.finding.cause));
         if let Some(a) = &item.finding.action {
-            println!("    → {}", clean(a));
+            outln!("    → {}", clean(a));
         }
-        println!("    {}:", clean(&item.place));
+        outln!("    {}:", clean(&item.place));
         for line in item.snippet.lines() {
-            println!("      {}", clean(line));
+            outln!("      {}", clean(line));
         }
-        println!();
+        outln!();
     }
 
     /// Without `--apply`: what it would do, and what stays with the operator.
@@ -79,7 +79,7 @@ impl Out {
         }
         let by_hand = h.items.iter().filter(|i| !i.by_apply).count();
         match (&h.change, apply) {
-            (Some(c), _) => println!(
+            (Some(c), _) => outln!(
                 "`fixer harden --apply` writes {}, runs `systemctl daemon-reload`{}.{}",
                 c.path.display(),
                 if c.enable {
@@ -94,7 +94,7 @@ impl Out {
                 }
             ),
             (None, _) => {
-                println!("Apply the snippets above by hand: `fixer harden --apply` changes only systemd units.")
+                outln!("Apply the snippets above by hand: `fixer harden --apply` changes only systemd units.")
             }
         }
     }
@@ -122,15 +122,15 @@ impl Out {
         if self.style.json {
             return;
         }
-        println!();
+        outln!();
         if h.items.is_empty() {
             let mark = self.paint(Paint::new().green()).apply_to("✓");
-            println!("{mark} Hardened: nothing left to harden.");
+            outln!("{mark} Hardened: nothing left to harden.");
             return;
         }
-        println!("Still to do (by hand):");
+        outln!("Still to do (by hand):");
         for item in &h.items {
-            println!(
+            outln!(
                 "  {}: {}",
                 item.finding.code.as_str(),
                 clean(&item.finding.cause)

@@ -33,14 +33,14 @@ impl Human {
 
     pub fn header(&self, command: &str, target: &Target) {
         let title = self.paint(Paint::new().bold());
-        println!(
+        outln!(
             "{} — playbook {} ({}) — {}",
             title.apply_to(format!("fixer {command}")),
             clean(&target.name),
             clean(&target.source),
             crate::clock::now_rfc3339()
         );
-        println!();
+        outln!();
     }
 
     fn symbol(&self, v: Verdict) -> String {
@@ -55,7 +55,7 @@ impl Human {
 
     fn print_step(&self, r: &StepResult) {
         let time = r.started_at.get(11..19).unwrap_or("");
-        println!(
+        outln!(
             "{} {:<13} {}  {}",
             self.symbol(r.verdict),
             r.name.as_str(),
@@ -64,13 +64,13 @@ impl Human {
                 .apply_to(format!("[{time}, {} ms]", r.elapsed_ms))
         );
         for line in &r.evidence {
-            println!("    {}", clean(line));
+            outln!("    {}", clean(line));
         }
         if let Some(f) = &r.finding {
             let code = self.paint(Paint::new().bold()).apply_to(f.code.as_str());
             match &f.action {
-                Some(a) => println!("    → {code}: {}", clean(a)),
-                None => println!("    → {code}"),
+                Some(a) => outln!("    → {code}: {}", clean(a)),
+                None => outln!("    → {code}"),
             }
         }
     }
@@ -85,7 +85,7 @@ impl Human {
         for s in rest.iter().filter(|s| s.verdict != Verdict::Skip) {
             self.print_step(s);
         }
-        println!();
+        outln!();
         verification_table(step);
         let worst = steps
             .iter()
@@ -97,13 +97,13 @@ impl Human {
     /// The last line of `verify`.
     fn verdict_line(&self, healthy: bool, step: &StepResult) {
         if healthy {
-            println!(
+            outln!(
                 "{} {}",
                 self.paint(Paint::new().green().bold()).apply_to("Healthy:"),
                 clean(&step.summary)
             );
         } else {
-            println!(
+            outln!(
                 "{} {}",
                 self.paint(Paint::new().red().bold()).apply_to("Unhealthy:"),
                 clean(&step.summary)
@@ -112,7 +112,7 @@ impl Human {
     }
 
     pub fn summary(&self, d: &Diagnosis) {
-        println!();
+        outln!();
         let mut table = super::table();
         table
             .load_style(presets::UTF8_FULL_CONDENSED)
@@ -129,23 +129,23 @@ impl Human {
                 s.elapsed_ms.to_string(),
             ]);
         }
-        println!("{table}");
-        println!();
+        outln!("{table}");
+        outln!();
         match d.root_cause() {
             Some(f) => {
                 for other in d.other_failures() {
-                    println!("Also failing: {} [{}]", clean(&other.cause), other.code);
+                    outln!("Also failing: {} [{}]", clean(&other.cause), other.code);
                 }
                 let label = self
                     .paint(Paint::new().red().bold())
                     .apply_to("Root cause:");
-                println!("{label} {} [{}]", clean(&f.cause), f.code);
+                outln!("{label} {} [{}]", clean(&f.cause), f.code);
             }
             None if !d.healthy() => {
                 let label = self
                     .paint(Paint::new().yellow().bold())
                     .apply_to("Incomplete:");
-                println!(
+                outln!(
                     "{label} no check failed, but health is not proven: could not run {}",
                     clean(&d.incomplete_reason())
                 );
@@ -162,7 +162,7 @@ impl Human {
                     1 => ", 1 warning".to_string(),
                     n => format!(", {n} warnings"),
                 };
-                println!("{label} every check passed ({} ms{note}).", d.elapsed_ms);
+                outln!("{label} every check passed ({} ms{note}).", d.elapsed_ms);
             }
         }
     }
@@ -218,7 +218,7 @@ pub fn verification_table(step: &StepResult) {
             if u.healthy { "yes" } else { "NO" }.to_string(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
 }
 
 pub fn playbooks(list: &[crate::playbook::lookup::Listed]) {
@@ -240,18 +240,18 @@ pub fn playbooks(list: &[crate::playbook::lookup::Listed]) {
             clean(p.description.as_deref().unwrap_or("")),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
 }
 
 /// `fixer log`: the audit trail as a table (or raw JSON lines).
 pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) {
     if json {
         for e in entries {
-            println!("{e}");
+            outln!("{e}");
         }
         return;
     }
-    println!(
+    outln!(
         "{} ({})",
         path.display(),
         crate::text::count(entries.len(), "entry", "entries")
@@ -290,5 +290,5 @@ pub fn audit(path: &std::path::Path, entries: &[serde_json::Value], json: bool) 
             what,
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
 }

@@ -47,7 +47,7 @@ pub fn print(doc: &impl Serialize) {
     let text = serde_json::to_value(doc)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| "{}".into());
-    println!("{text}");
+    outln!("{text}");
 }
 
 pub fn fix(target: &Target, run: &crate::fix::FixRun) -> FixDoc {

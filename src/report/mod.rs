@@ -3,6 +3,23 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `println!` for the report on stdout, without its panic when stdout is gone: see [`write_out`].
+macro_rules! outln {
+    () => {
+        $crate::report::write_out(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::report::write_out(format_args!($($arg)*), true)
+    };
+}
+
+/// `print!` for the report on stdout, without its panic when stdout is gone.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::report::write_out(format_args!($($arg)*), false)
+    };
+}
+
 pub mod document;
 pub(crate) mod fix;
 pub(crate) mod harden;
@@ -14,7 +31,36 @@ pub(crate) mod shell;
 pub(crate) mod survey;
 pub(crate) mod watch;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a write to stdout failed: the rest of the report is not attempted.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes part of the report to stdout. `println!` panics when the write fails, and a reader
+/// that stops early (`fixer diagnose | head`) makes it fail: the run would end in a panic
+/// instead of its own exit code and `--report` file. A closed pipe is not fixer's error and
+/// is not mentioned; any other failure (a full disk) is said once on stderr. Either way the
+/// rest of the output is dropped and the run goes on.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| match newline {
+        true => stdout.write_all(b"\n"),
+        false => Ok(()),
+    });
+    if let Err(e) = written {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!(
+                "fixer: writing to stdout: {}; the rest of the output is not written",
+                crate::format::io_message(&e)
+            );
+        }
+    }
+}
 
 /// When to colour the output; the command line's `--color` is turned into this once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +109,7 @@ pub fn table() -> comfy_table::Table {
 
 /// An empty line between reports on stdout.
 pub fn blank_line() {
-    println!();
+    outln!();
 }
 
 /// An error that stops fixer, printed to stderr with its whole context chain. Line breaks stay

@@ -69,7 +69,7 @@ pub(crate) fn render(sites: &[Site<'_>], at: SystemTime) -> String {
 
 /// Metrics already rendered, on stdout.
 pub(crate) fn print(text: &str) {
-    print!("{text}");
+    out!("{text}");
 }
 
 fn family(name: &'static str, help: &'static str) -> Family {

@@ -19,30 +19,30 @@ const EVIDENCE_SHOWN: usize = 8;
 
 pub fn human(style: Style, command: &str, survey: &Survey) {
     let paint = |p: Paint| p.force_styling(style.color);
-    println!(
+    outln!(
         "{} — no playbook: every server block of the nginx found on this host — {}",
         paint(Paint::new().bold()).apply_to(format!("fixer {command}")),
         crate::clock::now_rfc3339()
     );
-    println!();
+    outln!();
     if survey.no_nginx() {
-        println!(
+        outln!(
             "No nginx on this host: no master process runs and there is no /etc/nginx/nginx.conf."
         );
         return;
     }
     for s in &survey.sources {
-        println!("nginx: {}", clean(&s.describe()));
+        outln!("nginx: {}", clean(&s.describe()));
     }
     for (s, why) in &survey.unread {
-        println!(
+        outln!(
             "{} {}: config not read: {}",
             paint(Paint::new().yellow()).apply_to("!"),
             clean(s),
             clean(why)
         );
     }
-    println!();
+    outln!();
     let mut table = super::table();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
@@ -58,19 +58,19 @@ pub fn human(style: Style, command: &str, survey: &Survey) {
             verdict.text(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     for b in survey.broken() {
         broken_backend(style, b);
     }
-    println!();
-    println!("{}", closing(survey));
+    outln!();
+    outln!("{}", closing(survey));
 }
 
 fn broken_backend(style: Style, b: &Checked) {
     let Some(f) = b.root_cause() else { return };
     let red = Paint::new().red().bold().force_styling(style.color);
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{} {}: {} [{}]",
         red.apply_to("✗"),
         clean(&b.target.name),
@@ -79,11 +79,11 @@ fn broken_backend(style: Style, b: &Checked) {
     );
     if let Some(step) = b.steps.iter().find(|s| s.verdict == Verdict::Fail) {
         for line in step.evidence.iter().take(EVIDENCE_SHOWN) {
-            println!("    {}", clean(line));
+            outln!("    {}", clean(line));
         }
     }
     if let Some(a) = &f.action {
-        println!("    → {}", clean(a));
+        outln!("    → {}", clean(a));
     }
 }
 
@@ -188,11 +188,11 @@ pub fn choices(choices: &[crate::discover::init::Choice], none_found: bool) {
 }
 
 pub fn playbook_text(text: &str) {
-    print!("{text}");
+    out!("{text}");
 }
 
 pub fn written(path: &std::path::Path, server: &str) {
-    println!(
+    outln!(
         "wrote {} (server {}); next: fixer diagnose -p {}",
         path.display(),
         clean(server),
@@ -202,8 +202,8 @@ pub fn written(path: &std::path::Path, server: &str) {
 
 /// A broken backend the discovery run does not act on, and what to do instead.
 pub fn not_fixed(name: &str, how: &str) {
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{}: not fixed from a discovery run — nginx reaches it with `{}`, which fixer does not probe over plain HTTP; `fixer init` writes a playbook for it",
         clean(name),
         clean(how)

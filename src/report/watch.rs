@@ -79,9 +79,9 @@ impl Out {
                 "headline": message.map(|m| &m.headline),
                 "deliveries": deliveries,
             });
-            println!("{doc}");
+            outln!("{doc}");
         } else {
-            println!("{}", self.line(r, message, deliveries));
+            outln!("{}", self.line(r, message, deliveries));
             for n in &r.notes {
                 eprintln!("  {}", clean(n));
             }
@@ -153,39 +153,39 @@ impl Out {
 pub fn install_plan(p: &Plan) {
     if let Some(line) = &p.crontab {
         if !p.install {
-            println!("systemd is not PID 1 here: no timer to remove. Remove the line that runs");
-            println!(
+            outln!("systemd is not PID 1 here: no timer to remove. Remove the line that runs");
+            outln!(
                 "`fixer watch --once {}` from /etc/cron.d/fixer-watch.",
                 clean(&p.instance)
             );
             return;
         }
-        println!("systemd is not PID 1 here: no timer. Add this line to /etc/cron.d/fixer-watch");
-        println!(
+        outln!("systemd is not PID 1 here: no timer. Add this line to /etc/cron.d/fixer-watch");
+        outln!(
             "(cron runs it in whole minutes; set the env:NAME variables above it as NAME=value):"
         );
-        println!();
-        println!("{}", clean(line));
+        outln!();
+        outln!("{}", clean(line));
         return;
     }
     for f in &p.files {
-        println!("Write {} (mode {:o}):", f.path.display(), f.mode);
+        outln!("Write {} (mode {:o}):", f.path.display(), f.mode);
         for l in f.shown.lines() {
-            println!("  | {}", clean(l));
+            outln!("  | {}", clean(l));
         }
     }
     for path in &p.remove {
-        println!("Remove {}", path.display());
+        outln!("Remove {}", path.display());
     }
     for c in &p.commands {
-        println!("Run systemctl {}", c.join(" "));
+        outln!("Run systemctl {}", c.join(" "));
     }
     for n in &p.notes {
-        println!("Note: {}", clean(n));
+        outln!("Note: {}", clean(n));
     }
 }
 
 /// A step of --install as it happens, or why nothing happened.
 pub fn install_message(line: &str) {
-    println!("{}", clean(line));
+    outln!("{}", clean(line));
 }
