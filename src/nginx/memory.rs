@@ -277,7 +277,29 @@ fn store(path: &Path, t: &Taken) -> Option<()> {
         return None;
     }
     let bytes = serde_json::to_vec(&stored).ok()?;
-    regular_file::replace("remembered nginx config", path, &bytes).ok()
+    write(path, &bytes).ok()
+}
+
+/// A new file beside `path`, renamed over it: readers see the old one or the new one whole.
+/// 0600, as the config may hold secrets. Not synced to disk: a file lost in a crash costs
+/// one run of nginx -T, and a torn one is not valid JSON.
+fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn path_for(inv: &Invocation) -> PathBuf {
@@ -462,6 +484,9 @@ mod tests {
         assert!(store(&file, &taken(&inv, &dump, SystemTime::now())).is_none());
         assert!(!file.exists());
         store(&file, &taken(&inv, &dump, ahead(1))).unwrap();
+        // The config may hold secrets.
+        let mode = std::fs::metadata(&file).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
         let got = recall_from(&file, &inv, ahead(2)).unwrap();
         assert_eq!(got.config, dump.config);
         assert!(got.ok);
