@@ -332,6 +332,7 @@ fn watch_list(inv: &Invocation, dump: &Dump) -> Option<Vec<PathBuf>> {
         paths.push(file.parent()?.to_path_buf());
     }
     let mut ok = true;
+    let mut read: Vec<PathBuf> = Vec::new();
     walk(dump.tree(), &mut |d| {
         let Some(arg) = d.args.first() else { return };
         match d.name.as_str() {
@@ -350,9 +351,9 @@ fn watch_list(inv: &Invocation, dump: &Dump) -> Option<Vec<PathBuf>> {
             }
             "load_module" => {
                 if Path::new(arg).is_absolute() {
-                    paths.push(arg.into());
+                    read.push(arg.into());
                 } else if let Some(prefix) = &inv.prefix {
-                    paths.push(prefix.join(arg));
+                    read.push(prefix.join(arg));
                 }
             }
             // A variable is filled per request, `data:` is inline: neither is a file.
@@ -360,11 +361,16 @@ fn watch_list(inv: &Invocation, dump: &Dump) -> Option<Vec<PathBuf>> {
                 && !arg.contains('$')
                 && !arg.starts_with("data:") =>
             {
-                paths.push(conf_dir.join(arg));
+                read.push(conf_dir.join(arg));
             }
             _ => {}
         }
     });
+    // A certificate removed while nginx -T read it is seen as its directory's change.
+    for file in read {
+        paths.extend(file.parent().map(Path::to_path_buf));
+        paths.push(file);
+    }
     paths.sort();
     paths.dedup();
     (ok && paths.len() <= WATCHED_MAX).then_some(paths)
