@@ -134,6 +134,13 @@ fn diagnose_reuses_the_config_test_until_a_file_changes_and_fix_never_does() {
     let evidence = step(&second, "nginx")["evidence"].to_string();
     assert!(evidence.contains("not run again"), "{evidence}");
     assert!(evidence.contains("--fresh runs it"), "{evidence}");
+    let verdict = step(&second, "nginx")["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        verdict.contains("config test ok (") && verdict.contains("ago, its files unchanged since)"),
+        "{verdict}"
+    );
     assert_eq!(
         step(&second, "upstream")["details"],
         step(&first, "upstream")["details"]

@@ -300,6 +300,18 @@ fn verdict(rec: Rec, target: &Target, ports: &[PortView], view: &NginxView) -> S
         Some(_) => rec.ok(format!(
             "{serving}; config test needs root (not run as root)"
         )),
-        None => rec.ok(format!("{serving}; config test ok")),
+        None => rec.ok(format!("{serving}; config test ok{}", remembered(view))),
+    }
+}
+
+/// The verdict says when the test it quotes was run, if not in this run: the headline is
+/// what an operator reads first.
+fn remembered(view: &NginxView) -> String {
+    match view.dump.as_ref().and_then(|d| d.remembered.as_ref()) {
+        Some(r) => format!(
+            " ({} ago, its files unchanged since)",
+            crate::format::secs(std::time::Duration::from_secs(r.age.as_secs()))
+        ),
+        None => String::new(),
     }
 }
