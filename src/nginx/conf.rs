@@ -39,11 +39,14 @@ impl Directive {
 
 /// The files a `nginx -T` dump says it printed, in its order.
 pub fn dump_files(dump: &str) -> impl Iterator<Item = &str> {
-    dump.lines().filter_map(|l| {
-        l.trim_end_matches('\r')
-            .strip_prefix("# configuration file ")
-            .and_then(|l| l.strip_suffix(':'))
-    })
+    dump.lines().filter_map(file_header)
+}
+
+/// The path in a dump's `# configuration file PATH:` line, which starts each file's text.
+fn file_header(line: &str) -> Option<&str> {
+    line.trim_end_matches(['\n', '\r'])
+        .strip_prefix("# configuration file ")
+        .and_then(|l| l.strip_suffix(':'))
 }
 
 /// Splits a `nginx -T` dump into its files and parses each one, straight from the dump's text
@@ -53,11 +56,7 @@ pub fn parse_dump(dump: &str) -> Vec<Directive> {
     let mut file: Arc<str> = Arc::from("nginx.conf");
     let (mut start, mut at) = (0, 0);
     for line in dump.split_inclusive('\n') {
-        let header = line
-            .trim_end_matches(['\n', '\r'])
-            .strip_prefix("# configuration file ")
-            .and_then(|l| l.strip_suffix(':'));
-        if let Some(path) = header {
+        if let Some(path) = file_header(line) {
             out.extend(parse_text(&dump[start..at], &file, 1));
             file = Arc::from(path);
             start = at + line.len();
@@ -246,21 +245,23 @@ pub fn upstreams(tree: &[Directive]) -> impl Iterator<Item = &Directive> {
         .filter(|d| d.name == "upstream")
 }
 
-/// Every directive named `name`, at any depth.
+/// Every directive named `name`, at any depth. One list for the whole walk: a list per block
+/// visited cost more than the walk itself on a 3 000-server-block config.
 pub fn find_all<'a>(tree: &'a [Directive], name: &str) -> Vec<&'a Directive> {
     let mut out = Vec::new();
-    find_into(tree, name, &mut out);
-    out
-}
-
-/// One list for the whole walk: a list per block visited cost more than the walk itself on a
-/// 3 000-server-block config.
-fn find_into<'a>(tree: &'a [Directive], name: &str, out: &mut Vec<&'a Directive>) {
-    for d in tree {
+    walk(tree, &mut |d| {
         if d.name == name {
             out.push(d);
         }
-        find_into(d.children(), name, out);
+    });
+    out
+}
+
+/// Calls `visit` on every directive, at any depth, in the order of the config.
+pub fn walk<'a>(tree: &'a [Directive], visit: &mut impl FnMut(&'a Directive)) {
+    for d in tree {
+        visit(d);
+        walk(d.children(), visit);
     }
 }
 

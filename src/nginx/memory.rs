@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::conf::{self, Directive};
+use super::conf;
 use super::{Dump, Invocation};
 use crate::sys::regular_file;
 use crate::sys::run_slot::{Installed, RunSlot};
@@ -333,7 +333,7 @@ fn watch_list(inv: &Invocation, dump: &Dump) -> Option<Vec<PathBuf>> {
     }
     let mut ok = true;
     let mut read: Vec<PathBuf> = Vec::new();
-    walk(dump.tree(), &mut |d| {
+    conf::walk(dump.tree(), &mut |d| {
         let Some(arg) = d.args.first() else { return };
         match d.name.as_str() {
             "include" => {
@@ -378,15 +378,6 @@ fn watch_list(inv: &Invocation, dump: &Dump) -> Option<Vec<PathBuf>> {
 
 fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
-}
-
-fn walk(tree: &[Directive], visit: &mut impl FnMut(&Directive)) {
-    for d in tree {
-        visit(d);
-        if let Some(block) = &d.block {
-            walk(block, visit);
-        }
-    }
 }
 
 #[cfg(test)]
