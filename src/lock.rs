@@ -77,7 +77,7 @@ fn target_dir() -> Option<PathBuf> {
         .mode(0o755)
         .create(&dir);
     let meta = std::fs::symlink_metadata(&dir).ok()?;
-    let ours = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0;
+    let ours = meta.is_dir() && crate::state::only_writable_by(&meta, uid);
     ours.then_some(dir)
 }
 

@@ -7,6 +7,14 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// Whether only `uid` can change what `meta` describes: owned by it, and writable by neither
+/// group nor others. The test fixer puts its own lock and state directories to before using
+/// what is in them.
+pub fn only_writable_by(meta: &std::fs::Metadata, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.uid() == uid && meta.mode() & 0o022 == 0
+}
+
 pub fn state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FIXER_STATE_DIR") {
         return PathBuf::from(dir);

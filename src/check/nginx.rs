@@ -310,7 +310,7 @@ fn remembered(view: &NginxView) -> String {
     match view.dump.as_ref().and_then(|d| d.remembered.as_ref()) {
         Some(r) => format!(
             " ({} ago, its files unchanged since)",
-            crate::format::secs(std::time::Duration::from_secs(r.age.as_secs()))
+            crate::format::secs(r.age)
         ),
         None => String::new(),
     }

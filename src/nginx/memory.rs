@@ -79,6 +79,7 @@ const TAKEN_MAX: usize = 64;
 pub struct Recalled {
     /// When nginx -T ran, as an evidence timestamp.
     pub taken_at: String,
+    /// In whole seconds, as it is shown.
     pub age: Duration,
     /// How many paths were found unchanged.
     pub watched: usize,
@@ -149,20 +150,20 @@ pub fn allow() -> Installed<()> {
     ALLOWED.install(|| ())
 }
 
-/// The remembered dump for `inv`, if this run may use one and nothing it depends on changed.
-pub fn recall(inv: &Invocation) -> Option<Dump> {
+/// The remembered dump of `command` (`nginx -T` and its flags, as shown), if this run may use
+/// one and nothing it depends on changed.
+pub fn recall(command: &str) -> Option<Dump> {
     ALLOWED.get()?;
-    recall_from(&path_for(inv), inv, SystemTime::now())
+    recall_from(&path_for(command), command, SystemTime::now())
 }
 
-fn recall_from(path: &Path, inv: &Invocation, now: SystemTime) -> Option<Dump> {
+fn recall_from(path: &Path, command: &str, now: SystemTime) -> Option<Dump> {
     let (bytes, meta) =
         regular_file::read("remembered nginx config", path, STORED_MAX_BYTES).ok()?;
     if !ours(&meta) || !path.parent().is_some_and(dir_ours) {
         return None;
     }
     let stored: Stored = serde_json::from_slice(&bytes).ok()?;
-    let command = inv.describe(&["-T"]);
     if stored.version != VERSION || stored.command != command {
         return None;
     }
@@ -173,10 +174,10 @@ fn recall_from(path: &Path, inv: &Invocation, now: SystemTime) -> Option<Dump> {
     }
     let recalled = Recalled {
         taken_at: stored.taken_at,
-        age,
+        age: Duration::from_secs(age.as_secs()),
         watched: stored.watched.len(),
     };
-    Some(Dump::new(true, command, stored.messages, stored.config).recalled(recalled))
+    Some(Dump::new(true, stored.command, stored.messages, stored.config).recalled(recalled))
 }
 
 /// Notes a dump nginx -T printed in this run, begun at `started`, for [`save`].
@@ -206,9 +207,9 @@ pub fn save() {
         return;
     }
     for t in &taken {
-        let _ = store(&path_for(&t.inv), t);
+        let _ = store(&path_for(&t.dump.command), t);
     }
-    prune(&path_for(&taken[0].inv));
+    prune(&path_for(&taken[0].dump.command));
 }
 
 /// Above this many remembered configs, those too old to be used are removed when one is
@@ -276,40 +277,20 @@ fn store(path: &Path, t: &Taken) -> Option<()> {
     if !dir_ours(dir) {
         return None;
     }
+    // 0600 (the config may hold secrets), not synced: a torn file is not valid JSON.
     let bytes = serde_json::to_vec(&stored).ok()?;
-    write(path, &bytes).ok()
+    regular_file::replace_private("remembered nginx config", path, &bytes).ok()
 }
 
-/// A new file beside `path`, renamed over it: readers see the old one or the new one whole.
-/// 0600, as the config may hold secrets. Not synced to disk: a file lost in a crash costs
-/// one run of nginx -T, and a torn one is not valid JSON.
-fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-fn path_for(inv: &Invocation) -> PathBuf {
+/// Where the dump of `command` (`nginx -T` and its flags, as shown) is kept.
+fn path_for(command: &str) -> PathBuf {
     crate::state::state_dir()
         .join("nginx-config")
-        .join(crate::state::file_name(&inv.describe(&["-T"])))
+        .join(crate::state::file_name(command))
 }
 
 fn ours(meta: &std::fs::Metadata) -> bool {
-    meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o022 == 0
+    crate::state::only_writable_by(meta, rustix::process::geteuid().as_raw())
 }
 
 fn dir_ours(dir: &Path) -> bool {
@@ -429,7 +410,7 @@ mod tests {
         let (inv, dump) = lab(dir.path());
         let file = state.path().join("nginx-config/x");
         store(&file, &taken(&inv, &dump, ahead(1))).unwrap();
-        assert!(recall_from(&file, &inv, ahead(2)).is_some());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2)).is_some());
         (dir, state, inv, file)
     }
 
@@ -484,23 +465,23 @@ mod tests {
         // The config may hold secrets.
         let mode = std::fs::metadata(&file).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600, "{mode:o}");
-        let got = recall_from(&file, &inv, ahead(2)).unwrap();
+        let got = recall_from(&file, &inv.describe(&["-T"]), ahead(2)).unwrap();
         assert_eq!(got.config, dump.config);
         assert!(got.ok);
         let r = got.remembered.unwrap();
         assert_eq!(r.watched, 6);
         // Too old.
-        assert!(recall_from(&file, &inv, ahead(2) + MAX_AGE).is_none());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2) + MAX_AGE).is_none());
         // Another invocation.
         let other = Invocation {
             binary: "/bin/true".into(),
             ..inv.clone()
         };
-        assert!(recall_from(&file, &other, ahead(2)).is_none());
-        assert!(recall_from(&file, &inv, ahead(2)).is_some());
+        assert!(recall_from(&file, &other.describe(&["-T"]), ahead(2)).is_none());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2)).is_some());
         // A new file in an included directory.
         std::fs::write(dir.path().join("sites/b.conf"), "").unwrap();
-        assert!(recall_from(&file, &inv, ahead(2)).is_none());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2)).is_none());
     }
 
     #[test]
@@ -511,7 +492,7 @@ mod tests {
         std::fs::write(&cert, "CERT").unwrap();
         let f = std::fs::File::options().write(true).open(&cert).unwrap();
         f.set_modified(before).unwrap();
-        assert!(recall_from(&file, &inv, ahead(2)).is_none());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2)).is_none());
     }
 
     #[test]
@@ -519,7 +500,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, _state, inv, file) = stored();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(recall_from(&file, &inv, ahead(2)).is_none());
+        assert!(recall_from(&file, &inv.describe(&["-T"]), ahead(2)).is_none());
     }
 
     #[test]

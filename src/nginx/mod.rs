@@ -181,7 +181,7 @@ pub fn dump(inv: &Invocation, timeout: Duration) -> anyhow::Result<Dump> {
     if let Some(d) = dumps::cached(&shown) {
         return Ok(d);
     }
-    if let Some(d) = memory::recall(inv) {
+    if let Some(d) = memory::recall(&shown) {
         dumps::keep(&shown, &d);
         return Ok(d);
     }

@@ -124,6 +124,30 @@ pub fn create(what: &'static str, path: &Path) -> Result<File, FileError> {
 /// directory (a rename never crosses filesystems), is named `.NAME.PID.tmp` so a collector
 /// reading `*.prom` skips it, and is removed again when anything fails.
 pub fn replace(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    replace_as(what, path, bytes, Written::Shared)
+}
+
+/// [`replace`] for what fixer keeps for itself: 0600 (it may copy secrets, as an nginx config
+/// can hold), and not synced to disk (a cache lost in a crash is made again; a torn one must
+/// be one its reader refuses).
+pub fn replace_private(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    replace_as(what, path, bytes, Written::Private)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Written {
+    /// 0644 and synced: read by another user (node_exporter's collector).
+    Shared,
+    /// 0600, not synced.
+    Private,
+}
+
+fn replace_as(
+    what: &'static str,
+    path: &Path,
+    bytes: &[u8],
+    how: Written,
+) -> Result<(), FileError> {
     let io = |source| FileError::Io {
         what,
         path: path.to_path_buf(),
@@ -142,7 +166,7 @@ pub fn replace(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(), File
         name.to_string_lossy(),
         std::process::id()
     ));
-    let written = write_new(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let written = write_new(&tmp, bytes, how).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(io(e));
@@ -150,21 +174,28 @@ pub fn replace(what: &'static str, path: &Path, bytes: &[u8]) -> Result<(), File
     Ok(())
 }
 
-/// A new file (never one already there, never through a symlink), readable by all: metrics
-/// are read by another user (node_exporter's).
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// A new file (never one already there, never through a symlink), readable by all when
+/// shared: metrics are read by another user (node_exporter's).
+fn write_new(path: &Path, bytes: &[u8], how: Written) -> io::Result<()> {
     use std::io::Write;
+    let mode = match how {
+        Written::Shared => 0o644,
+        Written::Private => 0o600,
+    };
     let _ = std::fs::remove_file(path);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o644)
+        .mode(mode)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
     // Whatever the umask: the collector runs as another user.
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(bytes)?;
-    file.sync_all()
+    match how {
+        Written::Shared => file.sync_all(),
+        Written::Private => Ok(()),
+    }
 }
 
 /// Opens (creating it 0600 if missing) a regular file for reading and writing.

@@ -113,7 +113,7 @@ pub(super) fn record_config_test(rec: &mut Rec, view: &NginxView) {
                      unchanged; --fresh runs it",
                     d.command,
                     r.taken_at,
-                    crate::format::secs(std::time::Duration::from_secs(r.age.as_secs())),
+                    crate::format::secs(r.age),
                     r.watched
                 ));
             }
