@@ -11,7 +11,7 @@
 //! walk, so a re-check after a restart always asks again.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -56,11 +56,9 @@ impl Answers {
         probe: &Probe,
         names: &[&str],
     ) -> Result<(Response, Vec<(String, String)>), Failure> {
-        let slot = {
-            let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
-            asked.entry(self.key(probe)).or_default().clone()
-        };
-        let (response, all) = slot.get_or_init(|| fetch(probe)).clone()?;
+        let (response, all) = slot(&self.asked, self.key(probe))
+            .get_or_init(|| fetch(probe))
+            .clone()?;
         Ok((response, only(all, names)))
     }
 
@@ -72,19 +70,12 @@ impl Answers {
         key: String,
         send: impl FnOnce() -> Result<Response, Failure>,
     ) -> Result<Response, Failure> {
-        let slot = {
-            let mut direct = self.direct.lock().unwrap_or_else(PoisonError::into_inner);
-            direct.entry(key).or_default().clone()
-        };
-        slot.get_or_init(send).clone()
+        slot(&self.direct, key).get_or_init(send).clone()
     }
 
     /// How many distinct requests were sent.
     pub fn sent(&self) -> usize {
-        let asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
-        let direct = self.direct.lock().unwrap_or_else(PoisonError::into_inner);
-        asked.values().filter(|a| a.get().is_some()).count()
-            + direct.values().filter(|a| a.get().is_some()).count()
+        answered(&self.asked) + answered(&self.direct)
     }
 
     fn key(&self, probe: &Probe) -> Key {
@@ -101,4 +92,14 @@ impl Answers {
             timeout: probe.timeout,
         }
     }
+}
+/// The slot of `key`, made empty on first ask; the map's lock is held only to find it.
+fn slot<K: Eq + Hash, T>(map: &Mutex<HashMap<K, Slot<T>>>, key: K) -> Slot<T> {
+    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    map.entry(key).or_default().clone()
+}
+
+fn answered<K, T>(map: &Mutex<HashMap<K, Slot<T>>>) -> usize {
+    let map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    map.values().filter(|a| a.get().is_some()).count()
 }
