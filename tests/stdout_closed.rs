@@ -6,18 +6,13 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{fixer, lab};
+use common::{lab, lab_command};
 use fixer::lab::Fault;
 
 fn with_closed_stdout(args: &[&str], lab: &fixer::lab::Lab) -> (i32, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = fixer()
-        .env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .args(["--timeout", "1", "-p"])
-        .arg(&lab.playbook)
+    let out = lab_command(lab, args)
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()

@@ -95,6 +95,15 @@ fn a_healthy_lab_shows_its_certificate_and_basic_auth() {
     assert_eq!(url["with"]["status"], 200);
 }
 
+/// The lines a log holds now (none before it is first written).
+fn lines(log: &std::path::Path) -> Vec<String> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The recurl, tls and auth steps ask some of the same URLs; within one diagnosis each
 /// distinct request reaches nginx once: the lab's four verify URLs through nginx are four
 /// requests, not the seven the three steps would send each on their own.
@@ -103,9 +112,8 @@ fn each_distinct_request_reaches_nginx_once() {
     let (_dir, lab) = lab(Fault::None);
     let log = lab.dir.join("logs/access.log");
     let probes = || {
-        fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
+        lines(&log)
+            .iter()
             .filter(|l| l.contains("\"fixer:probe\""))
             .map(|l| {
                 let user = l.split(' ').nth(2).unwrap_or("").to_string();
@@ -148,13 +156,7 @@ fn the_holders_probe_and_a_verify_url_naming_the_backend_ask_it_once() {
     let (_dir, lab) = lab(Fault::None);
     // The lab backend logs each request as it answers, before fixer has read the answer.
     let log = lab.dir.join("logs/backend.log");
-    let requests = || {
-        fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"GET "))
-            .count()
-    };
+    let requests = || lines(&log).iter().filter(|l| l.contains("\"GET ")).count();
     let before = requests();
     let ran = diagnose_json(&lab);
     assert_eq!(ran.code, 0, "{:#}", ran.doc);

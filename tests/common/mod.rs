@@ -199,17 +199,21 @@ pub fn down_and_check(lab: &mut Lab) {
 /// lab's own directory so that tests running side by side do not wait for each other; the
 /// exit code and stdout followed by stderr.
 pub fn run_lab(lab: &Lab, args: &[&str]) -> (i32, String) {
-    let out = fixer()
-        .env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .args(["--timeout", "1", "-p"])
-        .arg(&lab.playbook)
-        .output()
-        .expect("running fixer");
+    let out = lab_command(lab, args).output().expect("running fixer");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text += &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// The command [`run_lab`] runs, for a test that sets up its stdio itself.
+pub fn lab_command(lab: &Lab, args: &[&str]) -> Command {
+    let mut cmd = fixer();
+    cmd.env("FIXER_STATE_DIR", lab.dir.join("fixer-state"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .args(["--timeout", "1", "-p"])
+        .arg(&lab.playbook);
+    cmd
 }
 
 /// The step named `name` in a `--json` document.
